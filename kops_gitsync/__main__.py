@@ -1,0 +1,3 @@
+from kops_gitsync.cli.main import main
+
+raise SystemExit(main())

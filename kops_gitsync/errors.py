@@ -1,0 +1,49 @@
+"""The error vocabulary shared by every room.
+
+Two families, kept apart on purpose:
+
+* ``FatalError`` is the one error a user sees as a short message and exit status 1
+  (pre-commit's model). Anything that should stop a command with an explanation raises it.
+* ``StoreError`` and its subclasses classify what a storage backend reported, the same way
+  for every scheme, so callers (pull, push, the lock, the daemon's back-off) decide on the
+  *class* of failure, never on a scheme name or an SDK exception type. "Not found" is the
+  builtin ``FileNotFoundError``, as in fsspec, so ordinary Python code handles it naturally.
+"""
+
+from __future__ import annotations
+
+
+class FatalError(RuntimeError):
+    """Stop the command; ``str(err)`` is shown to the user as is."""
+
+
+class StoreError(Exception):
+    """A storage backend failed. Subclasses say whether trying again can help."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write or delete lost a race: the object is not at the expected version."""
+
+
+class ObjectExists(PreconditionFailed, FileExistsError):
+    """A create-if-absent found the object already there."""
+
+
+class RetryableStoreError(StoreError):
+    """Throttling, a 5xx, a dropped connection: the same call may succeed later."""
+
+
+class FatalStoreError(StoreError):
+    """Bad credentials, a missing bucket, a refused request: retrying will not help."""
+
+
+class InvalidKey(StoreError, ValueError):
+    """An object key that cannot be mirrored safely (``..``, absolute, not UTF-8, ...)."""
+
+
+class MissingDependency(FatalError):
+    """A backend's SDK is not installed; the message carries the pip command to fix it."""

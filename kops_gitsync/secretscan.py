@@ -1,0 +1,104 @@
+"""Find secret material in bytes, including the forms kops hides it in.
+
+Used twice: by pull, as a last line of defence before bytes become a git blob, and by the
+``kops-no-secrets`` hook on staged files. Key-based policy (sync/policy.py) already keeps
+``pki/private/`` and ``secrets/`` out; this looks at *content*, because kops stores private
+keys as base64 of PEM inside YAML (a PEM scanner sees only base64), secrets as base64 inside
+JSON, and copies cloud API tokens into addon manifests in plain text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+
+_PEM_PRIVATE = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{40,}={0,2}")
+_PRIVATE_MATERIAL = re.compile(rb"^\s*privateMaterial:\s*(\S+)", re.MULTILINE)
+_AWS_ACCESS_KEY = re.compile(rb"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
+# Environment variables kops copies into addon manifests (template_functions.go).
+_CLOUD_TOKENS = re.compile(
+    rb"(DIGITALOCEAN_ACCESS_TOKEN|HCLOUD_TOKEN|SCW_SECRET_KEY|SCW_ACCESS_KEY|OS_PASSWORD"
+    rb"|OS_APPLICATION_CREDENTIAL_SECRET|AWS_SECRET_ACCESS_KEY|application-credential-secret"
+    rb"|\bpassword)\s*[:=]\s*[\"']?([^\s\"',}]+)",
+    re.IGNORECASE,
+)
+_PLACEHOLDERS = {b"redacted", b"null", b"none", b"", b"~", b"changeme", b"xxx", b"<redacted>"}
+
+
+@dataclass(frozen=True)
+class SecretFinding:
+    line: int
+    rule: str
+    message: str
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _b64decode(token: bytes) -> bytes | None:
+    try:
+        return base64.b64decode(token + b"=" * (-len(token) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _kops_secret_json(data: bytes) -> bool:
+    """``secrets/<name>``: JSON ``{"Data": "<base64>"}``."""
+    if not data.lstrip().startswith(b"{") or b'"Data"' not in data:
+        return False
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("Data"), str) and bool(doc["Data"])
+
+
+def scan(data: bytes) -> list[SecretFinding]:
+    """Every place in ``data`` that looks like secret material, in file order."""
+    findings: list[SecretFinding] = []
+    for match in _PEM_PRIVATE.finditer(data):
+        findings.append(
+            SecretFinding(_line_of(data, match.start()), "pem-private-key", "PEM private key")
+        )
+    for match in _PRIVATE_MATERIAL.finditer(data):
+        value = match.group(1).strip(b"\"'")
+        if value.lower() not in _PLACEHOLDERS:
+            findings.append(
+                SecretFinding(
+                    _line_of(data, match.start()),
+                    "kops-keyset-private",
+                    "kops keyset privateMaterial (base64 of a private key)",
+                )
+            )
+    if _kops_secret_json(data):
+        findings.append(SecretFinding(1, "kops-secret", 'kops secret ({"Data": base64})'))
+    seen_lines = {f.line for f in findings}
+    for match in _BASE64_RUN.finditer(data):
+        line = _line_of(data, match.start())
+        if line in seen_lines:
+            continue
+        decoded = _b64decode(match.group(0))
+        if decoded and _PEM_PRIVATE.search(decoded):
+            findings.append(
+                SecretFinding(line, "base64-private-key", "base64-encoded PEM private key")
+            )
+            seen_lines.add(line)
+    for match in _AWS_ACCESS_KEY.finditer(data):
+        findings.append(
+            SecretFinding(_line_of(data, match.start()), "aws-access-key", "AWS access key id")
+        )
+    for match in _CLOUD_TOKENS.finditer(data):
+        if match.group(2).lower() in _PLACEHOLDERS or match.group(2).startswith(b"{{"):
+            continue
+        name = match.group(1).decode("ascii", "replace")
+        findings.append(
+            SecretFinding(
+                _line_of(data, match.start()), "cloud-credential", f"cloud credential {name}"
+            )
+        )
+    return sorted(findings, key=lambda f: f.line)
