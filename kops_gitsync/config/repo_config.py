@@ -100,7 +100,9 @@ class RepoConfig:
             if len(self.stores) == 1:
                 return self.stores[0]
             names = ", ".join(s.name for s in self.stores)
-            raise FatalError(f"{self.source} names several stores ({names}): choose one with --store")
+            raise FatalError(
+                f"{self.source} names several stores ({names}): choose one with --store"
+            )
         for store in self.stores:
             if store.name == name:
                 return store
@@ -218,7 +220,9 @@ def parse_repo_config(raw: bytes, source: Path) -> RepoConfig:
     raw_stores = data.get("stores") or [{"name": DEFAULT_STORE}]
     stores = []
     for entry in raw_stores:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()
+        }
         values.setdefault("path", "state" if len(raw_stores) == 1 else f"state/{entry['name']}")
         stores.append(StoreConfig(**values))
     _check_paths(stores, source)
