@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from kops_gitsync import __version__
-from kops_gitsync.errors import FatalError
+from kops_gitsync.errors import FatalError, StoreError
 
 # verb -> (module under kops_gitsync.cli, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except FatalError as exc:
         print(f"kops-gitsync {args.verb}: error: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"kops-gitsync {args.verb}: store error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"kops-gitsync {args.verb}: interrupted", file=sys.stderr)

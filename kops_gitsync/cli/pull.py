@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import argparse
+
+from kops_gitsync.cli.common import add_store_arguments, contexts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_store_arguments(parser)
+    parser.add_argument(
+        "--no-merge", action="store_true",
+        help="only record the store state on its observed ref; do not merge it",
+    )
+    parser.add_argument(
+        "--allow-empty", action="store_true", help="accept a store that lists no objects"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from kops_gitsync.sync.pull import pull
+
+    for ctx in contexts(args):
+        try:
+            result = pull(ctx, merge=not args.no_merge, progress=True,
+                          allow_empty=args.allow_empty)
+        finally:
+            ctx.close()
+        print(result.summary)
+    return 0

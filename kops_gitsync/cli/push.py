@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import argparse
+
+from kops_gitsync.cli.common import add_store_arguments, contexts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_store_arguments(parser)
+    parser.add_argument("--yes", action="store_true", help="apply; without it, only the plan")
+    parser.add_argument("--branch", help="the approved branch to push (default: current)")
+    parser.add_argument(
+        "--max-delete", type=int, help="allow up to N deletions in this push (overrides config)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from kops_gitsync.sync.push import push
+
+    for ctx in contexts(args):
+        try:
+            result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete)
+        finally:
+            ctx.close()
+        print(result.summary)
+        if not args.yes and result.plan.actions:
+            print("(dry run: nothing was written; run again with --yes to apply)")
+    return 0

@@ -1,0 +1,232 @@
+"""The push journal: what a push meant to do, and what it has done so far.
+
+A push writes objects one by one (no store offers multi-object transactions), so a kill
+between two writes must leave something that says how far it got. Before the first write,
+push records the whole plan (with the git blob of every target) in
+``<git-dir>/kops-gitsync/journal-<store>.json``; after each write it appends one line. The
+next pull or push finds the journal and finishes the job: an action whose target content is
+already in the store is done, one whose expected version is still there is applied (with the
+same precondition), anything else is reported as a conflict by key. Then it records the
+result on the observed ref, exactly as an uninterrupted push would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kops_gitsync.errors import FatalError, PreconditionFailed
+from kops_gitsync.sync.context import SyncContext
+from kops_gitsync.sync.messages import change_message
+from kops_gitsync.sync.plan import Action, Op
+from kops_gitsync.sync.syncstate import Recorded, SyncState
+
+
+@dataclass
+class JournalEntry:
+    op: str
+    key: str
+    expect: str | None
+    sha256: str | None
+    blob: str | None  # git blob holding the target bytes
+
+
+@dataclass
+class Applied:
+    """One action that reached the store: its new version (None for a delete)."""
+
+    key: str
+    op: str
+    version: str | None
+    size: int
+    sha256: str | None
+    blob: str | None
+
+
+@dataclass
+class Journal:
+    path: Path
+    store: str
+    url: str
+    source_commit: str
+    branch: str
+    observed_tip: str
+    lock_id: str | None
+    entries: list[JournalEntry]
+    applied: list[Applied] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, ctx: SyncContext, source_commit: str, branch: str, observed_tip: str,
+        lock_id: str | None, actions: list[tuple[Action, str | None]],
+    ) -> Journal:
+        entries = [JournalEntry(a.op.value, a.key, a.expect, a.sha256, blob) for a, blob in actions]
+        journal = cls(ctx.journal_path, ctx.name, ctx.url, source_commit, branch, observed_tip,
+                      lock_id, entries)
+        journal.path.parent.mkdir(parents=True, exist_ok=True)
+        header = {k: v for k, v in asdict(journal).items() if k not in ("path", "applied")}
+        tmp = journal.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(header) + "\n")
+        os.replace(tmp, journal.path)
+        return journal
+
+    def record(self, applied: Applied) -> None:
+        self.applied.append(applied)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(asdict(applied)) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def finish(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> Journal | None:
+        if not path.exists():
+            return None
+        lines = path.read_text().splitlines()
+        try:
+            header = json.loads(lines[0])
+            entries = [JournalEntry(**e) for e in header.pop("entries")]
+            journal = cls(path=path, entries=entries, **header)
+            for line in lines[1:]:
+                if line.strip():
+                    journal.applied.append(Applied(**json.loads(line)))
+        except (ValueError, TypeError, KeyError, IndexError):
+            # A line torn by a kill is the only partial write possible; everything before it
+            # is intact, and the resume re-checks the store for every action anyway.
+            if not lines:
+                return None
+            header = json.loads(lines[0])
+            entries = [JournalEntry(**e) for e in header.pop("entries")]
+            journal = cls(path=path, entries=entries, **header)
+        return journal
+
+
+def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str:
+    """Commit the store state after a push on the observed ref; return the commit.
+
+    The commit has two parents, the previous observed state and the pushed commit, and the
+    pushed commit's tree with the mirror replaced by what the store now holds. So when the
+    branch later merges it, git's merge base is the pushed commit: a follow-up edit on the
+    branch merges cleanly instead of conflicting with its own earlier push.
+    """
+    from kops_gitsync.sync.pull import load_state
+
+    repo = ctx.repo
+    tip = repo.resolve(ctx.observed_ref)
+    if tip != journal.observed_tip:
+        raise FatalError(
+            f"{ctx.observed_ref} moved during the push; run `kops-gitsync pull` to re-read the "
+            "store (the objects written are listed above)"
+        )
+    state: SyncState = load_state(ctx, tip)
+    desired = {key: entry.sha for key, entry in repo.read_tree(tip, ctx.mirror_path).items()}
+    written: list[str] = []
+    deleted: list[str] = []
+    created: list[str] = []
+    for item in journal.applied:
+        if item.op == Op.DELETE.value:
+            state.objects.pop(item.key, None)
+            desired.pop(item.key, None)
+            deleted.append(item.key)
+        else:
+            assert item.version is not None and item.sha256 is not None and item.blob
+            existed = item.key in state.objects
+            state.objects[item.key] = Recorded(item.version, item.size, item.sha256)
+            desired[item.key] = item.blob
+            (written if existed else created).append(item.key)
+    prefix = ctx.mirror_path + "/"
+    source = journal.source_commit
+    source_entries = repo.read_tree(source, ctx.mirror_path)
+    changes: dict[str, str | None] = {
+        prefix + key: None for key in source_entries if key not in desired
+    }
+    for key, sha in desired.items():
+        entry = source_entries.get(key)
+        if entry is None or entry.sha != sha:
+            changes[prefix + key] = sha
+    changes[ctx.state_file] = repo.write_blob(state.to_bytes())
+    message = change_message(
+        operation="push", store=ctx.name, url=ctx.url, added=created, modified=written,
+        deleted=deleted, withheld={}, note=note,
+    )
+    message += f"Kops-Gitsync-Source: {source}\n"
+    tree = repo.build_tree(source, changes)
+    parents = [tip, source] if tip else [source]
+    commit = repo.commit_tree(tree, parents, message)
+    repo.update_ref(ctx.observed_ref, commit, tip, f"kops-gitsync push {ctx.name}")
+    return commit
+
+
+def apply_entry(ctx: SyncContext, journal: Journal, entry: JournalEntry) -> Applied:
+    """Carry out one planned action with its precondition, and journal it."""
+    store = ctx.store
+    if entry.op == Op.DELETE.value:
+        with contextlib.suppress(FileNotFoundError):  # already gone: the outcome we wanted
+            store.delete(entry.key, if_match=entry.expect)
+        applied = Applied(entry.key, entry.op, None, 0, None, None)
+    else:
+        assert entry.blob is not None
+        data = ctx.repo.read_blob(entry.blob)
+        if entry.expect is None:
+            version = store.write(entry.key, data, if_none_match=True)
+        else:
+            version = store.write(entry.key, data, if_match=entry.expect)
+        applied = Applied(entry.key, entry.op, version, len(data), entry.sha256, entry.blob)
+    journal.record(applied)
+    return applied
+
+
+def finish_interrupted_push(ctx: SyncContext) -> Journal | None:
+    """Complete (or account for) a push that was killed part-way; None if there was none."""
+    from kops_gitsync.sync.lock import StoreLock
+
+    journal = Journal.load(ctx.journal_path)
+    if journal is None:
+        return None
+    print(f"kops-gitsync: finishing the interrupted push of {journal.source_commit[:12]} "
+          f"to {ctx.name}", file=sys.stderr)
+    lock = StoreLock(ctx.store, "push (resume)")
+    lock.acquire(adopt_id=journal.lock_id)
+    try:
+        done = {a.key for a in journal.applied}
+        conflicts = []
+        for entry in journal.entries:
+            if entry.key in done:
+                continue
+            try:
+                current = ctx.store.read(entry.key)
+            except FileNotFoundError:
+                current = None
+            if entry.op == Op.DELETE.value and current is None:
+                journal.record(Applied(entry.key, entry.op, None, 0, None, None))
+            elif current is not None and entry.sha256 == hashlib.sha256(current.data).hexdigest():
+                journal.record(Applied(entry.key, entry.op, current.version, len(current.data),
+                                       entry.sha256, entry.blob))
+            elif (current.version if current else None) == entry.expect:
+                try:
+                    apply_entry(ctx, journal, entry)
+                except (PreconditionFailed, FileNotFoundError):
+                    conflicts.append(entry.key)
+            else:
+                conflicts.append(entry.key)
+        written = ", ".join(a.key for a in journal.applied) or "none"
+        note = f"Completed an interrupted push from {journal.branch}."
+        if conflicts:
+            note += " Not applied (changed in the store meanwhile): " + ", ".join(conflicts)
+        record_observed(ctx, journal, note)
+        journal.finish()
+        print(f"kops-gitsync: interrupted push finished; objects in the store now: {written}",
+              file=sys.stderr)
+        if conflicts:
+            print("kops-gitsync: these changed in the store meanwhile and were NOT written: "
+                  + ", ".join(conflicts), file=sys.stderr)
+        return journal
+    finally:
+        lock.release()

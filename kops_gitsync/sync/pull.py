@@ -1,0 +1,238 @@
+"""pull: mirror a store into git, reading only what changed.
+
+1. list the store (the one unavoidable cost), classify every key (sync/policy.py);
+2. compare listing versions with the sync state of the observed ref: only new or changed
+   versions are read, concurrently; a no-op pull reads no body and makes no commit;
+3. write blobs and a new observed commit with plumbing (the working tree is not touched);
+4. merge the observed ref into the current branch like ``git pull`` would.
+
+All-or-nothing: any failure before step 3's ``update-ref`` leaves the repository exactly as
+it was (stray blobs are unreachable and collected by git gc).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from kops_gitsync.errors import FatalError
+from kops_gitsync.secretscan import scan
+from kops_gitsync.sync.context import SyncContext
+from kops_gitsync.sync.messages import TRAILER_OPERATION, TRAILER_STORE, change_message
+from kops_gitsync.sync.policy import Kind, classify
+from kops_gitsync.sync.syncstate import Recorded, SyncState
+from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
+from kops_gitsync.vfs.keys import file_dir_collisions, key_problem, printable
+
+READ_WORKERS = 16
+
+
+@dataclass
+class PullResult:
+    store: str
+    observed_commit: str | None = None
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    withheld_by_content: list[str] = field(default_factory=list)
+    objects_listed: int = 0
+    objects_read: int = 0
+    merged: bool = False
+    summary: str = ""
+
+
+def load_state(ctx: SyncContext, commit: str | None) -> SyncState:
+    data = ctx.repo.read_file(commit, ctx.state_file)
+    if data is None:
+        return SyncState(url=ctx.url)
+    return SyncState.from_bytes(data, f"{commit}:{ctx.state_file}")
+
+
+def _read_all(store: Store, keys: list[str], progress: bool) -> dict[str, Blob | None]:
+    """Read ``keys`` concurrently; a key deleted since the listing maps to None."""
+
+    def read_one(key: str) -> tuple[str, Blob | None]:
+        try:
+            return key, store.read(key)
+        except FileNotFoundError:
+            return key, None
+
+    results: dict[str, Blob | None] = {}
+    if not keys:
+        return results
+    from tqdm import tqdm
+
+    show = progress and sys.stderr.isatty() and len(keys) > 20
+    with (
+        ThreadPoolExecutor(max_workers=READ_WORKERS) as pool,
+        tqdm(total=len(keys), disable=not show, unit="obj", desc="reading") as bar,
+    ):
+        for key, blob in pool.map(read_one, keys):
+            results[key] = blob
+            bar.update()
+    return results
+
+
+def _check_keys(keys: Iterable[str]) -> None:
+    problems = [(k, p) for k in keys if (p := key_problem(k)) is not None]
+    if problems:
+        shown = "; ".join(f"{printable(k)!r}: {p}" for k, p in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise FatalError(
+            f"the store holds object keys that cannot be mirrored safely: {shown}{more}. "
+            "Nothing was written. Exclude them with `exclude:` in .kops-gitsync.yaml."
+        )
+    collisions = file_dir_collisions(keys)
+    if collisions:
+        shown = "; ".join(f"{a!r} and {b!r}" for a, b in collisions[:10])
+        raise FatalError(
+            f"the store holds an object and a folder of the same name ({shown}); "
+            "a working tree cannot hold both. Nothing was written."
+        )
+
+
+def pull(
+    ctx: SyncContext, *, merge: bool = True, progress: bool = False, allow_empty: bool = False
+) -> PullResult:
+    from kops_gitsync.sync.journal import finish_interrupted_push
+
+    finish_interrupted_push(ctx)
+    repo, policy = ctx.repo, ctx.policy
+    result = PullResult(store=ctx.name)
+    tip = repo.resolve(ctx.observed_ref)
+    previous = load_state(ctx, tip)
+    if tip is not None and previous.url != ctx.url:
+        raise FatalError(
+            f"store {ctx.name!r} was mirrored from {previous.url}, not {ctx.url}; "
+            "give the other store its own name in .kops-gitsync.yaml"
+        )
+
+    listing: list[ObjectInfo] = list(ctx.store.list())
+    result.objects_listed = len(listing)
+    if not listing and (previous.objects or not allow_empty):
+        held = f"; the last pull saw {len(previous.objects)} objects" if previous.objects else ""
+        raise FatalError(
+            f"{ctx.url} lists no objects{held}. Refusing to mirror an empty store "
+            "(wrong bucket or prefix?); pass --allow-empty if it really is empty."
+        )
+    mirrored = {o.key: o for o in listing if policy.mirrored(o.key)}
+    _check_keys(mirrored)
+
+    state = SyncState(url=ctx.url)
+    to_read = []
+    for key, info in mirrored.items():
+        recorded = previous.objects.get(key)
+        if recorded is not None and recorded.version == info.version:
+            state.objects[key] = recorded
+        elif previous.withheld.get(key) == info.version:
+            state.withheld[key] = info.version
+        else:
+            to_read.append(key)
+    blobs = _read_all(ctx.store, to_read, progress)
+    result.objects_read = len(to_read)
+
+    changes: dict[str, str | None] = {}
+    prefix = ctx.mirror_path + "/"
+    for key in sorted(blobs):
+        blob = blobs[key]
+        if blob is None:
+            continue  # gone since the listing: handled as a deletion below
+        secret_ok = ctx.config.secrets == "include" and classify(key) in (Kind.SECRET, Kind.BACKUP)
+        if not secret_ok and scan(blob.data):
+            state.withheld[key] = blob.version
+            result.withheld_by_content.append(key)
+            continue
+        digest = hashlib.sha256(blob.data).hexdigest()
+        state.objects[key] = Recorded(blob.version, len(blob.data), digest)
+        before = previous.objects.get(key)
+        if before is not None and before.sha256 == digest:
+            continue  # a new version with the same bytes (GCS rewrite, touch): no content change
+        changes[prefix + key] = repo.write_blob(blob.data)
+        (result.modified if before is not None else result.added).append(key)
+    for key in sorted(previous.objects):
+        if key not in state.objects:
+            changes[prefix + key] = None
+            result.deleted.append(key)
+
+    state_bytes = state.to_bytes()
+    old_state_bytes = repo.read_file(tip, ctx.state_file)
+    if changes or state_bytes != old_state_bytes:
+        withheld = policy.withheld_counts(o.key for o in listing)
+        if result.withheld_by_content:
+            withheld["secret by content"] = len(result.withheld_by_content)
+        message = change_message(
+            operation="pull",
+            store=ctx.name,
+            url=ctx.url,
+            added=result.added,
+            modified=result.modified,
+            deleted=result.deleted,
+            withheld=withheld,
+        )
+        changes[ctx.state_file] = repo.write_blob(state_bytes)
+        tree = repo.build_tree(tip, changes)
+        commit = repo.commit_tree(tree, [tip] if tip else [], message)
+        repo.update_ref(ctx.observed_ref, commit, tip, f"kops-gitsync pull {ctx.name}")
+        result.observed_commit = tip = commit
+
+    if merge and tip is not None:
+        result.merged = merge_observed(ctx, tip)
+    result.summary = _summary(ctx, result)
+    return result
+
+
+def merge_observed(ctx: SyncContext, commit: str) -> bool:
+    """Merge the observed store state into the current branch; False if already there."""
+    repo = ctx.repo
+    head = repo.head_commit()
+    if head is not None and repo.is_ancestor(commit, head):
+        return False
+    busy = repo.operation_in_progress()
+    if busy:
+        raise FatalError(
+            f"the store state is recorded on {ctx.observed_ref}, but the repository is in the "
+            f"middle of {busy}; finish it, then run pull again to merge"
+        )
+    dirty = repo.dirty_paths([ctx.mirror_path, ctx.state_file])
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (" ..." if len(dirty) > 10 else "")
+        raise FatalError(
+            f"the store state is recorded on {ctx.observed_ref}, but there are uncommitted "
+            f"changes under {ctx.mirror_path}/ ({shown}); commit or stash them, then run pull "
+            "again (nothing was lost)"
+        )
+    branch = repo.current_branch() or "HEAD"
+    message = (
+        f"Merge store {ctx.name} into {branch}\n\n"
+        f"{TRAILER_STORE}: {ctx.name}\n{TRAILER_OPERATION}: pull-merge\n"
+    )
+    outcome = repo.merge(commit, message)
+    if outcome.conflicts:
+        raise FatalError(
+            f"the store state on {ctx.observed_ref} conflicts with {branch} in: "
+            f"{', '.join(outcome.conflicts)}. Your branch was left as it was. To resolve: "
+            f"git merge {ctx.observed_ref}, fix the files, commit."
+        )
+    if outcome.refused:
+        raise FatalError(f"git refused to merge {ctx.observed_ref}: {outcome.refused}")
+    return True
+
+
+def _summary(ctx: SyncContext, result: PullResult) -> str:
+    if result.observed_commit is None:
+        head = "up to date"
+    else:
+        head = (
+            f"{len(result.added)} added, {len(result.modified)} modified, "
+            f"{len(result.deleted)} deleted"
+        )
+    parts = [f"{ctx.name} ({ctx.url}): {head}",
+             f"listed {result.objects_listed}, read {result.objects_read}"]
+    if result.withheld_by_content:
+        parts.append(f"withheld {len(result.withheld_by_content)} that look like secrets")
+    if result.merged:
+        parts.append(f"merged into {ctx.repo.current_branch() or 'HEAD'}")
+    return "; ".join(parts)

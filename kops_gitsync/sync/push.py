@@ -1,0 +1,247 @@
+"""push: write what an approved commit changed back to the store, and nothing else.
+
+The three inputs of the planner (sync/plan.py) are gathered here: *base* from the newest
+observed commit the pushed commit contains, *ours* from the pushed commit's mirror, *live*
+from a fresh listing taken while holding the store lock. Guards run before anything is
+written; the journal makes every write after that resumable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from kops_gitsync.errors import FatalError, ObjectExists, PreconditionFailed
+from kops_gitsync.sync.context import SyncContext
+from kops_gitsync.sync.journal import (
+    Journal,
+    apply_entry,
+    finish_interrupted_push,
+    record_observed,
+)
+from kops_gitsync.sync.lock import StoreLock
+from kops_gitsync.sync.plan import Op, Plan, plan_push
+from kops_gitsync.sync.policy import Kind, classify
+from kops_gitsync.sync.pull import load_state
+from kops_gitsync.sync.syncstate import Recorded
+from kops_gitsync.vfs.keys import key_problem, printable
+
+
+@dataclass
+class PushResult:
+    store: str
+    branch: str
+    commit: str
+    plan: Plan
+    applied: bool = False
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    observed_commit: str | None = None
+    summary: str = ""
+
+
+@dataclass
+class Sides:
+    """Everything the planner needs, read from git (live comes from the store)."""
+
+    branch: str
+    commit: str
+    base_commit: str
+    observed_tip: str
+    base: dict[str, Recorded]
+    ours: dict[str, str]  # key -> sha256
+    blobs: dict[str, str]  # key -> git blob, for keys whose content push may write
+    known: dict[tuple[str, str], str]
+
+
+def _pushed_branch(ctx: SyncContext, branch: str | None) -> tuple[str, str]:
+    repo = ctx.repo
+    name = branch or repo.current_branch()
+    if name is None:
+        raise FatalError("HEAD is detached: check out the approved branch, or pass --branch")
+    commit = repo.resolve(f"refs/heads/{name}")
+    if commit is None:
+        raise FatalError(f"no branch named {name!r} with commits")
+    default = repo.default_branch()
+    if not ctx.config.approves(name, default):
+        patterns = ", ".join(ctx.config.approved_branches or (default,))
+        raise FatalError(
+            f"branch {name!r} is not approved for store {ctx.name!r} (approved: {patterns}); "
+            "merge the change into an approved branch after review, then push from there"
+        )
+    return name, commit
+
+
+def _pushed_from_ancestor(
+    ctx: SyncContext, observed: str, state: dict[str, Recorded], commit: str
+) -> dict[str, Recorded | None]:
+    """What an earlier push wrote, if it was pushed from an ancestor of ``commit``.
+
+    Those objects hold content ``commit`` already contains, so for them the push is the
+    base (this is what lets two pushes from one branch follow each other without a pull).
+    """
+    parents = ctx.repo.parents(observed)
+    if len(parents) != 2 or not ctx.repo.is_ancestor(parents[1], commit):
+        return {}
+    before = load_state(ctx, parents[0]).objects
+    return {
+        key: state.get(key)
+        for key in set(before) | set(state)
+        if before.get(key) != state.get(key)
+    }
+
+
+def gather_sides(ctx: SyncContext, branch: str | None) -> Sides:
+    repo = ctx.repo
+    name, commit = _pushed_branch(ctx, branch)
+    tip = repo.resolve(ctx.observed_ref)
+    if tip is None:
+        raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
+    chain = repo.first_parent_chain(tip)
+    base_commit = next((c for c in chain if repo.is_ancestor(c, commit)), None)
+    if base_commit is None:
+        raise FatalError(
+            f"{name} does not contain any observed state of store {ctx.name!r}; "
+            f"run `kops-gitsync pull` (or git merge {ctx.observed_ref}) first"
+        )
+    known: dict[tuple[str, str], str] = {}
+    overrides: dict[str, Recorded | None] = {}
+    for newer in chain[: chain.index(base_commit)]:
+        state = load_state(ctx, newer).objects
+        for key, rec in state.items():
+            known.setdefault((key, rec.version), rec.sha256)
+        overrides = _pushed_from_ancestor(ctx, newer, state, commit) | overrides
+    base = dict(load_state(ctx, base_commit).objects)
+    for key, pushed in overrides.items():
+        if pushed is None:
+            base.pop(key, None)
+        else:
+            base[key] = pushed
+    base_tree = repo.read_tree(base_commit, ctx.mirror_path)
+    ours_tree = repo.read_tree(commit, ctx.mirror_path)
+
+    ours: dict[str, str] = {}
+    blobs: dict[str, str] = {}
+    for key, entry in ours_tree.items():
+        if entry.mode in ("120000", "160000"):
+            kind = "a symbolic link" if entry.mode == "120000" else "a submodule"
+            raise FatalError(
+                f"{ctx.mirror_path}/{printable(key)} is {kind} in {name}; a store holds only "
+                "plain objects, so nothing was pushed"
+            )
+        problem = key_problem(key)
+        if problem:
+            raise FatalError(f"{ctx.mirror_path}/{printable(key)}: {problem}; nothing was pushed")
+        same = base_tree.get(key)
+        if same is not None and same.sha == entry.sha and key in base and key not in overrides:
+            ours[key] = base[key].sha256
+        else:
+            ours[key] = hashlib.sha256(repo.read_blob(entry.sha)).hexdigest()
+            blobs[key] = entry.sha
+    return Sides(name, commit, base_commit, tip, dict(base), ours, blobs, known)
+
+
+def _check_guards(ctx: SyncContext, sides: Sides, plan: Plan, live_count: int,
+                  max_delete: int | None) -> None:
+    if plan.conflicts:
+        lines = "\n".join(f"  {c.key}: {c.reason}" for c in plan.conflicts)
+        raise FatalError(
+            f"push to {ctx.name} stopped before writing anything: the store changed since "
+            f"{sides.base_commit[:12]} on the same objects as {sides.branch}:\n{lines}\n"
+            "Run `kops-gitsync pull`, resolve the merge, and push again."
+        )
+    if not any(classify(k) is Kind.INTENT for k in sides.ours):
+        raise FatalError(
+            f"{sides.branch} has no cluster objects under {ctx.mirror_path}/: refusing to push "
+            "an empty mirror (it would delete every cluster)"
+        )
+    limit = max_delete if max_delete is not None else ctx.config.max_delete_count(live_count)
+    if len(plan.deletes) > limit:
+        raise FatalError(
+            f"push would delete {len(plan.deletes)} objects from a store of {live_count}; the "
+            f"limit is {limit} (max_delete: {ctx.config.max_delete}). Check the change, or "
+            "raise it for this push with --max-delete N"
+        )
+
+
+def describe_plan(ctx: SyncContext, sides: Sides, plan: Plan) -> str:
+    lines = [f"push {sides.branch} ({sides.commit[:12]}) to {ctx.name} ({ctx.url}), "
+             f"base {sides.base_commit[:12]}:"]
+    marks = {Op.CREATE: "+", Op.UPDATE: "~", Op.DELETE: "-"}
+    for action in plan.actions:
+        lines.append(f"  {marks[action.op]} {action.op.value:6} {action.key}")
+    if not plan.actions:
+        lines.append("  nothing to write")
+    if plan.already_applied:
+        lines.append(f"  already in the store: {len(plan.already_applied)}")
+    if plan.store_only:
+        lines.append(f"  changed only in the store, left alone: {len(plan.store_only)} "
+                     "(pull to see them)")
+    if plan.not_pushable:
+        lines.append(f"  changed in git but not pushed (derived/secret/excluded): "
+                     f"{', '.join(plan.not_pushable)}")
+    for conflict in plan.conflicts:
+        lines.append(f"  ! conflict {conflict.key}: {conflict.reason}")
+    return "\n".join(lines)
+
+
+def push(
+    ctx: SyncContext,
+    *,
+    apply: bool,
+    branch: str | None = None,
+    max_delete: int | None = None,
+    lock: StoreLock | None = None,
+) -> PushResult:
+    if apply:
+        finish_interrupted_push(ctx)
+    elif ctx.journal_path.exists():
+        raise FatalError(f"an interrupted push to {ctx.name} is pending; `kops-gitsync push "
+                         "--yes` or `kops-gitsync pull` finishes it")
+    sides = gather_sides(ctx, branch)
+    own_lock = None
+    if apply and lock is None:
+        own_lock = lock = StoreLock(ctx.store, f"push {sides.branch}")
+        lock.acquire()
+    try:
+        live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
+        plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
+        result = PushResult(ctx.name, sides.branch, sides.commit, plan)
+        _check_guards(ctx, sides, plan, len(live), max_delete)
+        result.summary = describe_plan(ctx, sides, plan)
+        if not apply or not plan.actions:
+            return result
+        assert lock is not None
+        journal = Journal.start(
+            ctx, sides.commit, sides.branch, sides.observed_tip,
+            lock.info.id if lock.info else None,
+            [(a, sides.blobs.get(a.key)) for a in plan.actions],
+        )
+        stopped = None
+        for entry in journal.entries:
+            try:
+                applied = apply_entry(ctx, journal, entry)
+            except (PreconditionFailed, ObjectExists, FileNotFoundError):
+                stopped = entry.key
+                break
+            (result.deleted if applied.op == Op.DELETE.value else result.written).append(
+                applied.key
+            )
+        note = f"Pushed from {sides.branch} at {sides.commit[:12]}."
+        if stopped:
+            note += f" Stopped at {stopped}: it changed in the store during the push."
+        result.observed_commit = record_observed(ctx, journal, note)
+        journal.finish()
+        result.applied = True
+        if stopped:
+            done = ", ".join(result.written + result.deleted) or "none"
+            raise FatalError(
+                f"push stopped: {stopped} changed in the store while pushing (a concurrent "
+                f"writer). Written before that: {done}. The store state is recorded; run "
+                "`kops-gitsync pull` and push again."
+            )
+        result.summary += f"\napplied: {len(result.written)} written, {len(result.deleted)} deleted"
+        return result
+    finally:
+        if own_lock is not None:
+            own_lock.release()

@@ -1,0 +1,85 @@
+"""The committed record of which store versions a mirror was built from.
+
+It sits beside the mirror (``.kops-gitsync/<store>.json``), never inside it, because kops
+treats stray files in a store as clusters or refuses to delete the cluster. Committing it
+means every commit says exactly which store versions it contains, which is what makes a
+push three-way: the base of a push is the sync state of the newest observed commit the
+pushed commit contains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kops_gitsync.errors import FatalError
+
+FORMAT = 1
+STATE_DIR = ".kops-gitsync"
+
+
+def state_path(store_name: str) -> str:
+    return f"{STATE_DIR}/{store_name}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    version: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class SyncState:
+    url: str
+    objects: dict[str, Recorded] = field(default_factory=dict)
+    # Listed but kept out of git by content (looked like a secret): key -> version, so an
+    # unchanged one is not read again on the next pull.
+    withheld: dict[str, str] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        """Stable JSON, one object per line, so the diff of a pull commit is readable."""
+        lines = [
+            "{",
+            f'  "format": {FORMAT},',
+            f'  "url": {json.dumps(self.url)},',
+            '  "objects": {',
+        ]
+        items = sorted(self.objects.items())
+        for i, (key, rec) in enumerate(items):
+            entry = json.dumps(
+                {"version": rec.version, "size": rec.size, "sha256": rec.sha256},
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+            comma = "," if i < len(items) - 1 else ""
+            lines.append(f"    {json.dumps(key, ensure_ascii=False)}: {entry}{comma}")
+        lines.append("  },")
+        lines.append(
+            f'  "withheld": {json.dumps(dict(sorted(self.withheld.items())), ensure_ascii=False)}'
+        )
+        lines.append("}")
+        return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> SyncState:
+        try:
+            doc = json.loads(data.decode("utf-8", "surrogateescape"))
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"unknown format {doc.get('format')!r}")
+            objects = {
+                key: Recorded(str(v["version"]), int(v["size"]), str(v["sha256"]))
+                for key, v in doc["objects"].items()
+            }
+            withheld = {str(k): str(v) for k, v in doc.get("withheld", {}).items()}
+            return cls(url=str(doc["url"]), objects=objects, withheld=withheld)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise FatalError(
+                f"sync state {where} is damaged ({exc}); if a merge touched it, take the "
+                "version from the observed ref: git checkout refs/kops-gitsync/observed/<store> "
+                f"-- {where}"
+            ) from None
+
+    def versions(self) -> Mapping[str, str]:
+        return {key: rec.version for key, rec in self.objects.items()}
