@@ -1,0 +1,69 @@
+"""``kops-gitsync hook <name> [files...]``: the one entry point of every check.
+
+Both ``.pre-commit-hooks.yaml`` (which passes the files) and the plain scripts in ``hooks/``
+(which pass none, so the hook asks git what the commit, merge or push changes) call this.
+Only the chosen hook module is imported, for start-up time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from kops_gitsync.gitrepo import staged
+from kops_gitsync.hooks.base import STAGES, HookContext
+
+# hook name (with or without the "kops-" prefix of .pre-commit-hooks.yaml) -> module
+HOOKS = {
+    "validate": "validate",
+    "validate-merge": "validate_merge",
+    "protect-production": "protect_production",
+    "no-secrets": "no_secrets",
+    "no-derived-edits": "no_derived_edits",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help=f"one of: {', '.join(HOOKS)}")
+    parser.add_argument("files", nargs="*", help="repository paths (default: what git stages)")
+    parser.add_argument(
+        "--stage",
+        choices=STAGES,
+        help="commit, merge or push (default: guessed from MERGE_HEAD and pre-commit)",
+    )
+    parser.add_argument(
+        "--pre-push",
+        metavar="REMOTE",
+        help="read pre-push ref lines from stdin; REMOTE is the hook's first argument",
+    )
+
+
+def _stage(args: argparse.Namespace, root: Path) -> str:
+    if args.stage:
+        return str(args.stage)
+    if args.pre_push is not None or os.environ.get("PRE_COMMIT_REMOTE_BRANCH"):
+        return "push"
+    return "merge" if staged.merge_head(root) else "commit"
+
+
+def run(args: argparse.Namespace) -> int:
+    from kops_gitsync.errors import FatalError
+
+    name = str(args.name).removeprefix("kops-")
+    if name not in HOOKS:
+        raise FatalError(f"unknown hook {args.name!r} (known: {', '.join(HOOKS)})")
+    root = staged.repo_root()
+    cwd = Path.cwd()
+    # pre-commit runs from the repository root; git hooks too. Paths given relative to a
+    # sub-folder are made relative to the root so they match the index.
+    files = [str((cwd / f).resolve().relative_to(root)) if cwd != root else f for f in args.files]
+    ctx = HookContext(root=root, files=files, stage=_stage(args, root))
+    if args.pre_push is not None:
+        ctx.push_refs = staged.parse_push_lines(sys.stdin.read())
+        ctx.push_remote = args.pre_push
+    module = importlib.import_module(f"kops_gitsync.hooks.{HOOKS[name]}")
+    result: int = module.run(ctx)
+    return result

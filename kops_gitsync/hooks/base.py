@@ -1,0 +1,150 @@
+"""What every hook shares: the run context and where kops objects live in the repository.
+
+A path in the review repository is a kops object when it lies under a configured store's
+``path`` (``.kops-gitsync.yaml``) or, for repositories that keep stores without a config
+file, under a folder that holds a ``<cluster>/config`` in the index. Both give the same
+answer for the default layout, and the second lets the hooks check a plain copy of a store.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TextIO
+
+from kops_gitsync.config.repo_config import StoreConfig, load_repo_config
+from kops_gitsync.gitrepo import staged
+
+STAGES = ("commit", "merge", "push")
+
+
+@dataclass(frozen=True)
+class ObjectPath:
+    """A repository path seen as a store object."""
+
+    path: str  # repository-relative
+    key: str  # relative to the store folder: "<cluster>/config", ".well-known/..."
+    store: StoreConfig | None  # None: found by a <cluster>/config, no config entry
+    cluster_dir: str | None  # repository-relative folder of the cluster, if any
+
+    @property
+    def in_cluster(self) -> str:
+        """The key inside the cluster folder ("config", "instancegroup/nodes")."""
+        return self.key.partition("/")[2]
+
+    @property
+    def is_cluster_spec(self) -> bool:
+        """``config`` or an InstanceGroup: the objects validation looks at."""
+        rest = self.in_cluster
+        return self.cluster_dir is not None and (
+            rest == "config" or (rest.startswith("instancegroup/") and rest.count("/") == 1)
+        )
+
+
+@dataclass
+class HookContext:
+    root: Path
+    files: list[str]
+    stage: str
+    push_refs: list[staged.PushRef] = field(default_factory=list)
+    push_remote: str | None = None
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    _layout: Layout | None = None
+
+    @property
+    def layout(self) -> Layout:
+        if self._layout is None:
+            self._layout = Layout.load(self.root)
+        return self._layout
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out)
+
+    def push_branch(self) -> str | None:
+        """The remote branch pre-commit is pushing to (pre-commit exports it)."""
+        ref = os.environ.get("PRE_COMMIT_REMOTE_BRANCH", "")
+        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Configured stores plus the cluster folders present in the index."""
+
+    stores: tuple[StoreConfig, ...]
+    cluster_dirs: frozenset[str]
+
+    @classmethod
+    def load(cls, root: Path) -> Layout:
+        config = load_repo_config(root)
+        configs = staged.index_paths(root, [":(glob)**/config"])
+        dirs = {str(PurePosixPath(p).parent) for p in configs if "/" in p}
+        return cls(config.stores, frozenset(dirs))
+
+    def locate(self, path: str) -> ObjectPath | None:
+        """The store object ``path`` is, or None for a file outside every store."""
+        for store in self.stores:
+            prefix = store.path.rstrip("/") + "/"
+            if path.startswith(prefix):
+                key = path[len(prefix) :]
+                head, sep, _ = key.partition("/")
+                cluster_dir = prefix + head if sep else None
+                return ObjectPath(path, key, store, cluster_dir)
+        parts = PurePosixPath(path).parts
+        for depth in range(len(parts) - 1, 0, -1):
+            candidate = "/".join(parts[:depth])
+            if candidate in self.cluster_dirs or (
+                depth == len(parts) - 1 and parts[-1] == "config"
+            ):
+                key = "/".join(parts[depth - 1 :])
+                return ObjectPath(path, key, None, candidate)
+        return None
+
+    def objects(self, paths: Iterable[str]) -> list[ObjectPath]:
+        return [obj for obj in map(self.locate, paths) if obj is not None]
+
+    def clusters_touched(self, paths: Iterable[str]) -> list[str]:
+        """Cluster folders in which ``paths`` change the Cluster or an InstanceGroup."""
+        return sorted(
+            {o.cluster_dir for o in self.objects(paths) if o.is_cluster_spec and o.cluster_dir}
+        )
+
+
+def cluster_pathspecs(cluster_dir: str) -> list[str]:
+    return [f"{cluster_dir}/config", f"{cluster_dir}/instancegroup/"]
+
+
+def cluster_files(blobs: dict[str, bytes], cluster_dir: str) -> dict[str, bytes]:
+    """Re-key blobs from repository paths to paths inside the cluster folder."""
+    prefix = cluster_dir + "/"
+    files = {}
+    for path, data in blobs.items():
+        rest = path[len(prefix) :]
+        if rest == "config" or (rest.startswith("instancegroup/") and rest.count("/") == 1):
+            files[rest] = data
+    return files
+
+
+def changed_paths(ctx: HookContext) -> list[str]:
+    """The files given, plus what git says the commit, merge or push changes.
+
+    pre-commit passes only files that still exist, so a deletion (an InstanceGroup that
+    etcd still names, a production object) would slip through on the given list alone.
+    """
+    paths = set(ctx.files)
+    if ctx.stage != "push":
+        paths.update(staged.staged_paths(ctx.root))
+    else:
+        old = os.environ.get("PRE_COMMIT_FROM_REF", "")
+        new = os.environ.get("PRE_COMMIT_TO_REF", "")
+        if old and new and old != staged.ZERO_SHA and staged.resolve(old, ctx.root):
+            paths.update(staged.changed_between(old, new, ctx.root))
+    return sorted(paths)
+
+
+def print_listing(ctx: HookContext, title: str, items: Sequence[str]) -> None:
+    ctx.say(title)
+    for item in items:
+        ctx.say(f"  {item}")

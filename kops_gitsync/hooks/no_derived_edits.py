@@ -1,0 +1,44 @@
+"""``kops-no-derived-edits``: generated objects change only through pulls.
+
+``cluster-completed.spec``, ``igconfig/``, ``manifests/``, ``addons/`` and
+``kops-version.txt`` are written by ``kops update cluster``. A hand edit is either lost at
+the next update or, worse, pushed: nodeup refuses a nodeupconfig whose hash moved and
+channels re-applies a changed addon within a minute. The only legitimate source of such a
+change is a pull, which merges ``refs/kops-gitsync/observed/<store>``; that merge is
+recognised by MERGE_HEAD being (an ancestor of) an observed ref.
+"""
+
+from __future__ import annotations
+
+from kops_gitsync.gitrepo import staged
+from kops_gitsync.hooks.base import HookContext, changed_paths, print_listing
+from kops_gitsync.sync.policy import Kind, classify
+
+
+def _is_pull_merge(ctx: HookContext) -> bool:
+    head = staged.merge_head(ctx.root)
+    if head is None:
+        return False
+    return any(
+        tip == head or staged.is_ancestor(head, tip, ctx.root)
+        for tip in staged.observed_tips(ctx.root)
+    )
+
+
+def run(ctx: HookContext) -> int:
+    derived = [
+        obj.path
+        for obj in ctx.layout.objects(changed_paths(ctx))
+        if classify(obj.key) is Kind.DERIVED
+    ]
+    if not derived or _is_pull_merge(ctx):
+        return 0
+    print_listing(
+        ctx, "generated objects (written by `kops update cluster`) changed by hand:", derived
+    )
+    ctx.say(
+        "Edit the Cluster or InstanceGroup instead and let `kops update cluster` regenerate "
+        "these; `kops-gitsync pull` brings the result into git. To undo: git restore --staged "
+        "--worktree <file>."
+    )
+    return 1
