@@ -23,7 +23,7 @@ _AWS_ACCESS_KEY = re.compile(rb"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 _CLOUD_TOKENS = re.compile(
     rb"(DIGITALOCEAN_ACCESS_TOKEN|HCLOUD_TOKEN|SCW_SECRET_KEY|SCW_ACCESS_KEY|OS_PASSWORD"
     rb"|OS_APPLICATION_CREDENTIAL_SECRET|AWS_SECRET_ACCESS_KEY|application-credential-secret"
-    rb"|\bpassword)\s*[:=]\s*[\"']?([^\s\"',}]+)",
+    rb"|\bpassword)[ \t]*[:=][ \t]*[\"']?([^\s\"',}]+)",
     re.IGNORECASE,
 )
 _PLACEHOLDERS = {b"redacted", b"null", b"none", b"", b"~", b"changeme", b"xxx", b"<redacted>"}
