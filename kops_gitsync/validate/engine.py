@@ -1,0 +1,198 @@
+"""Runs the checks for one cluster: load each object, check its shape, then the rules.
+
+The order is the order a reader fixes things in: a file that does not parse gets its
+syntax finding and nothing else (rules on half-read data only add noise), a file of the
+wrong kind gets no schema check, and cross-object rules run only on objects that loaded.
+Positions are attached here, from the loader's map, so the rules stay pure functions of
+plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kops_gitsync.validate import Finding
+from kops_gitsync.validate.issues import Issue
+from kops_gitsync.validate.loader import LoadedDoc, load_object
+from kops_gitsync.validate.rules.base import (
+    CONFIG_KEY,
+    IG_PREFIX,
+    ClusterView,
+    is_object_key,
+)
+
+CLUSTER_KIND = "Cluster"
+IG_KIND = "InstanceGroup"
+ACCEPTED_API_VERSIONS = ("kops.k8s.io/v1alpha2", "kops.k8s.io/v1alpha3", "kops/v1alpha2")
+# The shipped schema and the semantic rules speak v1alpha2 field names.
+SCHEMA_API_VERSIONS = ("kops.k8s.io/v1alpha2", "kops/v1alpha2")
+
+
+def expected_kind(key: str) -> str:
+    return CLUSTER_KIND if key == CONFIG_KEY else IG_KIND
+
+
+def check_cluster(
+    cluster_dir: str,
+    files: Mapping[str, bytes],
+    previous: Mapping[str, bytes] | None = None,
+) -> list[Finding]:
+    from kops_gitsync.validate.rules import run_rules, run_update_rules
+
+    display = cluster_dir.rstrip("/") or cluster_dir
+    name = PurePosixPath(display.replace("\\", "/")).name or Path(display).resolve().name
+    docs, issues = load_cluster(files)
+    view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok})
+    if view.cluster is None and CONFIG_KEY not in files and view.igs:
+        issues.append(
+            Issue(
+                "cluster-config-missing",
+                next(iter(sorted(k for k in files if is_object_key(k)))),
+                (),
+                f"instance groups without a Cluster: add {name}/config or delete the folder",
+                1,
+                1,
+            )
+        )
+    issues.extend(run_rules(view))
+    if previous is not None:
+        before, _ = load_cluster(previous)
+        before_view = build_view(name, {k: d for k, d in before.items() if d.shape_ok})
+        issues.extend(run_update_rules(before_view, view))
+    return to_findings(display, docs, issues)
+
+
+def load_cluster(files: Mapping[str, bytes]) -> tuple[dict[str, LoadedDoc], list[Issue]]:
+    """Load and shape-check every object file; ``shape_ok`` marks those rules may read."""
+    from kops_gitsync.validate.schema import check_schema
+
+    docs: dict[str, LoadedDoc] = {}
+    issues: list[Issue] = []
+    for key in sorted(k for k in files if is_object_key(k)):
+        doc, load_issues = load_object(key, files[key])
+        issues.extend(load_issues)
+        if doc is None:
+            continue
+        docs[key] = doc
+        shape = check_shape(key, doc.data)
+        issues.extend(shape)
+        if any(issue.severity == "error" for issue in shape):
+            continue
+        doc.shape_ok = True
+        if doc.data.get("apiVersion") in SCHEMA_API_VERSIONS:
+            issues.extend(check_schema(expected_kind(key), key, doc.data))
+    return docs, issues
+
+
+def check_shape(key: str, data: Any) -> list[Issue]:
+    """A mapping with an accepted apiVersion and the kind its path calls for."""
+    if not isinstance(data, dict):
+        return [Issue("yaml-not-object", key, (), "the document is not a mapping (key: value)")]
+    issues: list[Issue] = []
+    api_version = data.get("apiVersion")
+    if api_version not in ACCEPTED_API_VERSIONS:
+        issues.append(
+            Issue(
+                "api-version",
+                key,
+                ("apiVersion",),
+                f"apiVersion {api_version!r} is not one kops decodes; use kops.k8s.io/v1alpha2",
+            )
+        )
+    kind = data.get("kind")
+    want = expected_kind(key)
+    if kind != want:
+        where = "config" if want == CLUSTER_KIND else "instancegroup/<name>"
+        issues.append(
+            Issue(
+                "api-kind",
+                key,
+                ("kind",),
+                f"kind {kind!r} at {where}: this path holds a {want}; set kind: {want} or"
+                " move the object to its own path",
+            )
+        )
+    if not issues and api_version not in SCHEMA_API_VERSIONS:
+        issues.append(
+            Issue(
+                "api-version-unchecked",
+                key,
+                ("apiVersion",),
+                f"{api_version} objects get only syntax and name checks; kops stores"
+                " kops.k8s.io/v1alpha2, so write that version for full validation",
+                severity="warning",
+            )
+        )
+    return issues
+
+
+def build_view(name: str, docs: Mapping[str, LoadedDoc]) -> ClusterView:
+    def usable(doc: LoadedDoc) -> bool:
+        return isinstance(doc.data, dict) and doc.data.get("apiVersion") in SCHEMA_API_VERSIONS
+
+    config = docs.get(CONFIG_KEY)
+    igs = {
+        key[len(IG_PREFIX) :]: doc.data
+        for key, doc in docs.items()
+        if key.startswith(IG_PREFIX) and usable(doc)
+    }
+    return ClusterView(
+        name=name,
+        cluster=config.data if config is not None and usable(config) else None,
+        igs=igs,
+        unchecked=tuple(sorted(key for key, doc in docs.items() if not usable(doc))),
+    )
+
+
+def to_findings(
+    display: str, docs: Mapping[str, LoadedDoc], issues: Iterable[Issue]
+) -> list[Finding]:
+    findings = []
+    for issue in issues:
+        line, column = issue.line, issue.column
+        doc = docs.get(issue.key)
+        if line == 0 and doc is not None:
+            finder = doc.key_position if issue.at_key else doc.position
+            line, column = finder(issue.path)
+        path = f"{display}/{issue.key}"
+        findings.append(Finding(path, line, column, issue.rule, issue.message, issue.severity))
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
+    return findings
+
+
+def read_cluster_folder(folder: Path) -> dict[str, bytes]:
+    """The object files of one cluster folder on disk (others are not read)."""
+    files: dict[str, bytes] = {}
+    config = folder / CONFIG_KEY
+    if config.is_file():
+        files[CONFIG_KEY] = config.read_bytes()
+    ig_dir = folder / IG_PREFIX.rstrip("/")
+    if ig_dir.is_dir():
+        for entry in sorted(ig_dir.iterdir()):
+            if entry.is_file():
+                files[IG_PREFIX + entry.name] = entry.read_bytes()
+    return files
+
+
+def cluster_folders(root: Path) -> list[Path]:
+    """Folders under a store root that hold a cluster (a ``config`` or ``instancegroup/``)."""
+    if not root.is_dir():
+        return []
+    return [
+        child
+        for child in sorted(root.iterdir())
+        if child.is_dir()
+        and ((child / CONFIG_KEY).is_file() or (child / IG_PREFIX.rstrip("/")).is_dir())
+    ]
+
+
+def check_tree(root: Path, previous_root: Path | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    for folder in cluster_folders(root):
+        previous = None
+        if previous_root is not None and (previous_root / folder.name).is_dir():
+            previous = read_cluster_folder(previous_root / folder.name)
+        findings.extend(check_cluster(str(folder), read_cluster_folder(folder), previous))
+    return findings

@@ -1,0 +1,7 @@
+"""update-only rules (being filled in)."""
+
+from __future__ import annotations
+
+from kops_gitsync.validate.rules.base import UpdateCheck
+
+CHECKS: tuple[UpdateCheck, ...] = ()
