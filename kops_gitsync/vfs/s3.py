@@ -1,0 +1,424 @@
+"""``s3://`` and the S3-flavoured schemes kops knows (``do://``, ``scw://``, ``linode://``,
+``hos://``), on boto3.
+
+Settings are read the way kops reads them (``util/pkg/vfs/s3context.go``), so a user's
+existing environment just works:
+
+* ``S3_ENDPOINT`` set (required for every scheme except ``s3://``): a custom S3-compatible
+  server with the static keys ``S3_ACCESS_KEY_ID``/``S3_SECRET_ACCESS_KEY``, region
+  ``S3_REGION`` or ``us-east-1``, path-style addressing.
+* otherwise AWS: the default credential chain, region ``AWS_REGION``, else the bucket's own
+  location, else ``us-east-1``.
+
+Writes carry the canned ACL from ``KOPS_STATE_S3_ACL`` and, on ``s3://`` only, SSE-S3
+(``AES256``) unless the bucket already encrypts by default, exactly as kops does, so an
+object written by kops-gitsync is indistinguishable from one written by kops.
+
+The version token is the ETag without quotes; listing and read report the same one.
+Preconditions are sent as ``If-None-Match: *`` and ``If-Match``. AWS enforces both; for a
+custom endpoint, ``KOPS_GITSYNC_S3_CONDITIONAL`` says whether the server does (``on``/``off``)
+or asks a one-off probe (``auto``, the default). Whatever the server cannot enforce is still
+checked client-side (HEAD, compare, write) and the capability flags admit it, so push falls
+back to the store lock instead of trusting a guarantee that is not there.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from kops_gitsync.errors import (
+    FatalError,
+    FatalStoreError,
+    ObjectExists,
+    PreconditionFailed,
+    RetryableStoreError,
+)
+from kops_gitsync.vfs import pacer
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.keys import check_key, printable
+
+T = TypeVar("T")
+
+S3_SCHEMES = ("s3", "do", "scw", "linode", "hos")
+CONDITIONAL_MODES = ("auto", "on", "off")
+_CONDITIONAL_VAR = "KOPS_GITSYNC_S3_CONDITIONAL"
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+_BAD_CREDENTIALS = {
+    "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+    "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "403", "Forbidden",
+}
+_THROTTLED = {
+    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestLimitExceeded",
+    "TooManyRequests", "ServiceUnavailable", "InternalError", "ConditionalRequestConflict",
+}
+# What a server says when it does not understand a conditional header at all.
+_UNSUPPORTED = {"NotImplemented", "InvalidArgument", "InvalidRequest"}
+_REQUEST_KINDS = {
+    "ListObjectsV2": "LIST", "ListObjects": "LIST", "GetObject": "GET", "HeadObject": "HEAD",
+    "HeadBucket": "HEAD", "PutObject": "PUT", "DeleteObject": "DELETE", "DeleteObjects": "DELETE",
+}
+_AWS_CAPABILITIES = Capabilities(True, True, True)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Everything the environment decides about one store; built without any network call."""
+
+    scheme: str
+    bucket: str
+    prefix: str  # "" or ends with "/"
+    endpoint: str | None
+    region: str | None  # None: ask the bucket
+    access_key: str | None
+    secret_key: str | None
+    session_token: str | None
+    profile: str | None
+    acl: str | None
+    sse: bool  # may send SSE at all (s3:// only); the bucket's default may still turn it off
+    conditional: str  # "auto" | "on" | "off"
+
+
+def parse_url(url: str) -> tuple[str, str, str]:
+    """``scheme://bucket/prefix`` -> (scheme, bucket, prefix ending with "/" or empty)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in S3_SCHEMES:
+        raise FatalError(f"not an S3 state store URL: {url!r}")
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise FatalError(f"state store {url!r} names no bucket ({scheme}://<bucket>[/path])")
+    prefix = prefix.strip("/")
+    return scheme, bucket, f"{prefix}/" if prefix else ""
+
+
+def s3_settings(url: str, env: Mapping[str, str]) -> S3Settings:
+    """Resolve settings like kops; a missing or contradictory variable is a ``FatalError``."""
+    scheme, bucket, prefix = parse_url(url)
+    endpoint = env.get("S3_ENDPOINT", "").strip() or None
+    if endpoint is None and scheme != "s3":
+        raise FatalError(
+            f"{scheme}:// stores need S3_ENDPOINT (for DigitalOcean Spaces e.g. "
+            "nyc3.digitaloceanspaces.com) plus S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"
+        )
+    conditional = env.get(_CONDITIONAL_VAR, "auto").strip().lower() or "auto"
+    if conditional not in CONDITIONAL_MODES:
+        raise FatalError(f"{_CONDITIONAL_VAR}={conditional!r}: use one of auto, on, off")
+    acl = env.get("KOPS_STATE_S3_ACL", "").strip() or None
+    common: dict[str, Any] = dict(
+        scheme=scheme, bucket=bucket, prefix=prefix, acl=acl, sse=scheme == "s3",
+        conditional=conditional,
+    )
+    if endpoint is not None:
+        for var in ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+            if not env.get(var, "").strip():
+                raise FatalError(f"S3_ENDPOINT is set, so {var} must be set too (kops needs it)")
+        if "://" not in endpoint:
+            endpoint = f"https://{endpoint}"
+        return S3Settings(
+            endpoint=endpoint, region=env.get("S3_REGION", "").strip() or "us-east-1",
+            access_key=env["S3_ACCESS_KEY_ID"].strip(),
+            secret_key=env["S3_SECRET_ACCESS_KEY"].strip(),
+            session_token=None, profile=None, **common,
+        )
+    return S3Settings(
+        endpoint=None, region=env.get("AWS_REGION", "").strip() or None,
+        access_key=env.get("AWS_ACCESS_KEY_ID") or None,
+        secret_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+        session_token=env.get("AWS_SESSION_TOKEN") or None,
+        profile=env.get("AWS_PROFILE") or None, **common,
+    )
+
+
+def region_from_location(location: str | None) -> str:
+    """GetBucketLocation's legacy answers: empty means us-east-1, ``EU`` means eu-west-1."""
+    if not location:
+        return "us-east-1"
+    return "eu-west-1" if location == "EU" else location
+
+
+def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return str(error.get("Code", status)), int(status)
+
+
+class S3Store:
+    """One bucket (and optional prefix) of an S3-compatible service."""
+
+    def __init__(self, settings: S3Settings, url: str, *, session: Any = None) -> None:
+        self.url = url
+        self.settings = settings
+        self.request_counts: dict[str, int] = {}
+        self.retry_attempts = pacer.ATTEMPTS
+        self.retry_initial_wait = pacer.INITIAL_WAIT
+        self._count_lock = threading.Lock()
+        self._lazy_lock = threading.Lock()
+        self._sse: str | bool | None = False  # False: not asked yet
+        self._capabilities: Capabilities | None = (
+            _AWS_CAPABILITIES
+            if settings.conditional == "on" or (
+                settings.conditional == "auto" and settings.endpoint is None)
+            else Capabilities(False, False, False) if settings.conditional == "off" else None
+        )
+        self._session = session or boto3.session.Session(
+            aws_access_key_id=settings.access_key, aws_secret_access_key=settings.secret_key,
+            aws_session_token=settings.session_token, profile_name=settings.profile,
+        )
+        if self._session.get_credentials() is None:
+            raise FatalError(
+                f"no AWS credentials for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "AWS_PROFILE, or run where an instance role is available"
+            )
+        region = settings.region or self._bucket_region()
+        self._client = self._make_client(region)
+
+    @classmethod
+    def from_url(cls, url: str, env: Mapping[str, str]) -> S3Store:
+        return cls(s3_settings(url, env), url.rstrip("/"))
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _make_client(self, region: str) -> Any:
+        custom = self.settings.endpoint is not None
+        config = botocore.config.Config(
+            region_name=region,
+            retries={"total_max_attempts": 1},  # one retry policy: the pacer's
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=32,
+            s3={"addressing_style": "path" if custom else "auto"},
+            # Newer botocore adds CRC checksums that several S3 look-alikes reject (kops turns
+            # them off for Linode); send them only where the operation requires one.
+            request_checksum_calculation="when_required" if custom else "when_supported",
+            response_checksum_validation="when_required" if custom else "when_supported",
+        )
+        client = self._session.client("s3", endpoint_url=self.settings.endpoint, config=config)
+        client.meta.events.register("before-send.s3.*", self._count_request)
+        return client
+
+    def _count_request(self, event_name: str = "", **_: Any) -> None:
+        kind = _REQUEST_KINDS.get(event_name.rsplit(".", 1)[-1], "OTHER")
+        with self._count_lock:
+            self.request_counts[kind] = self.request_counts.get(kind, 0) + 1
+
+    def _bucket_region(self) -> str:
+        """kops' lookup: GetBucketLocation, else HeadBucket's region header, else us-east-1."""
+        probe = self._make_client("us-east-1")
+        bucket = self.settings.bucket
+        try:
+            answer = probe.get_bucket_location(Bucket=bucket)
+            return region_from_location(answer.get("LocationConstraint"))
+        except botocore.exceptions.ClientError as exc:
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            if headers.get("x-amz-bucket-region"):
+                return str(headers["x-amz-bucket-region"])
+            try:
+                probe.head_bucket(Bucket=bucket)
+            except botocore.exceptions.ClientError as head_exc:
+                meta = head_exc.response.get("ResponseMetadata", {})
+                return str(meta.get("HTTPHeaders", {}).get("x-amz-bucket-region", "us-east-1"))
+            return "us-east-1"
+        except botocore.exceptions.BotoCoreError:
+            return "us-east-1"
+        finally:
+            probe.close()
+
+    def _object_key(self, key: str) -> str:
+        return self.settings.prefix + check_key(key)
+
+    def _call(self, fn: Callable[[], T], key: str | None, *, creating: bool = False) -> T:
+        """Run one SDK call under the pacer with errors translated to the store vocabulary."""
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise self._translate(exc, key, creating) from exc
+
+        return pacer.call(attempt, attempts=self.retry_attempts, initial=self.retry_initial_wait)
+
+    def _translate(self, exc: Exception, key: str | None, creating: bool) -> Exception:
+        where = f"s3://{self.settings.bucket}/{self.settings.prefix}{printable(key or '')}"
+        endpoint = self.settings.endpoint or "AWS S3"
+        no_credentials = (
+            botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError
+        )
+        if isinstance(exc, no_credentials):
+            return FatalError(f"no usable AWS credentials for {self.url}: {exc}")
+        if not isinstance(exc, botocore.exceptions.ClientError):
+            return RetryableStoreError(f"cannot reach {endpoint} for {where}: {exc}", key=key)
+        code, status = _error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "")
+        if status == 412 or code == "PreconditionFailed":
+            if creating:
+                return ObjectExists(f"{printable(key or '')} already exists", key=key)
+            return PreconditionFailed(f"{printable(key or '')} changed on the store", key=key)
+        if code == "NoSuchBucket":
+            return FatalStoreError(
+                f"bucket {self.settings.bucket!r} does not exist at {endpoint} (store {self.url})"
+            )
+        if code in _NOT_FOUND and key is not None:
+            return FileNotFoundError(key)
+        if code in _BAD_CREDENTIALS or status in (401, 403):
+            return FatalStoreError(
+                f"{endpoint} refused access to {where} ({code}): check the credentials "
+                f"and the bucket policy",
+                key=key,
+            )
+        if code in _THROTTLED or status == 429 or status >= 500:
+            return RetryableStoreError(f"{endpoint} answered {status} {code} for {where}", key=key)
+        return FatalStoreError(f"{endpoint} refused the request for {where}: {code} {message}",
+                               key=key)
+
+    # -- capabilities -----------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the server enforces; on a custom endpoint in ``auto`` mode, probed once."""
+        with self._lazy_lock:
+            if self._capabilities is None:
+                self._capabilities = self._probe_conditionals()
+            return self._capabilities
+
+    @capabilities.setter
+    def capabilities(self, value: Capabilities) -> None:
+        with self._lazy_lock:
+            self._capabilities = value
+
+    def _probe_conditionals(self) -> Capabilities:
+        """Try each precondition on a scratch object at the store root, then remove it.
+
+        Honoured means the server answered 412 to a precondition that cannot hold; a server
+        that ignores the header (it writes or deletes anyway) or rejects it as unknown does not
+        honour it. The probe object never lives inside a cluster folder.
+        """
+        key = f".kops-gitsync.probe-{uuid.uuid4().hex}"
+        name = self._object_key(key)
+        bucket = self.settings.bucket
+        wrong = '"00000000000000000000000000000000"'
+
+        def refused(fn: Callable[[], object]) -> bool:
+            try:
+                self._call(fn, key)
+            except PreconditionFailed:
+                return True
+            except FatalStoreError as exc:
+                cause = exc.__cause__
+                if (isinstance(cause, botocore.exceptions.ClientError)
+                        and _error_code(cause)[0] in _UNSUPPORTED):
+                    return False
+                raise
+            return False
+
+        self._call(lambda: self._client.put_object(Bucket=bucket, Key=name, Body=b"probe"), key)
+        try:
+            create = refused(lambda: self._client.put_object(
+                Bucket=bucket, Key=name, Body=b"probe", IfNoneMatch="*"))
+            replace = refused(lambda: self._client.put_object(
+                Bucket=bucket, Key=name, Body=b"probe", IfMatch=wrong))
+            delete = refused(lambda: self._client.delete_object(
+                Bucket=bucket, Key=name, IfMatch=wrong))
+        finally:
+            self._call(lambda: self._client.delete_object(Bucket=bucket, Key=name), key)
+        return Capabilities(create, replace, delete)
+
+    # -- the Store contract -----------------------------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        root = self.settings.prefix
+        args: dict[str, str] = {"Bucket": self.settings.bucket, "Prefix": root + prefix}
+        while True:
+            page = self._call(lambda: self._client.list_objects_v2(**args), None)
+            for entry in page.get("Contents", []):
+                key = entry["Key"][len(root):]
+                if key.endswith("/") and entry["Size"] == 0:
+                    continue  # a console "folder" marker: no file to mirror
+                yield ObjectInfo(key=key, size=entry["Size"], version=entry["ETag"].strip('"'))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            args["ContinuationToken"] = token
+
+    def read(self, key: str) -> Blob:
+        name = self._object_key(key)
+
+        def get() -> Blob:
+            answer = self._client.get_object(Bucket=self.settings.bucket, Key=name)
+            return Blob(answer["Body"].read(), answer["ETag"].strip('"'))
+
+        return self._call(get, key)
+
+    def _head_version(self, key: str) -> str | None:
+        try:
+            answer = self._call(lambda: self._client.head_object(
+                Bucket=self.settings.bucket, Key=self._object_key(key)), key)
+        except FileNotFoundError:
+            return None
+        return str(answer["ETag"]).strip('"')
+
+    def _check_client_side(self, key: str, if_match: str | None, if_none_match: bool) -> None:
+        """The fallback for preconditions the server does not enforce: narrows, never closes,
+        the race window (the capability flags say so)."""
+        current = self._head_version(key)
+        if if_none_match and current is not None:
+            raise ObjectExists(f"{printable(key)} already exists", key=key)
+        if if_match is not None:
+            if current is None:
+                raise FileNotFoundError(key)
+            if current != if_match:
+                raise PreconditionFailed(f"{printable(key)} changed on the store", key=key)
+
+    def _sse_argument(self) -> dict[str, str]:
+        """kops' rule: AES256 unless GetBucketEncryption shows a default (asked once)."""
+        if not self.settings.sse:
+            return {}
+        with self._lazy_lock:
+            if self._sse is False:
+                try:
+                    answer = self._client.get_bucket_encryption(Bucket=self.settings.bucket)
+                    rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules")
+                    self._sse = None if rules else "AES256"
+                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+                    self._sse = "AES256"
+            sse = self._sse
+        return {"ServerSideEncryption": sse} if isinstance(sse, str) else {}
+
+    def write(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
+        name = self._object_key(key)
+        args: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": name, "Body": data}
+        if self.settings.acl:
+            args["ACL"] = self.settings.acl
+        args.update(self._sse_argument())
+        if if_none_match or if_match is not None:
+            caps = self.capabilities
+            server_side = caps.conditional_create if if_none_match else caps.conditional_replace
+            if not server_side:
+                self._check_client_side(key, if_match, if_none_match)
+            elif if_none_match:
+                args["IfNoneMatch"] = "*"
+            else:
+                args["IfMatch"] = f'"{if_match}"'
+        answer = self._call(lambda: self._client.put_object(**args), key, creating=if_none_match)
+        return str(answer["ETag"]).strip('"')
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        args: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": self._object_key(key)}
+        if if_match is not None:
+            if self.capabilities.conditional_delete:
+                args["IfMatch"] = f'"{if_match}"'
+            else:
+                self._check_client_side(key, if_match, False)
+        self._call(lambda: self._client.delete_object(**args), key)
+
+    def close(self) -> None:
+        self._client.close()
