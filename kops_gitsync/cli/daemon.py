@@ -1,0 +1,65 @@
+"""``kops-gitsync daemon``: keep every configured store mirrored, push approved branches.
+
+Runs in the foreground (systemd, a container or a terminal supervise it; it never forks).
+Which stores it pushes is decided by each store's ``auto_push`` in ``.kops-gitsync.yaml``,
+never by a flag here, so the repository under review says what the daemon may do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from kops_gitsync.errors import FatalError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", type=Path, default=None, metavar="DIR",
+                        help="the review repository (default: the current directory)")
+    parser.add_argument("--store", default=None, metavar="NAME",
+                        help="run only this store (default: every store in the config)")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="one line per event, as key=value text or JSON (default: text)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus metrics on 127.0.0.1:PORT (needs the daemon "
+                             "extra; 0 picks a free port)")
+    parser.add_argument("--lease-ttl", type=float, default=60.0, metavar="SECONDS",
+                        help="how long the store lease lasts without renewal; a standby daemon "
+                             "takes over this long after the holder dies (default: 60)")
+    parser.add_argument("--fetch-interval", type=float, default=60.0, metavar="SECONDS",
+                        help="fetch the tracked git remote this often, 0 to never (default: 60)")
+    parser.add_argument("--once", action="store_true",
+                        help="pull (and push) every store once, then exit (for cron)")
+    parser.add_argument("--verbose", action="store_true", help="log debug events too")
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from kops_gitsync.daemon import logs
+
+    if args.lease_ttl < 4:
+        raise FatalError("--lease-ttl must be at least 4 seconds (it is renewed every quarter)")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        raise FatalError(f"--metrics-port {args.metrics_port} is not a TCP port")
+    logs.setup(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        from kops_gitsync.daemon.engine import Daemon, Options
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("watchdog"):
+            raise FatalError(
+                "the daemon needs the Python package 'watchdog': "
+                "pip install 'kops-gitsync[daemon]'"
+            ) from None
+        raise
+    options = Options(
+        repo_dir=args.repo,
+        store_name=args.store,
+        lease_ttl=args.lease_ttl,
+        fetch_interval=args.fetch_interval,
+        metrics_port=args.metrics_port,
+        once=args.once,
+        env=dict(os.environ),
+    )
+    return Daemon(options).run()

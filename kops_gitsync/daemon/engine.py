@@ -1,0 +1,397 @@
+"""The daemon's main loop: one thread does all git and store work, others only wake it.
+
+Why a single worker: every store mirrors into the same repository, and two pulls merging
+into one branch at once would fight over the index. So the watchers, the lease keeper and
+the signal handlers never *do* anything; they set a flag and write a byte to a wake-up
+socket (``signal.set_wakeup_fd`` for signals, so no lock is ever taken inside a signal
+handler). The loop then runs whatever is due, one store at a time, each in its own
+try/except: a failing store backs off alone.
+
+Signals: SIGTERM/SIGINT let the operation in flight finish (a pull is all-or-nothing, a push
+is journaled), then the leases are released and the process exits 0. SIGHUP re-reads
+``.kops-gitsync.yaml``; a config that does not load is logged and the running one kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from kops_gitsync.daemon import logs
+from kops_gitsync.daemon.lease import Lease, LeaseKeeper
+from kops_gitsync.daemon.metrics import Metrics
+from kops_gitsync.daemon.notify import Notifier
+from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, journal_lock_id
+from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
+from kops_gitsync.daemon.state import DaemonState, iso, write_state
+from kops_gitsync.daemon.watchers import Watchers, fetch_upstream
+from kops_gitsync.errors import FatalError
+from kops_gitsync.gitrepo.repo import GitRepo
+from kops_gitsync.sync.context import SyncContext, open_contexts
+from kops_gitsync.vfs.file import FileStore
+
+
+@dataclass(frozen=True)
+class Options:
+    repo_dir: Path | None
+    store_name: str | None
+    lease_ttl: float
+    fetch_interval: float
+    metrics_port: int | None
+    once: bool
+    env: Mapping[str, str]
+
+
+class Daemon:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.notifier = Notifier(options.env)
+        self.metrics = Metrics()
+        self.state = DaemonState()
+        self.runners: dict[str, StoreRunner] = {}
+        self.repo: GitRepo | None = None
+        self._watchers: Watchers | None = None
+        self._keeper: LeaseKeeper | None = None
+        self._stopping = False
+        self._reload = False
+        self._last_fetch = 0.0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    # --- set-up and reload ------------------------------------------------------------
+
+    def _load(self) -> list[SyncContext]:
+        """Open every configured store; FatalError (bad config, unknown scheme) if any fails."""
+        opts = self.options
+        return open_contexts(opts.repo_dir, opts.store_name, None, opts.env)
+
+    def _install(self, contexts: list[SyncContext]) -> None:
+        """Make ``contexts`` the running set, keeping leases and history of unchanged stores."""
+        old = self.runners
+        self._stop_helpers()
+        now = time.monotonic()
+        runners: dict[str, StoreRunner] = {}
+        for ctx in contexts:
+            previous = old.pop(ctx.name, None)
+            same = previous is not None and previous.ctx.url == ctx.url
+            lease = previous.lease if same and previous is not None else None
+            if ctx.config.auto_push and lease is None:
+                lease = Lease(ctx.name, ctx.store, self.options.lease_ttl,
+                              adopt_id=journal_lock_id(ctx))
+            elif not ctx.config.auto_push and lease is not None:
+                lease.release()
+                lease = None
+            if lease is not None and same and previous is not None:
+                lease.lock.store = ctx.store  # renew through the newly opened store
+            runner = StoreRunner(ctx, StoreSchedule(ctx.name, ctx.config.interval), lease)
+            if same and previous is not None:
+                runner.state = previous.state
+                runner.state.auto_push = ctx.config.auto_push
+                runner.checked = previous.checked
+                previous.ctx.close()
+            runner.schedule.start(now)
+            runners[ctx.name] = runner
+        for gone in old.values():  # stores removed from the config
+            if gone.lease is not None:
+                gone.lease.release()
+            gone.ctx.close()
+        self.runners = runners
+        self.repo = contexts[0].repo if contexts else None
+        self.state.stores = {name: r.state for name, r in runners.items()}
+        self.state.config_source = str(self.repo.root / ".kops-gitsync.yaml") if self.repo else None
+        self._start_helpers()
+
+    def _start_helpers(self) -> None:
+        leases = [r.lease for r in self.runners.values() if r.lease is not None]
+        for lease in leases:  # take what we can before the first turn
+            if lease.tick():
+                self._lease_changed(lease.name, lease.held)
+        if leases and not self.options.once:
+            self._keeper = LeaseKeeper(leases, self._lease_changed)
+            self._keeper.start()
+        if self.options.once or self.repo is None:
+            return
+        self._watchers = Watchers(self.poke)
+        for runner in self.runners.values():
+            if isinstance(runner.ctx.store, FileStore):
+                self._watchers.watch_store_dir(runner.name, runner.ctx.store.root)
+        pushers = [r.name for r in self.runners.values() if r.ctx.config.auto_push]
+        if pushers:
+            self._watchers.watch_refs(self.repo.git_dir, pushers)
+        self._watchers.start()
+
+    def _stop_helpers(self) -> None:
+        if self._keeper is not None:
+            self._keeper.stop()
+            self._keeper.join(timeout=10)
+            self._keeper = None
+        if self._watchers is not None:
+            self._watchers.stop()
+            self._watchers = None
+
+    def reload(self) -> None:
+        self._reload = False
+        self.notifier.reloading()
+        try:
+            contexts = self._load()
+        except FatalError as exc:
+            self.state.config_error = str(exc)
+            logs.event(logging.ERROR, "new configuration rejected; the running one is kept",
+                       action="reload", result="rejected", error=str(exc))
+            self.notifier.ready(self._status_line())
+            return
+        self.state.config_error = None
+        self._install(contexts)
+        logs.event(action="reload", result="ok", stores=",".join(self.runners))
+        self.notifier.ready(self._status_line())
+
+    # --- wake-ups from other threads and from signals --------------------------------
+
+    def wake(self) -> None:
+        # BlockingIOError: the socket is full of wake-ups already; the loop will wake anyway.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def poke(self, store_name: str, reason: str) -> None:
+        runner = self.runners.get(store_name)
+        if runner is not None:
+            runner.schedule.poke(reason, time.monotonic())
+            self.wake()
+
+    def _lease_changed(self, store_name: str, held: bool) -> None:
+        runner = self.runners.get(store_name)
+        if runner is None or runner.lease is None:
+            return
+        holder = runner.lease.holder_description()
+        logs.event(logging.WARNING if not held else logging.INFO, runner.lease.last_error or "",
+                   store=store_name, action="lease", result="held" if held else "standby",
+                   holder=holder)
+        self.metrics.lease(store_name, held, holder)
+        if held:
+            self.poke(store_name, "lease acquired")
+        self.wake()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self._reload = True
+        else:
+            self._stopping = True
+
+    def _sleep(self, timeout: float) -> None:
+        select.select([self._wake_r], [], [], max(0.0, timeout))
+        with contextlib.suppress(OSError):  # drained: BlockingIOError
+            while self._wake_r.recv(4096):
+                pass
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        self._install(self._load())
+        if self.options.metrics_port is not None:
+            port = self.metrics.serve(self.options.metrics_port)
+            logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
+        logs.event(action="start", result="ok", pid=os.getpid(), stores=",".join(self.runners))
+        self.state.activity = "running"
+        self.notifier.ready(self._status_line())
+        try:
+            if self.options.once:
+                for runner in list(self.runners.values()):
+                    self._turn(runner)
+            else:
+                self._loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _loop(self) -> None:
+        watchdog_every = self.notifier.watchdog_interval
+        while not self._stopping:
+            if self._reload:
+                self.reload()
+            self._maybe_fetch()
+            for schedule in due([r.schedule for r in self.runners.values()], time.monotonic()):
+                if self._stopping or self._reload:
+                    break
+                self._turn(self.runners[schedule.name])
+            self._publish()
+            if self._stopping:
+                break
+            wait = seconds_until_next([r.schedule for r in self.runners.values()],
+                                      time.monotonic())
+            caps = [w for w in (wait, watchdog_every, self._fetch_wait()) if w is not None]
+            self._sleep(min(caps) if caps else 60.0)
+
+    def _turn(self, runner: StoreRunner) -> None:
+        """One store's pull and push, isolated: any exception only backs this store off."""
+        schedule = runner.schedule
+        reason = schedule.begin()
+        if runner.standby():
+            runner.state.lease = "standby"
+            runner.state.lease_holder = runner.lease.holder_description() if runner.lease else None
+            schedule.idle(time.monotonic())
+            return
+        outcome = Outcome("pull", "failed")
+        try:
+            runner.state.activity = "pulling"
+            self._publish()
+            outcome = runner.pull_step()
+            self._log(runner, outcome, reason)
+            self.metrics.pulled(runner.name, time.time())
+            self.metrics.operation(runner.name, "pull", outcome.result)
+            outcome = Outcome("push", "failed")
+            if not self._stopping:
+                runner.state.activity = "pushing"
+                pushed = runner.push_step()
+                if pushed is not None:
+                    outcome = pushed
+                    self._log(runner, outcome, reason)
+                    self.metrics.pushed(runner.name, time.time())
+                    self.metrics.operation(runner.name, "push", outcome.result)
+            if self.metrics.enabled:
+                self._measure_drift(runner)
+        except Exception as exc:  # isolation: one store's failure never stops the others
+            self._failed(runner, outcome, reason, exc)
+            return
+        finally:
+            runner.state.activity = "idle"
+        runner.state.failures = 0
+        runner.state.last_error = None
+        schedule.succeeded(time.monotonic())
+
+    def _failed(self, runner: StoreRunner, outcome: Outcome, reason: str,
+                exc: Exception) -> None:
+        kind = error_kind(exc)
+        now = time.monotonic()
+        if kind == "refused" and outcome.action == "push":
+            # The pull worked; the push was refused and waits for the next change.
+            runner.schedule.succeeded(now)
+            retry = None
+        else:
+            retry = runner.schedule.failed(now)
+        runner.state.failures = runner.schedule.failures
+        runner.state.last_error = f"{outcome.action}: {exc}"
+        runner.state.last_error_at = iso(time.time())
+        outcome.result = "refused" if kind == "refused" else "error"
+        outcome.extra.update(kind=kind, retry_in=None if retry is None else round(retry, 1))
+        self._log(runner, outcome, reason, error=str(exc),
+                  exc_info=kind == "internal")
+        self.metrics.error(runner.name, outcome.action, kind)
+        self.metrics.operation(runner.name, outcome.action, outcome.result)
+
+    def _measure_drift(self, runner: StoreRunner) -> None:
+        try:
+            drift = runner.measure_drift()
+        except (FatalError, OSError) as exc:
+            logs.event(logging.DEBUG, str(exc), store=runner.name, action="drift", result="unknown")
+            return
+        runner.state.drift = drift
+        if drift is not None:
+            self.metrics.drift(runner.name, drift)
+
+    def _log(self, runner: StoreRunner, outcome: Outcome, reason: str, *,
+             error: str | None = None, exc_info: bool = False) -> None:
+        fields = dict(store=runner.name, action=outcome.action, result=outcome.result,
+                      duration=round(outcome.duration, 3), objects_read=outcome.objects_read,
+                      objects_written=outcome.objects_written, trigger=reason, **outcome.extra)
+        if error is not None:
+            fields["error"] = error
+        level = logging.ERROR if outcome.result == "error" else (
+            logging.WARNING if outcome.result == "refused" else logging.INFO)
+        logs.log.log(level, "", extra={"event": fields}, exc_info=exc_info)
+
+    def _fetch_wait(self) -> float | None:
+        if self.options.fetch_interval <= 0:
+            return None
+        return max(0.0, self._last_fetch + self.options.fetch_interval - time.monotonic())
+
+    def _maybe_fetch(self) -> None:
+        """Fetch approvals from the remote and merge them, when nobody works in the tree."""
+        if self.repo is None or self._fetch_wait() != 0.0:
+            return
+        self._last_fetch = time.monotonic()
+        pushers = [r for r in self.runners.values() if r.ctx.config.auto_push]
+        if not pushers:
+            return
+        from kops_gitsync.daemon.runner import work_in_progress
+
+        outcome = Outcome("fetch", "unchanged")
+        try:
+            upstream = fetch_upstream(self.repo)
+            head = self.repo.head_commit()
+            if upstream is None or head is None or self.repo.is_ancestor(upstream, head):
+                return
+            wip = work_in_progress(pushers[0].ctx)
+            if wip is not None:
+                outcome.result = "deferred"
+                logs.event(store="*", action="fetch", result="deferred", reason=wip)
+                return
+            merged = self.repo.merge(upstream, "Merge approved changes from upstream")
+            if not merged.ok:
+                raise FatalError(f"merging {upstream[:12]} failed: "
+                                 f"{merged.refused or ', '.join(merged.conflicts)}")
+            logs.event(store="*", action="fetch", result="merged", commit=upstream[:12],
+                       duration=round(outcome.duration, 3))
+            for runner in pushers:
+                self.poke(runner.name, "approved upstream")
+        except Exception as exc:
+            logs.event(logging.ERROR, "", store="*", action="fetch", result="error",
+                       kind=error_kind(exc), error=str(exc))
+
+    # --- observability and shutdown --------------------------------------------------
+
+    def _status_line(self) -> str:
+        failing = [r.name for r in self.runners.values() if r.schedule.failures]
+        standby = [r.name for r in self.runners.values() if r.standby()]
+        parts = [f"{len(self.runners)} stores"]
+        if standby:
+            parts.append(f"standby: {', '.join(standby)}")
+        if failing:
+            parts.append(f"failing: {', '.join(failing)}")
+        if self.state.config_error:
+            parts.append("config reload rejected")
+        return "; ".join(parts)
+
+    def _publish(self) -> None:
+        """State file, systemd STATUS and watchdog ping: proof the loop is alive."""
+        wall, mono = time.time(), time.monotonic()
+        for runner in self.runners.values():
+            st = runner.state
+            if runner.lease is not None:
+                st.lease = "held" if runner.lease.valid() else (
+                    "released" if self.state.activity == "stopped" else "standby")
+                st.lease_holder = runner.lease.holder_description()
+            st.next_run = iso(wall + runner.schedule.wait(mono))
+        if self.repo is not None:
+            try:
+                write_state(self.repo.git_dir, self.state)
+            except OSError as exc:
+                logs.event(logging.WARNING, str(exc), action="state", result="error")
+        self.notifier.status(self._status_line())
+        self.notifier.watchdog()
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping("stopping: releasing leases")
+        self._stop_helpers()
+        for runner in self.runners.values():
+            if runner.lease is not None:
+                runner.lease.release()
+        self.state.activity = "stopped"
+        self._publish()
+        self.metrics.close()
+        for runner in self.runners.values():
+            runner.ctx.close()
+        signal.set_wakeup_fd(-1)
+        logs.event(action="stop", result="ok")

@@ -1,0 +1,63 @@
+"""One log line per event, as text for journald or JSON for log shippers.
+
+Every sync event carries the same fields (store, action, result, duration, objects read and
+written) so that ``journalctl -u kops-gitsync`` reads like a table and a JSON pipeline can
+aggregate without parsing prose. The fields travel in ``LogRecord.extra`` under ``event``;
+the formatter decides how they look. No timestamp in text mode: journald adds its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+LOGGER_NAME = "kops_gitsync.daemon"
+log = logging.getLogger(LOGGER_NAME)
+
+_FIELD_ORDER = ("store", "action", "result", "duration", "objects_read", "objects_written")
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = getattr(record, "event", {})
+        ordered = [k for k in _FIELD_ORDER if k in fields] + sorted(
+            k for k in fields if k not in _FIELD_ORDER
+        )
+        parts = [f"{key}={_text_value(fields[key])}" for key in ordered]
+        message = record.getMessage()
+        return " ".join([f"{record.levelname.lower()}:", *parts, message]).rstrip()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+        }
+        body.update(getattr(record, "event", {}))
+        message = record.getMessage()
+        if message:
+            body["message"] = message
+        return json.dumps(body, sort_keys=False, default=str)
+
+
+def _text_value(value: Any) -> str:
+    text = f"{value:.3f}" if isinstance(value, float) else str(value)
+    return json.dumps(text) if (" " in text or not text) else text
+
+
+def setup(log_format: str, level: int = logging.INFO) -> None:
+    """Route daemon logs to stderr (journald captures it) in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def event(level: int = logging.INFO, message: str = "", **fields: Any) -> None:
+    """Log one event; ``fields`` become columns (text) or keys (JSON)."""
+    log.log(level, message, extra={"event": fields})

@@ -1,0 +1,101 @@
+"""The optional Prometheus endpoint (``--metrics-port``), bound to 127.0.0.1 only.
+
+prometheus-client (the ``daemon`` extra) does the exposition format and the HTTP server;
+it is imported only when a port is given, so a daemon without metrics needs neither the
+package nor a listening socket. Binding to loopback is deliberate: the numbers name stores
+and hosts, and a node exporter or a local agent is the usual scraper; anything wider is a
+reverse proxy's decision, not ours.
+
+Every method is a no-op when metrics are off, so the loop never asks whether they are on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kops_gitsync.errors import MissingDependency
+
+PREFIX = "kops_gitsync"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.enabled = False
+        self.port: int | None = None
+        self._holders: dict[str, str] = {}
+        self._server: Any = None
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> int:
+        """Start the endpoint; returns the bound port (``0`` picks a free one)."""
+        try:
+            from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+        except ModuleNotFoundError as exc:
+            raise MissingDependency(
+                "--metrics-port needs the Python package 'prometheus-client': "
+                "pip install 'kops-gitsync[daemon]'"
+            ) from exc
+        registry = CollectorRegistry(auto_describe=True)
+        self._last_pull = Gauge(
+            f"{PREFIX}_last_pull_success_timestamp_seconds",
+            "Unix time of the last successful pull", ["store"], registry=registry)
+        self._last_push = Gauge(
+            f"{PREFIX}_last_push_success_timestamp_seconds",
+            "Unix time of the last successful push", ["store"], registry=registry)
+        self._drift = Gauge(
+            f"{PREFIX}_drift_objects",
+            "Objects that differ between the store and its approved branch",
+            ["store"], registry=registry)
+        self._errors = Counter(
+            f"{PREFIX}_errors", "Failed operations by kind of error",
+            ["store", "action", "kind"], registry=registry)
+        self._operations = Counter(
+            f"{PREFIX}_operations", "Finished operations", ["store", "action", "result"],
+            registry=registry)
+        self._lease_held = Gauge(
+            f"{PREFIX}_lease_held", "1 if this daemon holds the store's lease",
+            ["store"], registry=registry)
+        self._lease_holder = Gauge(
+            f"{PREFIX}_lease_holder_info", "Who holds the store's lease (value is always 1)",
+            ["store", "holder"], registry=registry)
+        self._server, _thread = start_http_server(port, addr=address, registry=registry)
+        self.port = int(self._server.server_port)
+        self.enabled = True
+        return self.port
+
+    def operation(self, store: str, action: str, result: str) -> None:
+        if self.enabled:
+            self._operations.labels(store, action, result).inc()
+
+    def pulled(self, store: str, when: float) -> None:
+        if self.enabled:
+            self._last_pull.labels(store).set(when)
+
+    def pushed(self, store: str, when: float) -> None:
+        if self.enabled:
+            self._last_push.labels(store).set(when)
+
+    def drift(self, store: str, objects: int) -> None:
+        if self.enabled:
+            self._drift.labels(store).set(objects)
+
+    def error(self, store: str, action: str, kind: str) -> None:
+        if self.enabled:
+            self._errors.labels(store, action, kind).inc()
+
+    def lease(self, store: str, held: bool, holder: str) -> None:
+        if not self.enabled:
+            return
+        self._lease_held.labels(store).set(1 if held else 0)
+        previous = self._holders.get(store)
+        if previous == holder:
+            return
+        if previous is not None:
+            self._lease_holder.remove(store, previous)
+        self._lease_holder.labels(store, holder).set(1)
+        self._holders[store] = holder
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

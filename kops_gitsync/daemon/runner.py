@@ -1,0 +1,244 @@
+"""One store's turn: pull, then (if allowed) push, with every rule the daemon promises.
+
+The rules, in the order they are checked:
+
+* a store whose lease another daemon holds is left alone (standby);
+* the store is always recorded on its observed ref, but merged into the checked-out branch
+  only when nobody is working there (no uncommitted change, no merge or rebase in
+  progress): the daemon never commits into somebody's work in progress;
+* a push happens only for ``auto_push`` stores, only from an approved branch (push itself
+  refuses anything else; the daemon does not try to be cleverer), only when that branch or
+  the observed state moved since the last check, and only while the lease is valid. Every
+  store write goes through :class:`LeaseGuardedStore`, so a lease lost in the middle of a
+  push stops it before its next write; the push journal finishes or accounts for the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kops_gitsync.daemon.lease import Lease
+from kops_gitsync.daemon.scheduler import StoreSchedule
+from kops_gitsync.daemon.state import StoreState, iso
+from kops_gitsync.errors import FatalError, FatalStoreError, StoreError
+from kops_gitsync.sync.context import SyncContext
+from kops_gitsync.sync.journal import Journal
+from kops_gitsync.sync.pull import PullResult, pull
+from kops_gitsync.sync.push import PushResult, push
+from kops_gitsync.vfs.base import Blob, ObjectInfo
+
+
+class LeaseGuardedStore:
+    """The store as push sees it: every write first checks that the lease is still valid."""
+
+    def __init__(self, ctx: SyncContext, lease: Lease) -> None:
+        self._store = ctx.store
+        self._lease = lease
+        self.url = ctx.store.url
+        self.capabilities = ctx.store.capabilities
+
+    def _check(self, key: str) -> None:
+        if not self._lease.valid():
+            raise FatalStoreError(
+                f"lease on {self.url} lost: stopped before writing {key} "
+                "(the push journal finishes the rest when the lease is back)",
+                key=key,
+            )
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self._store.list(prefix)
+
+    def read(self, key: str) -> Blob:
+        return self._store.read(key)
+
+    def write(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
+        self._check(key)
+        return self._store.write(key, data, if_match=if_match, if_none_match=if_none_match)
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        self._check(key)
+        self._store.delete(key, if_match=if_match)
+
+    def close(self) -> None:
+        pass  # the context owns the real store
+
+
+@dataclass
+class Outcome:
+    """What one turn did, for the log line, the metrics and the state file."""
+
+    action: str
+    result: str
+    started: float = field(default_factory=time.monotonic)
+    objects_read: int = 0
+    objects_written: int = 0
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return time.monotonic() - self.started
+
+
+def work_in_progress(ctx: SyncContext) -> str | None:
+    """Why the checked-out branch must not get a merge commit now (None: it may).
+
+    The daemon merges the store only into the branch it pushes from. Someone who checked
+    out a feature branch in the daemon's clone is working there, and a merge commit from
+    the store in the middle of that work is exactly what must never happen.
+    """
+    repo = ctx.repo
+    branch = repo.current_branch()
+    if branch is None:
+        return "HEAD is detached"
+    if not ctx.config.approves(branch, repo.default_branch()):
+        return f"{branch} is checked out, not an approved branch of {ctx.name}"
+    busy = repo.operation_in_progress()
+    if busy:
+        return f"the repository is in the middle of {busy}"
+    dirty = repo.dirty_paths(["."])
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        return f"uncommitted changes ({shown})"
+    return None
+
+
+def push_branch(ctx: SyncContext) -> str | None:
+    """The approved branch the daemon pushes: the checked-out one, else the default one."""
+    repo = ctx.repo
+    default = repo.default_branch()
+    for candidate in (repo.current_branch(), default):
+        if candidate and ctx.config.approves(candidate, default) and repo.resolve(
+            f"refs/heads/{candidate}"
+        ):
+            return candidate
+    return None
+
+
+def error_kind(exc: BaseException) -> str:
+    """A short, stable label for metrics and logs: what class of failure this was."""
+    if isinstance(exc, FatalError):
+        return "refused"
+    if isinstance(exc, StoreError):
+        return {"RetryableStoreError": "store-unavailable", "FatalStoreError": "store-fatal",
+                "PreconditionFailed": "conflict", "ObjectExists": "conflict",
+                "InvalidKey": "invalid-key"}.get(type(exc).__name__, "store")
+    if isinstance(exc, FileNotFoundError | PermissionError):
+        return "filesystem"
+    if type(exc).__module__.startswith("git"):
+        return "git"
+    return "internal"
+
+
+class StoreRunner:
+    """Everything the loop keeps about one store between its turns."""
+
+    def __init__(self, ctx: SyncContext, schedule: StoreSchedule, lease: Lease | None) -> None:
+        self.ctx = ctx
+        self.schedule = schedule
+        self.lease = lease
+        self.state = StoreState(url=ctx.url, auto_push=ctx.config.auto_push)
+        self.checked: tuple[str | None, str | None] | None = None  # (branch tip, observed tip)
+
+    @property
+    def name(self) -> str:
+        return self.ctx.name
+
+    def standby(self) -> bool:
+        return self.lease is not None and not self.lease.valid()
+
+    def pull_step(self) -> Outcome:
+        outcome = Outcome("pull", "unchanged")
+        ctx = self.ctx
+        if ctx.journal_path.exists() and self.lease is not None and self.lease.held:
+            self._finish_journal_with_lease()
+        wip = work_in_progress(ctx)
+        result: PullResult = pull(ctx, merge=wip is None)
+        outcome.objects_read = result.objects_read
+        changed = len(result.added) + len(result.modified) + len(result.deleted)
+        if result.observed_commit is not None:
+            outcome.result = "changed"
+        outcome.extra = {"committed": changed, "merged": result.merged,
+                         "commit": (result.observed_commit or "")[:12] or None}
+        if wip is not None and ctx.repo.resolve(ctx.observed_ref) is not None:
+            head = ctx.repo.head_commit()
+            observed = ctx.repo.resolve(ctx.observed_ref)
+            if head is None or observed is None or not ctx.repo.is_ancestor(observed, head):
+                outcome.extra["merge_deferred"] = wip
+        self.state.merge_deferred = outcome.extra.get("merge_deferred")
+        self.state.last_pull = iso(time.time())
+        self.state.last_pull_summary = result.summary
+        outcome.detail = result.summary
+        return outcome
+
+    def _finish_journal_with_lease(self) -> None:
+        """Let pull finish an interrupted push under its own lock, then take the lease back.
+
+        ``finish_interrupted_push`` takes the store lock itself (adopting the one the
+        journal names), and would delete our lease object behind our back. Handing the lease
+        back first keeps the lock object's history simple: ours, then the resume's, then
+        ours again (or a standby's, which is then the rightful writer).
+        """
+        assert self.lease is not None
+        self.lease.release()
+        try:
+            pull(self.ctx, merge=False)
+        finally:
+            self.lease.tick()
+
+    def push_step(self) -> Outcome | None:
+        """Push if this store may be pushed and something moved; None when nothing to do."""
+        ctx, lease = self.ctx, self.lease
+        if not ctx.config.auto_push or lease is None:
+            return None
+        branch = push_branch(ctx)
+        if branch is None:
+            self.state.activity = "idle (no approved branch checked out)"
+            return None
+        key = (ctx.repo.resolve(f"refs/heads/{branch}"), ctx.repo.resolve(ctx.observed_ref))
+        if key == self.checked:
+            return None
+        if not lease.valid():
+            return None
+        outcome = Outcome("push", "unchanged", extra={"branch": branch})
+        guarded = replace(ctx, store=LeaseGuardedStore(ctx, lease))
+        try:
+            result: PushResult = push(guarded, apply=True, branch=branch, lock=lease.lock)
+        except FatalError:
+            # A refusal (conflict, guard): trying the same commits again cannot help; the
+            # next move of the branch or the store is a new situation worth a new try.
+            self.checked = key
+            raise
+        self.checked = (key[0], ctx.repo.resolve(ctx.observed_ref))
+        outcome.objects_written = len(result.written) + len(result.deleted)
+        if result.applied:
+            outcome.result = "written"
+            self.state.last_pushed_commit = result.commit
+        outcome.extra["commit"] = result.commit[:12]
+        self.state.drift = len(result.plan.store_only)
+        self.state.last_push = iso(time.time())
+        self.state.last_push_summary = result.summary.splitlines()[-1] if result.summary else ""
+        return outcome
+
+    def measure_drift(self) -> int | None:
+        """Objects that differ between the store and the approved branch (a dry-run plan)."""
+        branch = push_branch(self.ctx)
+        if branch is None or self.ctx.journal_path.exists():
+            return None
+        result = push(self.ctx, apply=False, branch=branch)
+        plan = result.plan
+        return len(plan.actions) + len(plan.conflicts) + len(plan.store_only)
+
+
+def journal_lock_id(ctx: SyncContext) -> str | None:
+    """The lock id an interrupted push recorded: ours to adopt at start-up."""
+    try:
+        journal = Journal.load(ctx.journal_path)
+    except (OSError, ValueError):
+        return None
+    return journal.lock_id if journal is not None else None
