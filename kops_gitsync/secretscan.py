@@ -27,6 +27,14 @@ _CLOUD_TOKENS = re.compile(
     re.IGNORECASE,
 )
 _PLACEHOLDERS = {b"redacted", b"null", b"none", b"", b"~", b"changeme", b"xxx", b"<redacted>"}
+# A Kubernetes Secret in a manifest: kops renders the hcloud, DigitalOcean, Scaleway and
+# OpenStack credentials into ``stringData`` under keys such as ``token`` or ``access-token``,
+# names no keyword list can anticipate. So any non-placeholder value under ``data:`` or
+# ``stringData:`` of a ``kind: Secret`` document counts.
+_DOCUMENT_START = re.compile(rb"^---[ \t]*$", re.MULTILINE)
+_SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*$", re.MULTILINE)
+_SECRET_DATA = re.compile(rb"^(data|stringData):[ \t]*$", re.MULTILINE)
+_ENTRY = re.compile(rb"^([ \t]+)[^\s:#][^:]*:[ \t]*(.*?)[ \t]*$")
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,41 @@ def _kops_secret_json(data: bytes) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(doc, dict) and isinstance(doc.get("Data"), str) and bool(doc["Data"])
+
+
+def _placeholder(value: bytes) -> bool:
+    value = value.strip().strip(b"\"'")
+    return value.lower() in _PLACEHOLDERS or value.startswith(b"{{") or value in (b"{}", b"[]")
+
+
+def _k8s_secret_values(data: bytes) -> list[int]:
+    """Lines of Secret documents whose ``data``/``stringData`` hold a real value.
+
+    Only the block's own entries count; a block scalar (``cloud.config: |``) is left to the
+    keyword rules, which look inside it for ``password=``.
+    """
+    lines: list[int] = []
+    starts = [0, *(m.end() for m in _DOCUMENT_START.finditer(data))]
+    ends = [m.start() for m in _DOCUMENT_START.finditer(data)] + [len(data)]
+    for start, end in zip(starts, ends, strict=True):
+        document = data[start:end]
+        if not _SECRET_KIND.search(document):
+            continue
+        for block in _SECRET_DATA.finditer(document):
+            offset = block.end() + 1
+            indent: bytes | None = None
+            for raw in document[offset:].split(b"\n"):
+                if raw.strip() and not raw[:1].isspace():
+                    break  # back at the document's top level
+                entry = _ENTRY.match(raw)
+                if entry and indent is None:
+                    indent = entry.group(1)
+                if entry and entry.group(1) == indent:
+                    value = entry.group(2)
+                    if not value.startswith((b"|", b">")) and not _placeholder(value):
+                        lines.append(_line_of(data, start + offset))
+                offset += len(raw) + 1
+    return lines
 
 
 def scan(data: bytes) -> list[SecretFinding]:
@@ -101,4 +144,12 @@ def scan(data: bytes) -> list[SecretFinding]:
                 _line_of(data, match.start()), "cloud-credential", f"cloud credential {name}"
             )
         )
+    seen_lines = {f.line for f in findings}
+    for line in _k8s_secret_values(data):
+        if line not in seen_lines:
+            findings.append(
+                SecretFinding(
+                    line, "k8s-secret-data", "Kubernetes Secret with data (cloud credentials?)"
+                )
+            )
     return sorted(findings, key=lambda f: f.line)
