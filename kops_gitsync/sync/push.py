@@ -54,7 +54,9 @@ class Sides:
     known: dict[tuple[str, str], str]
 
 
-def _pushed_branch(ctx: SyncContext, branch: str | None) -> tuple[str, str]:
+def _pushed_branch(
+    ctx: SyncContext, branch: str | None, check_approval: bool = True
+) -> tuple[str, str]:
     repo = ctx.repo
     name = branch or repo.current_branch()
     if name is None:
@@ -63,7 +65,7 @@ def _pushed_branch(ctx: SyncContext, branch: str | None) -> tuple[str, str]:
     if commit is None:
         raise FatalError(f"no branch named {name!r} with commits")
     default = repo.default_branch()
-    if not ctx.config.approves(name, default):
+    if check_approval and not ctx.config.approves(name, default):
         patterns = ", ".join(ctx.config.approved_branches or (default,))
         raise FatalError(
             f"branch {name!r} is not approved for store {ctx.name!r} (approved: {patterns}); "
@@ -91,9 +93,9 @@ def _pushed_from_ancestor(
     }
 
 
-def gather_sides(ctx: SyncContext, branch: str | None) -> Sides:
+def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = True) -> Sides:
     repo = ctx.repo
-    name, commit = _pushed_branch(ctx, branch)
+    name, commit = _pushed_branch(ctx, branch, check_approval)
     tip = repo.resolve(ctx.observed_ref)
     if tip is None:
         raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
@@ -164,6 +166,28 @@ def _check_guards(ctx: SyncContext, sides: Sides, plan: Plan, live_count: int,
         )
 
 
+def _learn_conflicting_content(
+    ctx: SyncContext, plan: Plan, live: dict[str, str], known: dict[tuple[str, str], str]
+) -> bool:
+    """Read the live objects behind conflicts: identical content is no conflict at all.
+
+    Versions alone cannot tell "someone wrote the same bytes" (an earlier push from another
+    clone, a ``kops replace`` with the reviewed file) from a real concurrent change.
+    """
+    learned = False
+    for conflict in plan.conflicts:
+        if conflict.key not in live:
+            continue
+        try:
+            blob = ctx.store.read(conflict.key)
+        except FileNotFoundError:
+            continue
+        if blob.version == live[conflict.key]:
+            known[(conflict.key, blob.version)] = hashlib.sha256(blob.data).hexdigest()
+            learned = True
+    return learned
+
+
 def describe_plan(ctx: SyncContext, sides: Sides, plan: Plan) -> str:
     lines = [f"push {sides.branch} ({sides.commit[:12]}) to {ctx.name} ({ctx.url}), "
              f"base {sides.base_commit[:12]}:"]
@@ -206,6 +230,8 @@ def push(
     try:
         live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
         plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
+        if _learn_conflicting_content(ctx, plan, live, sides.known):
+            plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
         result = PushResult(ctx.name, sides.branch, sides.commit, plan)
         _check_guards(ctx, sides, plan, len(live), max_delete)
         result.summary = describe_plan(ctx, sides, plan)

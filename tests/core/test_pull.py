@@ -66,7 +66,9 @@ def test_mirror_is_a_valid_file_store_layout(
     """Nothing of ours inside the mirror: kops treats every */config as a cluster."""
     store = make_store("ha")
     cli("pull", "--state", f"file://{store}", cwd=repo)
-    configs = sorted(p.relative_to(repo / "state").as_posix() for p in (repo / "state").rglob("config"))
+    configs = sorted(
+        p.relative_to(repo / "state").as_posix() for p in (repo / "state").rglob("config")
+    )
     assert configs == ["ha.example.com/config"]
     assert not list((repo / "state").rglob(".*"))
     state = json.loads((repo / ".kops-gitsync" / "default.json").read_text())
@@ -87,7 +89,9 @@ def test_incremental_pull_same_size_edit_add_delete(
     edited = original.replace(b"maxSize: 2", b"maxSize: 3")
     assert len(edited) == len(original) and edited != original
     nodes.write_bytes(edited)
-    (cluster / "instancegroup" / "spot").write_bytes(original.replace(b"name: nodes", b"name: spot"))
+    (cluster / "instancegroup" / "spot").write_bytes(
+        original.replace(b"name: nodes", b"name: spot")
+    )
     (cluster / "manifests" / "static" / "kube-apiserver-healthcheck.yaml").unlink()
 
     result = cli("pull", "--state", url, cwd=repo)
@@ -172,7 +176,9 @@ def test_merge_conflict_leaves_branch_as_it_was(
     assert git(repo, "rev-parse", "HEAD") == head
     assert not (repo / ".git" / "MERGE_HEAD").exists()
     assert git(repo, "status", "--porcelain") == ""
-    assert "maxSize: 9" in git(repo, "show", f"{OBSERVED}:state/minimal-aws.example.com/instancegroup/nodes")
+    assert "maxSize: 9" in git(
+        repo, "show", f"{OBSERVED}:state/minimal-aws.example.com/instancegroup/nodes"
+    )
 
 
 def test_secret_looking_content_outside_secret_paths_is_withheld(

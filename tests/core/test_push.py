@@ -21,7 +21,9 @@ CONFIG = "minimal-aws.example.com/config"
 
 @pytest.fixture
 def pulled(
-    repo: Path, make_store: Callable[[str], Path], cli: Callable[..., Run],
+    repo: Path,
+    make_store: Callable[[str], Path],
+    cli: Callable[..., Run],
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[Path, Path]:
     store = make_store("minimal-aws")
@@ -112,7 +114,9 @@ def test_create_and_delete_instance_groups(
 ) -> None:
     repo, store = pulled
     ig_dir = repo / "state/minimal-aws.example.com/instancegroup"
-    (ig_dir / "spot").write_text((ig_dir / "nodes").read_text().replace("name: nodes", "name: spot"))
+    (ig_dir / "spot").write_text(
+        (ig_dir / "nodes").read_text().replace("name: nodes", "name: spot")
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "add spot")
     assert cli("push", "--yes", cwd=repo).code == 0
@@ -138,9 +142,7 @@ def test_derived_edits_are_not_pushed_and_secrets_never_touched(
     assert snapshot(store) == before
 
 
-def test_unapproved_branch_is_refused(
-    pulled: tuple[Path, Path], cli: Callable[..., Run]
-) -> None:
+def test_unapproved_branch_is_refused(pulled: tuple[Path, Path], cli: Callable[..., Run]) -> None:
     repo, store = pulled
     git(repo, "checkout", "-qb", "feature/bigger-nodes")
     edit(repo, NODES, "maxSize: 2", "maxSize: 5", "unreviewed")
@@ -232,12 +234,17 @@ def test_killed_push_is_finished_by_the_next_run(
     script = tmp_path / "killer.py"
     script.write_text(KILLER)
     proc = subprocess.run(
-        [sys.executable, str(script), "push", "--yes"], cwd=repo, capture_output=True,
+        [sys.executable, str(script), "push", "--yes"],
+        cwd=repo,
+        capture_output=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     assert proc.returncode == -9
-    written_first = [k for k in (MASTER, NODES) if b"maxSize: 5" in (store / k).read_bytes()
-                     or b"# second" in (store / k).read_bytes()]
+    written_first = [
+        k
+        for k in (MASTER, NODES)
+        if b"maxSize: 5" in (store / k).read_bytes() or b"# second" in (store / k).read_bytes()
+    ]
     assert len(written_first) == 1
     assert (repo / ".git/kops-gitsync/journal-default.json").exists()
     assert (store / LOCK_KEY).exists()
