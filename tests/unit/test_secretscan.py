@@ -52,7 +52,11 @@ def test_no_false_positive_on_fixture_objects(key: str, path: Path) -> None:
     assert scan(path.read_bytes()) == []
 
 
-FAKE_PEM = b"-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n"
+FAKE_PEM = (
+    b"-----BEGIN RSA PRIVATE KEY-----\n"
+    b"RkFLRSBURVNUIEtFWSAtIE5PVCBBIFJFQUwgUFJJVkFURSBLRVk=\n"
+    b"-----END RSA PRIVATE KEY-----\n"
+)
 
 
 def test_base64_pem_outside_a_keyset_is_found() -> None:
