@@ -44,7 +44,7 @@ def check_cluster(
     display = cluster_dir.rstrip("/") or cluster_dir
     name = PurePosixPath(display.replace("\\", "/")).name or Path(display).resolve().name
     docs, issues = load_cluster(files)
-    view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok})
+    view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok}, ig_file_names(files))
     if view.cluster is None and CONFIG_KEY not in files and view.igs:
         issues.append(
             Issue(
@@ -59,9 +59,14 @@ def check_cluster(
     issues.extend(run_rules(view))
     if previous is not None:
         before, _ = load_cluster(previous)
-        before_view = build_view(name, {k: d for k, d in before.items() if d.shape_ok})
+        good = {k: d for k, d in before.items() if d.shape_ok}
+        before_view = build_view(name, good, ig_file_names(previous))
         issues.extend(run_update_rules(before_view, view))
     return to_findings(display, docs, issues)
+
+
+def ig_file_names(files: Mapping[str, bytes]) -> list[str]:
+    return [k[len(IG_PREFIX) :] for k in files if k.startswith(IG_PREFIX) and is_object_key(k)]
 
 
 def load_cluster(files: Mapping[str, bytes]) -> tuple[dict[str, LoadedDoc], list[Issue]]:
@@ -128,7 +133,7 @@ def check_shape(key: str, data: Any) -> list[Issue]:
     return issues
 
 
-def build_view(name: str, docs: Mapping[str, LoadedDoc]) -> ClusterView:
+def build_view(name: str, docs: Mapping[str, LoadedDoc], ig_files: Iterable[str]) -> ClusterView:
     def usable(doc: LoadedDoc) -> bool:
         return isinstance(doc.data, dict) and doc.data.get("apiVersion") in SCHEMA_API_VERSIONS
 
@@ -143,6 +148,7 @@ def build_view(name: str, docs: Mapping[str, LoadedDoc]) -> ClusterView:
         cluster=config.data if config is not None and usable(config) else None,
         igs=igs,
         unchecked=tuple(sorted(key for key, doc in docs.items() if not usable(doc))),
+        ig_files=tuple(sorted(ig_files)),
     )
 
 

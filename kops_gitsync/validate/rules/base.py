@@ -50,13 +50,20 @@ class ClusterView:
     """One cluster as parsed: the Cluster (None if missing or unreadable) and its IGs.
 
     ``igs`` maps the IG *file name* to its document; only files that loaded and are
-    v1alpha2 appear, so rules never see half-read data.
+    v1alpha2 appear, so rules never see half-read data. Cross-object rules that would
+    claim an IG is missing first check ``all_igs_readable``.
     """
 
     name: str
     cluster: dict[str, Any] | None
     igs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    unchecked: tuple[str, ...] = ()
+    unchecked: tuple[str, ...] = ()  # object keys that loaded but are not v1alpha2
+    ig_files: tuple[str, ...] = ()  # every IG file name given, readable or not
+
+    @property
+    def all_igs_readable(self) -> bool:
+        """False when some IG file is broken: "no such IG" findings would then mislead."""
+        return set(self.ig_files) <= set(self.igs)
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -1,7 +1,160 @@
-"""cloud rules (being filled in)."""
+"""Cloud provider rules, and the cloud-specific fields that apply only where that cloud is.
+
+A GCE cluster has regional subnets and no VPC range of its own (``networkCIDR`` is
+forbidden there); an AWS cluster needs ``networkCIDR``. Checking a field everywhere would
+flag every GCE store, so each rule here first asks which cloud the Cluster names.
+Also here: fields kops removed (``docker``, ``iam.legacy: true``, ...), which it still
+decodes and then refuses.
+"""
 
 from __future__ import annotations
 
-from kops_gitsync.validate.rules.base import Check
+from collections.abc import Iterator
 
-CHECKS: tuple[Check, ...] = ()
+from kops_gitsync.validate.issues import Issue
+from kops_gitsync.validate.rules.base import (
+    ClusterView,
+    as_dict,
+    as_list,
+    as_str,
+    cluster_issue,
+    ig_issue,
+    ig_spec,
+)
+from kops_gitsync.validate.rules.catalog import rule
+
+_V = "pkg/apis/kops/validation/validation.go"
+CLOUDS = ("aws", "azure", "digitalocean", "gce", "hetzner", "linode", "metal", "openstack",
+          "scaleway")
+NETWORK_CIDR_OPTIONAL = ("digitalocean", "gce", "hetzner", "openstack", "scaleway", "linode",
+                         "metal")
+REGIONAL_SUBNET_CLOUDS = ("gce", "digitalocean", "azure", "linode")
+DNS_NONE_ONLY = ("azure", "hetzner", "linode", "metal")
+FORBIDDEN_FIELDS = ("docker", "gossipConfig", "dnsControllerGossipConfig", "nodeAuthorization")
+
+CLOUD_PROVIDER = rule("cloud-provider", "kops must know which cloud to build the cluster on",
+                      f"set spec.cloudProvider to one of {', '.join(CLOUDS)}",
+                      f"{_V}: validateCloudProvider")
+DNS_TOPOLOGY = rule("cloud-dns-topology",
+                    "Azure, Hetzner, Linode and metal clusters support only DNS type None",
+                    "set spec.topology.dns.type: None", f"{_V}: validateCloudDNSTopology")
+NETWORK_CIDR_REQUIRED = rule(
+    "network-cidr-required", "on AWS (and Azure) kops needs the VPC range to plan subnets",
+    "set spec.networkCIDR, e.g. 172.20.0.0/16", f"{_V}: validateNetworking")
+NETWORK_CIDR_FORBIDDEN = rule(
+    "network-cidr-forbidden", "GCE networks have no cluster-wide range; kops refuses networkCIDR",
+    "delete spec.networkCIDR", f"{_V}: validateCloudProvider; gce.go")
+ADDITIONAL_CIDRS_AWS = rule(
+    "additional-network-cidrs-aws-only", "only AWS VPCs take additional CIDR blocks",
+    "delete spec.additionalNetworkCIDRs", f"{_V}: validateCloudProvider")
+IPV6_CIDR_AWS = rule("subnet-ipv6-aws-only", "kops supports subnet ipv6CIDR only on AWS",
+                     "delete ipv6CIDR from the subnet", f"{_V}: validateSubnets")
+SUBNET_REGION = rule(
+    "subnet-region",
+    "GCE, DigitalOcean, Azure and Linode subnets are regional: each needs the same region",
+    "set region on every subnet, all equal", f"{_V}: validateSubnets")
+GCE_SUBNET_ZONE = rule("gce-subnet-zone", "GCE subnets are regional and must not set zone",
+                       "delete zone from the subnet (put zones on the IGs)",
+                       "pkg/apis/kops/validation/gce.go: gceValidateCluster")
+GCE_IG_ZONES = rule("gce-ig-zones", "a GCE instance group is placed by its zones",
+                    "list the zones under spec.zones of the IG",
+                    "pkg/apis/kops/validation/gce.go: gceValidateInstanceGroup")
+FORBIDDEN_FIELD = rule(
+    "forbidden-field",
+    "kops removed docker, iam.legacy, gossipConfig, dnsControllerGossipConfig,"
+    " nodeAuthorization and file:// addons; it refuses clusters that still set them",
+    "delete the field (use containerd; drop legacy IAM)", f"{_V}: validateClusterSpec")
+API_LB_CLASSIC = rule("api-lb-classic", "AWS Classic load balancers are refused from kops 1.37",
+                      "set spec.api.loadBalancer.class: Network",
+                      "pkg/apis/kops/validation/aws.go: awsValidateCluster")
+
+
+def check_cloud(view: ClusterView) -> Iterator[Issue]:
+    if view.cluster is None:
+        return
+    spec, cloud = view.spec, view.cloud
+    if cloud not in CLOUDS:
+        value = spec.get("cloudProvider")
+        where = ("spec", "cloudProvider") if value is not None else ("spec",)
+        yield cluster_issue(CLOUD_PROVIDER, where,
+                            f"cloudProvider {value!r} is not one kops supports; use one of"
+                            f" {', '.join(CLOUDS)}", at_key=value is None)
+        return
+    if cloud in DNS_NONE_ONLY and view.dns_type != "None":
+        yield cluster_issue(DNS_TOPOLOGY, ("spec", "topology"),
+                            f"{cloud} supports only DNS type None; set topology.dns.type: None")
+    if "networkCIDR" in spec and cloud == "gce":
+        yield cluster_issue(NETWORK_CIDR_FORBIDDEN, ("spec", "networkCIDR"),
+                            "GCE clusters must not set networkCIDR; delete it")
+    elif not spec.get("networkCIDR") and cloud not in NETWORK_CIDR_OPTIONAL:
+        yield cluster_issue(NETWORK_CIDR_REQUIRED, ("spec",),
+                            f"{cloud} clusters need spec.networkCIDR; set it, e.g."
+                            " 172.20.0.0/16", at_key=True)
+    if spec.get("additionalNetworkCIDRs") and cloud != "aws":
+        yield cluster_issue(ADDITIONAL_CIDRS_AWS, ("spec", "additionalNetworkCIDRs"),
+                            f"additionalNetworkCIDRs works only on AWS, not {cloud}; delete it")
+    yield from _subnet_cloud_fields(view)
+    if cloud == "aws":
+        lb = as_dict(as_dict(spec.get("api")).get("loadBalancer"))
+        if lb.get("class") == "Classic":
+            yield cluster_issue(API_LB_CLASSIC, ("spec", "api", "loadBalancer", "class"),
+                                "Classic API load balancers are refused by kops 1.37; set"
+                                " class: Network")
+
+
+def _subnet_cloud_fields(view: ClusterView) -> Iterator[Issue]:
+    cloud = view.cloud
+    regions: set[str] = set()
+    for index, subnet in view.subnets():
+        here = ("spec", "subnets", index)
+        if subnet.get("ipv6CIDR") and cloud != "aws":
+            yield cluster_issue(IPV6_CIDR_AWS, (*here, "ipv6CIDR"),
+                                f"ipv6CIDR works only on AWS, not {cloud}; delete it")
+        if cloud in REGIONAL_SUBNET_CLOUDS:
+            region = as_str(subnet.get("region"))
+            if not region:
+                yield cluster_issue(SUBNET_REGION, here,
+                                    f"{cloud} subnets need a region; add region to subnet"
+                                    f" {subnet.get('name')!r}")
+            elif regions and region not in regions:
+                yield cluster_issue(SUBNET_REGION, (*here, "region"),
+                                    f"region {region!r} differs from {sorted(regions)[0]!r};"
+                                    " all subnets must share one region")
+            if region:
+                regions.add(region)
+        if cloud == "gce" and subnet.get("zone"):
+            yield cluster_issue(GCE_SUBNET_ZONE, (*here, "zone"),
+                                "GCE subnets are regional; delete zone (IGs carry zones)")
+
+
+def check_forbidden_fields(view: ClusterView) -> Iterator[Issue]:
+    if view.cluster is None:
+        return
+    spec = view.spec
+    for field in FORBIDDEN_FIELDS:
+        if field in spec:
+            yield cluster_issue(FORBIDDEN_FIELD, ("spec", field),
+                                f"spec.{field} is no longer supported by kops; delete it",
+                                at_key=True)
+    if as_dict(spec.get("iam")).get("legacy") is True:
+        yield cluster_issue(FORBIDDEN_FIELD, ("spec", "iam", "legacy"),
+                            "iam.legacy: true is no longer supported; set it to false")
+    for index, addon in enumerate(as_list(spec.get("addons"))):
+        manifest = as_str(as_dict(addon).get("manifest"))
+        if manifest.startswith("file://"):
+            yield cluster_issue(FORBIDDEN_FIELD, ("spec", "addons", index, "manifest"),
+                                f"addon manifest {manifest} is a local file kops refuses;"
+                                " host it in the state store or on https://")
+
+
+def check_gce_instance_groups(view: ClusterView) -> Iterator[Issue]:
+    if view.cluster is None or view.cloud != "gce":
+        return
+    for file_name, ig in sorted(view.igs.items()):
+        if not as_list(ig_spec(ig).get("zones")):
+            yield ig_issue(file_name, GCE_IG_ZONES, ("spec",),
+                           "GCE instance groups need spec.zones; list the zones to use",
+                           at_key=True)
+
+
+CHECKS = (check_cloud, check_forbidden_fields, check_gce_instance_groups)

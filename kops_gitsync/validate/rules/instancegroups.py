@@ -1,7 +1,201 @@
-"""instancegroups rules (being filled in)."""
+"""InstanceGroup rules: role, sizes, subnets that exist, and the AWS-only fields.
+
+``kops replace`` stores an IG after ``ValidateInstanceGroup`` only; the cross-object checks
+(``CrossValidateInstanceGroup``: the IG's subnets exist in the Cluster, roles allowed on
+the cloud) wait for ``kops update cluster``. A reviewer approving the IG sees neither, so
+all of them run here on every commit.
+"""
 
 from __future__ import annotations
 
-from kops_gitsync.validate.rules.base import Check
+import re
+from collections.abc import Iterator
+from typing import Any
 
-CHECKS: tuple[Check, ...] = ()
+from kops_gitsync.validate.issues import Issue
+from kops_gitsync.validate.rules.base import (
+    CONTROL_PLANE_ROLES,
+    IG_ROLES,
+    ClusterView,
+    as_list,
+    as_str,
+    cluster_issue,
+    ig_issue,
+    ig_spec,
+    is_control_plane,
+)
+from kops_gitsync.validate.rules.catalog import rule
+
+_IG = "pkg/apis/kops/validation/instancegroup.go"
+AWS_VOLUME_TYPES = ("standard", "gp2", "gp3", "io1", "io2")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                 "h": 3600.0}
+
+IG_ROLE = rule("ig-role", "kops builds an IG by its role",
+               "set role to Master (or ControlPlane), Node, Bastion or APIServer",
+               f"{_IG}: ValidateInstanceGroup")
+IG_SIZE_ORDER = rule("ig-size-order", "an autoscaling group cannot have minSize above maxSize",
+                     "lower minSize or raise maxSize", f"{_IG}: ValidateInstanceGroup")
+IG_CONTROL_PLANE_SIZE = rule(
+    "ig-control-plane-size",
+    "each control-plane IG holds one etcd member, so it has exactly one instance",
+    "set minSize and maxSize to 1; add more control-plane IGs to scale",
+    f"{_IG}: ValidateInstanceGroup")
+IG_CONTROL_PLANE_SUBNETS = rule(
+    "ig-control-plane-subnets", "a control-plane IG must be placed in a subnet",
+    "list one subnet under spec.subnets", f"{_IG}: ValidateInstanceGroup")
+IG_SUBNET_EXISTS = rule(
+    "ig-subnet-exists",
+    "an IG subnet must name a subnet of the Cluster (kops replace stores it anyway;"
+    " kops update fails)",
+    "use a subnet name from spec.subnets of the Cluster, or add that subnet",
+    f"{_IG}: CrossValidateInstanceGroup")
+IG_APISERVER_ROLE = rule(
+    "ig-apiserver-role", "APIServer IGs work only on GCE, or on AWS with DNS enabled",
+    "use role Node, or enable DNS", f"{_IG}: CrossValidateInstanceGroup")
+IG_ROOT_VOLUME_TYPE = rule(
+    "ig-root-volume-type", "AWS root volumes are standard, gp2, gp3, io1 or io2",
+    "set rootVolumeType to one of standard, gp2, gp3, io1, io2",
+    f"{_IG}: CrossValidateInstanceGroup")
+IG_MAX_INSTANCE_LIFETIME = rule(
+    "ig-max-instance-lifetime", "AWS accepts a maximum instance lifetime of 0 or at least 1 day",
+    "set maxInstanceLifetime to 0s or 24h0m0s or more",
+    "pkg/apis/kops/validation/aws.go: awsValidateInstanceGroup")
+IG_TAINTS = rule("ig-taints", "kubelet refuses malformed or repeated taints",
+                 "write taints as key=value:Effect (NoSchedule, PreferNoSchedule, NoExecute)",
+                 f"{_IG}: ValidateInstanceGroup")
+IG_SYSCTL = rule("ig-sysctl", "sysctl parameters are written to sysctl.d as name=value",
+                 "write each entry as name=value", f"{_IG}: ValidateInstanceGroup")
+CLUSTER_INSTANCEGROUPS = rule(
+    "cluster-instancegroups",
+    "a cluster needs at least one control-plane IG and one other IG",
+    "add the missing instance group", "pkg/apis/kops/validation/legacy.go: DeepValidate")
+
+
+def go_duration_seconds(text: str) -> float | None:
+    """Seconds in a Go duration string (``48h20m0s``, ``0``), or None if it does not parse."""
+    body = text.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0.0
+    if not body or _GO_DURATION_PART.sub("", body):
+        return None
+    return sign * sum(float(n) * _UNIT_SECONDS[u] for n, u in _GO_DURATION_PART.findall(body))
+
+
+def check_instance_groups(view: ClusterView) -> Iterator[Issue]:
+    for file_name, ig in sorted(view.igs.items()):
+        spec = ig_spec(ig)
+        yield from _role(file_name, spec)
+        yield from _sizes(file_name, spec, is_control_plane(ig))
+        yield from _taints_and_sysctls(file_name, spec)
+
+
+def _role(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]:
+    role = spec.get("role")
+    if role in IG_ROLES:
+        return
+    if role is None:
+        yield ig_issue(file_name, IG_ROLE, ("spec",), "spec.role is missing; set it to Node,"
+                       " Master, Bastion or APIServer", at_key=True)
+        return
+    fixed = {r.lower(): r for r in IG_ROLES}.get(as_str(role).lower())
+    hint = f"did you mean {fixed!r}?" if fixed else "use Master, ControlPlane, Node, Bastion or" \
+        " APIServer"
+    yield ig_issue(file_name, IG_ROLE, ("spec", "role"), f"role {role!r} is not supported; {hint}")
+
+
+def _sizes(file_name: str, spec: dict[str, Any], control_plane: bool) -> Iterator[Issue]:
+    low, high = spec.get("minSize"), spec.get("maxSize")
+    ints = isinstance(low, int) and isinstance(high, int)
+    if ints and low > high:  # type: ignore[operator]
+        yield ig_issue(file_name, IG_SIZE_ORDER, ("spec", "minSize"),
+                       f"minSize {low} is above maxSize {high}; lower minSize or raise maxSize")
+    if control_plane:
+        for field in ("minSize", "maxSize"):
+            value = spec.get(field)
+            if isinstance(value, int) and value > 1:
+                yield ig_issue(file_name, IG_CONTROL_PLANE_SIZE, ("spec", field),
+                               f"control-plane IG has {field} {value}; set it to 1 and add one"
+                               " control-plane IG per extra instance")
+        if not as_list(spec.get("subnets")):
+            yield ig_issue(file_name, IG_CONTROL_PLANE_SUBNETS, ("spec",),
+                           "control-plane IG has no subnets; list one under spec.subnets",
+                           at_key=True)
+
+
+def _taints_and_sysctls(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]:
+    seen: set[tuple[str, str]] = set()
+    for index, taint in enumerate(as_list(spec.get("taints"))):
+        text = as_str(taint)
+        key_value, _, effect = text.rpartition(":")
+        key = key_value.partition("=")[0]
+        if not key or effect not in TAINT_EFFECTS:
+            yield ig_issue(file_name, IG_TAINTS, ("spec", "taints", index),
+                           f"taint {taint!r} does not parse; write key=value:Effect with Effect"
+                           f" one of {', '.join(TAINT_EFFECTS)}")
+        elif (key, effect) in seen:
+            yield ig_issue(file_name, IG_TAINTS, ("spec", "taints", index),
+                           f"taint {key}:{effect} is given twice; keep one")
+        seen.add((key, effect))
+    for index, entry in enumerate(as_list(spec.get("sysctlParameters"))):
+        if "=" not in as_str(entry):
+            yield ig_issue(file_name, IG_SYSCTL, ("spec", "sysctlParameters", index),
+                           f"sysctl {entry!r} has no '='; write name=value")
+
+
+def check_cross_instance_groups(view: ClusterView) -> Iterator[Issue]:
+    """Checks that need the Cluster: subnets exist, cloud-specific roles and fields."""
+    if view.cluster is None:
+        return
+    subnets = view.subnet_names()
+    for file_name, ig in sorted(view.igs.items()):
+        spec = ig_spec(ig)
+        for index, subnet in enumerate(as_list(spec.get("subnets"))):
+            if as_str(subnet) not in subnets:
+                known = ", ".join(sorted(subnets)) or "none"
+                yield ig_issue(file_name, IG_SUBNET_EXISTS, ("spec", "subnets", index),
+                               f"subnet {subnet!r} is not a subnet of the cluster (it has:"
+                               f" {known}); use one of those or add it to the Cluster")
+        role = spec.get("role")
+        if role == "APIServer" and not (view.cloud == "gce" or
+                                        (view.cloud == "aws" and view.dns_type != "None")):
+            yield ig_issue(file_name, IG_APISERVER_ROLE, ("spec", "role"),
+                           f"role APIServer is not supported on {view.cloud or 'this cloud'}"
+                           f" with DNS {view.dns_type}; use role Node")
+        if view.cloud == "aws":
+            yield from _aws_fields(file_name, spec)
+    yield from _group_counts(view)
+
+
+def _aws_fields(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]:
+    volume = spec.get("rootVolumeType")
+    if volume is not None and volume not in AWS_VOLUME_TYPES:
+        yield ig_issue(file_name, IG_ROOT_VOLUME_TYPE, ("spec", "rootVolumeType"),
+                       f"rootVolumeType {volume!r} is not one of {', '.join(AWS_VOLUME_TYPES)}")
+    lifetime = spec.get("maxInstanceLifetime")
+    if lifetime is not None:
+        seconds = go_duration_seconds(as_str(lifetime))
+        if seconds is None or (seconds != 0 and seconds < 86400):
+            yield ig_issue(file_name, IG_MAX_INSTANCE_LIFETIME, ("spec", "maxInstanceLifetime"),
+                           f"maxInstanceLifetime {lifetime!r} must be 0s or at least 24h0m0s")
+
+
+def _group_counts(view: ClusterView) -> Iterator[Issue]:
+    if not view.all_igs_readable:
+        return
+    roles = [ig_spec(ig).get("role") for ig in view.igs.values()]
+    if not any(role in CONTROL_PLANE_ROLES for role in roles):
+        yield cluster_issue(CLUSTER_INSTANCEGROUPS, ("metadata", "name"),
+                            "the cluster has no control-plane instance group; add"
+                            " instancegroup/<name> with role Master")
+    if not any(role not in CONTROL_PLANE_ROLES for role in roles):
+        yield cluster_issue(CLUSTER_INSTANCEGROUPS, ("metadata", "name"),
+                            "the cluster has no node instance group; add instancegroup/nodes"
+                            " with role Node")
+
+
+CHECKS = (check_instance_groups, check_cross_instance_groups)
