@@ -1,0 +1,41 @@
+"""Printing findings: ``path:line:column: rule-id: message`` for people, JSON for tools.
+
+The text form is the compiler convention editors and CI log parsers already understand
+(one finding per line, clickable positions). Warnings carry a ``(warning)`` suffix so a
+reader can tell why the exit status is still 0. The JSON form is stable: a list of
+objects with exactly the ``Finding`` fields, plus counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+
+from kops_gitsync.validate import Finding
+
+
+def format_finding(finding: Finding) -> str:
+    suffix = "" if finding.severity == "error" else f" ({finding.severity})"
+    where = f"{finding.path}:{finding.line}:{finding.column}"
+    return f"{where}: {finding.rule}: {finding.message}{suffix}"
+
+
+def format_text(findings: Iterable[Finding]) -> str:
+    lines = [format_finding(finding) for finding in findings]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def format_json(findings: Sequence[Finding], clusters: int | None = None) -> str:
+    errors = sum(1 for f in findings if f.severity == "error")
+    document = {
+        "findings": [asdict(finding) for finding in findings],
+        "errors": errors,
+        "warnings": len(findings) - errors,
+        "clusters": clusters,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(finding.severity == "error" for finding in findings)
