@@ -199,10 +199,11 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        self._install(self._load())
+        contexts = self._load()
         if self.options.metrics_port is not None:
             port = self.metrics.serve(self.options.metrics_port)
             logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
+        self._install(contexts)
         logs.event(action="start", result="ok", pid=os.getpid(), stores=",".join(self.runners))
         self.state.activity = "running"
         self.notifier.ready(self._status_line())
@@ -370,9 +371,11 @@ class Daemon:
         for runner in self.runners.values():
             st = runner.state
             if runner.lease is not None:
-                st.lease = "held" if runner.lease.valid() else (
+                valid = runner.lease.valid()
+                st.lease = "held" if valid else (
                     "released" if self.state.activity == "stopped" else "standby")
                 st.lease_holder = runner.lease.holder_description()
+                self.metrics.lease(runner.name, valid, st.lease_holder)
             st.next_run = iso(wall + runner.schedule.wait(mono))
         if self.repo is not None:
             try:
