@@ -202,3 +202,23 @@ def do_store_factory(moto_server: str) -> Iterator[Callable[[], S3Store]]:
         store.close()
     for proxy in proxies:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def rclone_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``rclone serve s3``: a real S3 server that ignores If-None-Match and If-Match, which
+    is what an S3 look-alike without conditional writes does. Buckets are directories."""
+    root = tmp_path_factory.mktemp("rclone-s3")
+    (root / "bkt").mkdir()
+    port = free_port()
+    log = root.parent / f"{root.name}.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [str(BIN / "rclone"), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}",
+             "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--config", "/dev/null"],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url, proc)
+    yield url
+    stop_process(proc)
