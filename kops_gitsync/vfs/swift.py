@@ -21,6 +21,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +42,21 @@ from kops_gitsync.vfs import pacer
 from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
 from kops_gitsync.vfs.keys import check_key, printable
 
-LIST_PAGE_SIZE = 10_000  # Swift's own maximum per listing request
+LIST_PAGE_SIZE = 1000  # under any sane container_listing_limit (default 10000; more gives 412)
+# openstacksdk warns about its own deprecations (InfluxDB metrics, ...) on every connection:
+# nothing a kops-gitsync user can act on, so they stay out of the command's output.
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"openstack\.")
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"openstack\.")
+
 _RETRYABLE_STATUS = {408, 429, 498, 500, 502, 503, 504}
 _REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
 
 
 class SwiftStore:
+    # conditional_create is False although Swift honours If-None-Match: it checks before the
+    # body arrives, and 8 racing creators on a real Swift 2.38 got several 201s. See write().
     capabilities = Capabilities(
-        conditional_create=True, conditional_replace=False, conditional_delete=False
+        conditional_create=False, conditional_replace=False, conditional_delete=False
     )
 
     def __init__(
@@ -59,6 +67,7 @@ class SwiftStore:
         self.prefix = prefix
         self.settings = settings
         self.page_size = LIST_PAGE_SIZE
+        self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
         self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
         self._counts_lock = threading.Lock()
         self._connection: Any = None
@@ -130,7 +139,7 @@ class SwiftStore:
                 )
             return response
 
-        return pacer.call(attempt)
+        return pacer.call(attempt, initial=self.retry_initial_wait)
 
     def _unexpected(
         self, response: requests.Response, what: str, key: str | None
@@ -214,6 +223,10 @@ class SwiftStore:
             raise ObjectExists(f"{printable(key)} already exists", key=key)
         if response.status_code not in (200, 201):
             raise self._unexpected(response, f"writing {printable(key)}", key)
+        if if_none_match and self._head_version(key) != md5:
+            # Swift checks If-None-Match before the body arrives, so racing creators can all
+            # get 201; the newest timestamp is what stays. Reading back catches most losers.
+            raise ObjectExists(f"{printable(key)} was created by someone else meanwhile", key=key)
         return _etag(response) or md5
 
     def _create_container(self) -> None:

@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from tests.doubles.failing_proxy_double import FailingProxyDouble
+
 STORE_FACTORIES = ["swift_store_factory"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -236,23 +238,57 @@ def make_container(cluster: SwiftCluster, name: str) -> None:
 _counter = itertools.count()
 
 
+def new_container(cluster: SwiftCluster) -> str:
+    name = f"kgs-{os.getpid()}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+    make_container(cluster, name)
+    return name
+
+
 @pytest.fixture
 def swift_store_factory(swift_cluster: SwiftCluster) -> Iterator[Callable[[], Any]]:
-    """Each call: a new, empty container on the real Swift, opened through ``from_url``."""
+    """Each call: a new, empty container on the real Swift, opened through ``from_url``.
+
+    Offers ``bad_credentials()`` (a wrong token on the tempauth proxy) and ``failing(n)``
+    (a 503-injecting proxy in front). No ``missing_root()``: like kops, a swift:// write
+    creates a missing container, which the contract's missing-root check forbids; the
+    Swift tests check that behaviour themselves.
+    """
     from kops_gitsync.vfs.swift import SwiftStore
 
     stores: list[SwiftStore] = []
+    proxies: list[FailingProxyDouble] = []
 
-    def make() -> SwiftStore:
-        name = f"conformance-{next(_counter)}-{uuid.uuid4().hex[:8]}"
-        make_container(swift_cluster, name)
-        store = SwiftStore.from_url(f"swift://{name}", swift_env(swift_cluster))
+    def open_store(url: str, env: dict[str, str]) -> SwiftStore:
+        store = SwiftStore.from_url(url, env)
         stores.append(store)
         return store
 
+    def make() -> SwiftStore:
+        return open_store(f"swift://{new_container(swift_cluster)}", swift_env(swift_cluster))
+
+    def bad_credentials() -> SwiftStore:
+        env = {
+            "KOPS_GITSYNC_SWIFT_STORAGE_URL": swift_cluster.tempauth_storage_url,
+            "KOPS_GITSYNC_SWIFT_AUTH_TOKEN": "AUTH_tk-not-a-valid-token",
+        }
+        return open_store(f"swift://{new_container(swift_cluster)}", env)
+
+    def failing(failures: int) -> SwiftStore:
+        proxy = FailingProxyDouble(swift_cluster.open_url, failures).start()
+        proxies.append(proxy)
+        env = {"KOPS_GITSYNC_SWIFT_STORAGE_URL": f"{proxy.url}/v1/{ACCOUNT}"}
+        store = open_store(f"swift://{new_container(swift_cluster)}", env)
+        store.retry_initial_wait = 0.01
+        store.proxy = proxy  # type: ignore[attr-defined]
+        return store
+
+    make.bad_credentials = bad_credentials  # type: ignore[attr-defined]
+    make.failing = failing  # type: ignore[attr-defined]
     yield make
     for store in stores:
         store.close()
+    for proxy in proxies:
+        proxy.stop()
 
 
 class _DictCache:

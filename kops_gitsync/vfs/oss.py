@@ -1,0 +1,200 @@
+"""``oss://bucket/prefix`` stores: Alibaba Cloud OSS through oss2.
+
+kops dropped ``oss://`` in 1.24 (commit a0736b3c29); this backend exists for stores written
+by older kops, and for moving them elsewhere (pull from oss://, push to another scheme). It
+takes the settings those kops releases read: ``OSS_REGION`` (the endpoint is
+``oss-<region>[-internal].aliyuncs.com``), ``ALIYUN_ACCESS_KEY_ID``,
+``ALIYUN_ACCESS_KEY_SECRET`` and ``ALIYUN_OSS_INTERNAL`` (any value: the internal endpoint).
+``KOPS_GITSYNC_OSS_ENDPOINT`` overrides the endpoint (tests, private deployments).
+
+Guarantees: version = the ETag (upper-case hex MD5 for the simple PUTs kops and we make).
+Create-if-absent is ``x-oss-forbid-overwrite: true``, which OSS enforces (409
+``FileAlreadyExists``). OSS has no conditional PUT or DELETE, so replace- and
+delete-if-version are a ``HEAD`` just before the write: a narrowed window that the push lock
+closes among kops-gitsync writers, exactly as for Swift.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import oss2
+
+from kops_gitsync.errors import (
+    FatalStoreError,
+    ObjectExists,
+    PreconditionFailed,
+    RetryableStoreError,
+)
+from kops_gitsync.vfs import pacer
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.keys import check_key, printable
+
+ENDPOINT_VAR = "KOPS_GITSYNC_OSS_ENDPOINT"
+LIST_PAGE_SIZE = 1000  # OSS's maximum max-keys
+_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
+_RETRYABLE_CODES = {"RequestTimeTooSkewed", "ServiceUnavailable", "InternalError", "Throttling"}
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
+                     "SecurityTokenExpired", "InvalidSecurityToken"}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OSSSettings:
+    endpoint: str
+    access_key_id: str
+    access_key_secret: str
+
+
+def oss_settings(env: Mapping[str, str]) -> OSSSettings:
+    """The endpoint and keys old kops read (``util/pkg/vfs/osscontext.go`` before 1.24)."""
+    key_id = env.get("ALIYUN_ACCESS_KEY_ID", "")
+    secret = env.get("ALIYUN_ACCESS_KEY_SECRET", "")
+    if not key_id or not secret:
+        raise FatalStoreError(
+            "oss:// needs ALIYUN_ACCESS_KEY_ID and ALIYUN_ACCESS_KEY_SECRET "
+            "(kops-gitsync does not read the ECS RAM role)"
+        )
+    endpoint = env.get(ENDPOINT_VAR, "").rstrip("/")
+    if not endpoint:
+        region = env.get("OSS_REGION", "").strip()
+        if not region:
+            raise FatalStoreError(
+                f"oss:// needs OSS_REGION (e.g. cn-hangzhou) or {ENDPOINT_VAR}"
+            )
+        if not region.startswith("oss-"):
+            region = f"oss-{region}"
+        internal = "-internal" if env.get("ALIYUN_OSS_INTERNAL") else ""
+        endpoint = f"https://{region}{internal}.aliyuncs.com"
+    return OSSSettings(endpoint=endpoint, access_key_id=key_id, access_key_secret=secret)
+
+
+class OSSStore:
+    capabilities = Capabilities(
+        conditional_create=True, conditional_replace=False, conditional_delete=False
+    )
+
+    def __init__(self, url: str, bucket: str, prefix: str, settings: OSSSettings) -> None:
+        self.url = url
+        self.bucket_name = bucket
+        self.prefix = prefix
+        self.settings = settings
+        self.page_size = LIST_PAGE_SIZE
+        self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
+        self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
+        self._counts_lock = threading.Lock()
+        self._bucket = oss2.Bucket(
+            oss2.Auth(settings.access_key_id, settings.access_key_secret),
+            settings.endpoint,
+            bucket,
+        )
+
+    @classmethod
+    def from_url(cls, url: str, env: Mapping[str, str]) -> OSSStore:
+        rest = url[len("oss://") :] if url.startswith("oss://") else ""
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise FatalStoreError(f"{url!r} names no bucket: use oss://BUCKET[/PATH]")
+        prefix = prefix.strip("/")
+        return cls(url, bucket, f"{prefix}/" if prefix else "", oss_settings(env))
+
+    def _call(self, kind: str, fn: Callable[[], T], key: str | None = None) -> T:
+        """Count and send one request; translate oss2's errors; let the pacer retry."""
+
+        def attempt() -> T:
+            with self._counts_lock:
+                self.request_counts[kind] += 1
+            try:
+                return fn()
+            except oss2.exceptions.OssError as exc:
+                raise self._translate(exc, key) from exc
+
+        return pacer.call(attempt, initial=self.retry_initial_wait)
+
+    def _translate(self, exc: Any, key: str | None) -> Exception:
+        status, code = int(exc.status), str(exc.code or "")
+        where = f"{printable(key)} in {self.url}" if key else self.url
+        if code == "NoSuchBucket":
+            return FatalStoreError(f"OSS bucket {self.bucket_name!r} does not exist", key=key)
+        if code == "NoSuchKey" or (status == 404 and key is not None):
+            return FileNotFoundError(key)
+        if code == "FileAlreadyExists":
+            return ObjectExists(f"{printable(key or '')} already exists", key=key)
+        if status == 412:
+            return PreconditionFailed(f"{where} changed", key=key)
+        if status < 0 or status >= 500 or status == 429 or code in _RETRYABLE_CODES:
+            # oss2 reports connection failures with negative statuses (-2 RequestError).
+            return RetryableStoreError(f"OSS {status} {code} for {where}", key=key)
+        if status in (401, 403) or code in _CREDENTIAL_CODES:
+            return FatalStoreError(
+                f"OSS refused the credentials for {where} ({code}): check "
+                "ALIYUN_ACCESS_KEY_ID and ALIYUN_ACCESS_KEY_SECRET",
+                key=key,
+            )
+        return FatalStoreError(f"OSS answered {status} {code} for {where}", key=key)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        token = ""
+        while True:
+            page = self._call(
+                "LIST",
+                lambda token=token: self._bucket.list_objects_v2(  # type: ignore[misc]
+                    prefix=self.prefix + prefix, continuation_token=token, max_keys=self.page_size
+                ),
+            )
+            for entry in page.object_list:
+                yield ObjectInfo(
+                    key=str(entry.key)[len(self.prefix) :],
+                    size=int(entry.size),
+                    version=str(entry.etag),
+                )
+            if not page.is_truncated:
+                return
+            token = str(page.next_continuation_token)
+
+    def read(self, key: str) -> Blob:
+        name = self.prefix + check_key(key)
+
+        def get() -> Blob:
+            result = self._bucket.get_object(name)
+            return Blob(data=result.read(), version=str(result.etag))
+
+        return self._call("GET", get, key)
+
+    def _check_version(self, key: str, expected: str) -> None:
+        """The client-side precondition: narrows the race, the store lock closes it."""
+        head = self._call("HEAD", lambda: self._bucket.head_object(self.prefix + key), key)
+        if str(head.etag) != expected:
+            raise PreconditionFailed(f"{printable(key)} changed in the store", key=key)
+
+    def write(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
+        name = self.prefix + check_key(key)
+        # kops gave every object a private ACL; a fixed Content-Type keeps oss2 from guessing.
+        headers = {"x-oss-object-acl": "private", "Content-Type": "application/octet-stream"}
+        if if_none_match:
+            headers["x-oss-forbid-overwrite"] = "true"
+        if if_match is not None:
+            self._check_version(key, if_match)
+        result = self._call(
+            "PUT", lambda: self._bucket.put_object(name, data, headers=headers), key
+        )
+        return str(result.etag)
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        name = self.prefix + check_key(key)
+        if if_match is not None:
+            self._check_version(key, if_match)
+        # OSS answers 204 for a missing key too, which is what the contract wants.
+        self._call("DELETE", lambda: self._bucket.delete_object(name), key)
+
+    def close(self) -> None:
+        session = getattr(self._bucket, "session", None)
+        inner = getattr(session, "session", None)
+        if inner is not None:
+            inner.close()
