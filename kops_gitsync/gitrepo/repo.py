@@ -9,6 +9,7 @@ and the merge itself refuses to clobber anything.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 from git import Repo
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 from gitdb.base import IStream
+from gitdb.db.loose import LooseObjectDB
 
 from kops_gitsync.errors import FatalError
 
@@ -49,6 +51,7 @@ class GitRepo:
         self.git = repo.git
         self.root = Path(repo.working_tree_dir or ".")
         self.git_dir = Path(repo.git_dir)
+        self._loose: LooseObjectDB | None = None
 
     @classmethod
     def open(cls, path: Path | None) -> GitRepo:
@@ -164,8 +167,41 @@ class GitRepo:
         except GitCommandError:
             return None
 
+    def write_blobs(self, blobs: list[bytes]) -> list[str]:
+        """Store many blobs with one ``git fast-import`` (one pack, not thousands of files).
+
+        The object ids are computed here (they are defined by the bytes), so no marks file is
+        needed; git writes the pack and an index when the stream ends.
+        """
+        if len(blobs) < 32:
+            return [self.write_blob(data) for data in blobs]
+        shas = []
+        proc = subprocess.Popen(
+            ["git", "fast-import", "--quiet", "--done"], cwd=self.root,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        assert proc.stdin is not None
+        try:
+            for data in blobs:
+                header = b"blob %d\0" % len(data)
+                shas.append(hashlib.sha1(header + data).hexdigest())
+                proc.stdin.write(b"blob\ndata %d\n" % len(data))
+                proc.stdin.write(data)
+                proc.stdin.write(b"\n")
+            proc.stdin.write(b"done\n")
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        stderr = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() != 0:
+            raise FatalError(f"git fast-import failed: {stderr.decode(errors='replace')}")
+        return shas
+
     def write_blob(self, data: bytes) -> str:
-        info = self._repo.odb.store(IStream(b"blob", len(data), BytesIO(data)))
+        """Store a blob in-process: one git process per object costs ~3 ms, this ~0.1 ms."""
+        if self._loose is None:
+            self._loose = LooseObjectDB(str(Path(self._repo.common_dir) / "objects"))
+        info = self._loose.store(IStream(b"blob", len(data), BytesIO(data)))
         sha: str = info.hexsha.decode() if isinstance(info.hexsha, bytes) else info.hexsha
         return sha
 

@@ -135,6 +135,7 @@ def pull(
     result.objects_read = len(to_read)
 
     changes: dict[str, str | None] = {}
+    new_content: dict[str, bytes] = {}
     prefix = ctx.mirror_path + "/"
     for key in sorted(blobs):
         blob = blobs[key]
@@ -150,8 +151,9 @@ def pull(
         before = previous.objects.get(key)
         if before is not None and before.sha256 == digest:
             continue  # a new version with the same bytes (GCS rewrite, touch): no content change
-        changes[prefix + key] = repo.write_blob(blob.data)
+        new_content[prefix + key] = blob.data
         (result.modified if before is not None else result.added).append(key)
+    changes.update(zip(new_content, repo.write_blobs(list(new_content.values())), strict=True))
     for key in sorted(previous.objects):
         if key not in state.objects:
             changes[prefix + key] = None
