@@ -56,6 +56,8 @@ class LoadedDoc:
         while probe:
             if probe in self.key_positions:
                 return self.key_positions[probe]
+            if probe in self.value_positions:  # a list item has no key
+                return self.value_positions[probe]
             probe = probe[:-1]
         return self.value_positions.get((), (1, 1))
 
