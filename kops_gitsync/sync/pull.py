@@ -94,6 +94,27 @@ def _check_keys(keys: Iterable[str]) -> None:
         )
 
 
+def _confirm_vanished(ctx: SyncContext, vanished: list[str]) -> None:
+    """Objects listed but gone when read: deleted, or is the whole store going away?
+
+    A fresh listing tells the two apart; a store that vanished raises there (or lists
+    nothing), and the pull stops before recording a mass deletion that never happened.
+    """
+    if not vanished:
+        return
+    relisted = {o.key for o in ctx.store.list()}
+    if not relisted:
+        raise FatalError(
+            f"{ctx.url} emptied while it was being read; nothing was recorded. Run pull again "
+            "once the store is back."
+        )
+    back = sorted(set(vanished) & relisted)
+    if back:
+        raise FatalError(
+            f"{', '.join(back[:5])} changed while being read; nothing was recorded, run pull again"
+        )
+
+
 def pull(
     ctx: SyncContext, *, merge: bool = True, progress: bool = False, allow_empty: bool = False
 ) -> PullResult:
@@ -133,6 +154,7 @@ def pull(
             to_read.append(key)
     blobs = _read_all(ctx.store, to_read, progress)
     result.objects_read = len(to_read)
+    _confirm_vanished(ctx, [k for k, blob in blobs.items() if blob is None])
 
     changes: dict[str, str | None] = {}
     new_content: dict[str, bytes] = {}

@@ -132,3 +132,32 @@ def test_memfs_store_through_cli(repo: Path, cli: Callable[..., Run]) -> None:
         assert after.data.endswith(b"# 2\n") and after.version != v_before
     finally:
         MemoryStore.reset(url)
+
+
+def test_store_disappearing_mid_pull_records_nothing(
+    repo: Path,
+    cli: Callable[..., Run],
+    make_store: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from kops_gitsync.vfs.file import FileStore
+
+    store = make_store("minimal-aws")
+    real_read = FileStore.read
+    calls = {"n": 0}
+
+    def read_then_vanish(self: FileStore, key: str) -> Blob:
+        calls["n"] += 1
+        if calls["n"] == 3 and store.exists():
+            shutil.rmtree(store)  # the bucket is deleted under our feet
+        return real_read(self, key)
+
+    monkeypatch.setattr(FileStore, "read", read_then_vanish)
+    before = refs(repo)
+    result = cli("pull", "--state", f"file://{store}", cwd=repo)
+    assert result.code == 1
+    assert "does not exist" in result.err or "emptied" in result.err
+    assert refs(repo) == before
+    assert not (repo / "state").exists()
