@@ -49,8 +49,8 @@ def test_reserved_cloud_labels_on_update() -> None:
     after["config"]["spec"]["cloudLabels"] = {"team": "a", "KubernetesCluster": "x",
                                               "kops.k8s.io/instancegroup": "y"}
     assert "update-cloud-labels-reserved" not in rules(after)
-    labels = [f for f in findings(after, previous=before) if f.rule == "update-cloud-labels-reserved"]
-    assert len(labels) == 2
+    found = findings(after, previous=before)
+    assert len([f for f in found if f.rule == "update-cloud-labels-reserved"]) == 2
 
 
 def test_an_unreadable_previous_version_disables_the_update_rules() -> None:
