@@ -121,7 +121,8 @@ def test_not_utf8_is_a_syntax_finding() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1", 1), ("0x1f", 31), ("0o17", 15), ("010", 10), ("1.5", 1.5), ("true", True),
+    [("1", 1), ("0x1f", 31), ("010", 8), ("1_000", 1000), ("yes", True),
+     ("1.5", 1.5), ("true", True),
      ("null", None), ("~", None), ('"1"', "1"), ("2016-12-10T22:42:27Z", "2016-12-10T22:42:27Z"),
      ("v1.34.0", "v1.34.0")],
 )
@@ -147,3 +148,27 @@ def test_findings_of_a_broken_ig_do_not_hide_the_cluster_findings() -> None:
     assert {"yaml-syntax", "cluster-name-mismatch", "version-required"} <= rules
     # A broken IG is not reported as "missing" by the cross-object rules.
     assert "cluster-instancegroups" not in rules
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["04-yaml-syntax-unterminated-quote", "05-git-conflict-markers",
+     "06-duplicate-key-kubernetesversion", "17-misspelled-field-kubernetesversion"],
+)
+def test_pure_python_fallback_reads_files_like_libyaml(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without libyaml the loader falls back to ruamel.yaml; findings must not change."""
+    import yaml
+
+    from kops_gitsync.validate import validate_tree
+    from tests.conftest import SHARED
+
+    root = SHARED / "fixtures" / "invalid" / variant
+    with_libyaml = validate_tree(root)
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    assert [(f.rule, f.line) for f in validate_tree(root)] == [
+        (f.rule, f.line) for f in with_libyaml
+    ]
+    doc, _ = load_object("config", b"a: yes\nb: 010\n")
+    assert doc is not None and doc.data == {"a": True, "b": 8}

@@ -76,7 +76,8 @@ POD_CIDR_OUTSIDE = rule(
 KUBE_DNS_SERVER_IP = rule(
     "kube-dns-server-ip",
     "the cluster DNS Service IP must come from serviceClusterIPRange",
-    "pick kubeDNS.serverIP inside serviceClusterIPRange", "legacy.go: ValidateCluster")
+    "pick kubeDNS.serverIP inside serviceClusterIPRange",
+    "pkg/apis/kops/validation/legacy.go: ValidateCluster")
 NETWORKING_ONE = rule(
     "networking-exactly-one",
     "kops installs exactly one networking provider",
