@@ -1,0 +1,413 @@
+"""``k8s://[context]`` stores: the kops API served by a Kubernetes API server.
+
+In kops, a ``k8s://`` state is not a file store: ``Factory.KopsClient`` keeps ``Cluster`` and
+``InstanceGroup`` objects (``kops.k8s.io/v1alpha2`` custom resources) in the cluster that the
+kubeconfig context (the URL host, or the current context) points at, one namespace per
+cluster, named after it with ``.`` -> ``-``. This backend shows those objects as the keys a
+file store would hold them under:
+
+* ``Cluster`` ``<name>``            -> ``<name>/config``
+* ``InstanceGroup`` ``<ig>``         -> ``<cluster>/instancegroup/<ig>``
+* the push lock ``.kops-gitsync.lock`` -> ConfigMap ``kops-gitsync-lock`` (namespace
+  ``KOPS_GITSYNC_K8S_LOCK_NAMESPACE``, default ``default``), so push can lock here too.
+
+Every other key (pki, secrets, addons, ...) is refused: kops keeps those in
+``spec.configBase``, a real file store, which can be mirrored on its own.
+
+The bytes of an object are its YAML (keys sorted) without the metadata the server manages
+(``resourceVersion``, ``uid``, ``managedFields``, ``generation``, timestamps, namespace), so
+two reads at one ``resourceVersion`` give identical bytes. version = ``resourceVersion``,
+and the API server enforces it on replace and delete (409), so all three preconditions are
+server-side compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from kops_gitsync.errors import (
+    FatalStoreError,
+    ObjectExists,
+    PreconditionFailed,
+    RetryableStoreError,
+)
+from kops_gitsync.sync.policy import LOCK_KEY
+from kops_gitsync.vfs import pacer
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.keys import check_key, printable
+
+GROUP, VERSION = "kops.k8s.io", "v1alpha2"
+API_VERSION = f"{GROUP}/{VERSION}"
+LOCK_CONFIGMAP = "kops-gitsync-lock"
+LOCK_NAMESPACE_VAR = "KOPS_GITSYNC_K8S_LOCK_NAMESPACE"
+LIST_PAGE_SIZE = 500
+SERVER_MANAGED = ("resourceVersion", "uid", "managedFields", "selfLink", "generation",
+                  "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                  "namespace")
+_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KopsObject:
+    """Where a key lives in the API: kind, plural, namespace and object name."""
+
+    kind: str
+    plural: str
+    cluster: str
+    name: str
+
+    @property
+    def namespace(self) -> str:
+        return namespace_for(self.cluster)
+
+
+def namespace_for(cluster: str) -> str:
+    """kops' rule (``pkg/client/simple/api``): the cluster name with dots as dashes."""
+    return cluster.replace(".", "-")
+
+
+def object_for_key(key: str) -> KopsObject:
+    """The API object behind ``key``, or FatalStoreError for keys k8s:// cannot hold."""
+    parts = check_key(key).split("/")
+    if len(parts) == 2 and parts[1] == "config":
+        return KopsObject("Cluster", "clusters", parts[0], parts[0])
+    if len(parts) == 3 and parts[1] == "instancegroup":
+        return KopsObject("InstanceGroup", "instancegroups", parts[0], parts[2])
+    raise FatalStoreError(
+        f"{printable(key)} is not available on k8s://: the kops API holds only "
+        "<cluster>/config and <cluster>/instancegroup/<name>; the rest lives in the "
+        "cluster's configBase",
+        key=key,
+    )
+
+
+def object_bytes(obj: Mapping[str, Any]) -> bytes:
+    """The stable YAML form: what the user wrote, without what the server manages."""
+    cleaned = dict(obj)
+    metadata = {k: v for k, v in dict(cleaned.get("metadata") or {}).items()
+                if k not in SERVER_MANAGED}
+    cleaned["metadata"] = metadata
+    text: str = yaml.safe_dump(
+        cleaned, sort_keys=True, default_flow_style=False, allow_unicode=True
+    )
+    return text.encode("utf-8")
+
+
+def _kubeconfig_path(env: Mapping[str, str]) -> str:
+    if env.get("KUBECONFIG"):
+        return env["KUBECONFIG"]
+    home = env.get("HOME") or str(Path.home())
+    return str(Path(home) / ".kube" / "config")
+
+
+class KubernetesStore:
+    capabilities = Capabilities(
+        conditional_create=True, conditional_replace=True, conditional_delete=True
+    )
+
+    def __init__(self, url: str, api_client: Any, lock_namespace: str) -> None:
+        self.url = url
+        self.lock_namespace = lock_namespace
+        self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
+        self.retry_initial_wait = pacer.INITIAL_WAIT
+        self._counts_lock = threading.Lock()
+        self._api_client = api_client
+        self._custom = client.CustomObjectsApi(api_client)
+        self._core = client.CoreV1Api(api_client)
+
+    @classmethod
+    def from_url(cls, url: str, env: Mapping[str, str]) -> KubernetesStore:
+        rest = url[len("k8s://") :] if url.startswith("k8s://") else ""
+        context, _, path = rest.partition("/")
+        if path.strip("/"):
+            raise FatalStoreError(f"{url!r}: k8s:// takes a kubeconfig context only, no path")
+        kubeconfig = _kubeconfig_path(env)
+        try:
+            api_client = config.new_client_from_config(
+                config_file=kubeconfig, context=context or None, persist_config=False
+            )
+        except (config.ConfigException, OSError, ValueError) as exc:
+            which = f"context {context!r}" if context else "the current context"
+            raise FatalStoreError(
+                f"cannot use {which} of kubeconfig {kubeconfig} for {url}: {exc}"
+            ) from exc
+        return cls(url, api_client, env.get(LOCK_NAMESPACE_VAR) or "default")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, kind: str, fn: Callable[[], T], key: str | None = None) -> T:
+        def attempt() -> T:
+            with self._counts_lock:
+                self.request_counts[kind] += 1
+            try:
+                return fn()
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                if status == 429 or status >= 500:
+                    raise RetryableStoreError(
+                        f"API server answered {status} for {self.url}", key=key
+                    ) from exc
+                if status in (401, 403):
+                    raise FatalStoreError(
+                        f"the API server refused the credentials of {self.url} ({status} "
+                        f"{exc.reason}): check the kubeconfig context",
+                        key=key,
+                    ) from exc
+                raise
+            except urllib3.exceptions.HTTPError as exc:
+                raise RetryableStoreError(f"cannot reach the API server of {self.url}: {exc}",
+                                          key=key) from exc
+
+        return pacer.call(attempt, initial=self.retry_initial_wait)
+
+    def _api(self, kind: str, key: str | None, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``fn(*args, **kw)`` as one counted, paced request."""
+        return self._call(kind, lambda: fn(*args, **kw), key)
+
+    def _fatal(self, exc: ApiException, what: str, key: str | None) -> FatalStoreError:
+        return FatalStoreError(
+            f"the API server answered {exc.status} {exc.reason} to {what} on {self.url}",
+            key=key,
+        )
+
+    def _list_all(self, plural: str, namespace: str | None) -> Iterator[dict[str, Any]]:
+        token = ""
+        while True:
+            kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+            if token:
+                kwargs["_continue"] = token
+            if namespace is None:
+                page = self._api("LIST", None, self._custom.list_cluster_custom_object,
+                                 GROUP, VERSION, plural, **kwargs)
+            else:
+                page = self._api("LIST", None, self._custom.list_namespaced_custom_object,
+                                 GROUP, VERSION, namespace, plural, **kwargs)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
+    # -- the Store contract -----------------------------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        # A prefix inside one cluster lists only its namespace; otherwise every namespace.
+        cluster = prefix.split("/", 1)[0] if "/" in prefix else None
+        namespace = namespace_for(cluster) if cluster else None
+        try:
+            clusters = list(self._list_all("clusters", namespace))
+            groups = list(self._list_all("instancegroups", namespace))
+        except ApiException as exc:
+            if exc.status == 404:
+                raise FatalStoreError(
+                    f"the API server of {self.url} does not serve {API_VERSION}: "
+                    "install the kops CRDs (k8s/crds in the kops repository)"
+                ) from exc
+            raise self._fatal(exc, "a listing", None) from exc
+        by_namespace: dict[str, str] = {}
+        for obj in clusters:
+            meta = obj.get("metadata") or {}
+            name, found_in = str(meta.get("name", "")), meta.get("namespace")
+            if name and found_in == namespace_for(name):  # elsewhere, kops cannot find it
+                by_namespace[found_in] = name
+                yield from self._info(f"{name}/config", obj, prefix)
+        for obj in groups:
+            meta = obj.get("metadata") or {}
+            owner = by_namespace.get(str(meta.get("namespace")))
+            if owner is not None:
+                yield from self._info(f"{owner}/instancegroup/{meta.get('name')}", obj, prefix)
+
+    @staticmethod
+    def _info(key: str, obj: Mapping[str, Any], prefix: str) -> Iterator[ObjectInfo]:
+        if key.startswith(prefix):
+            version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+            yield ObjectInfo(key=key, size=len(object_bytes(obj)), version=version)
+
+    def read(self, key: str) -> Blob:
+        if key == LOCK_KEY:
+            return self._read_lock()
+        where = object_for_key(key)
+        try:
+            obj = self._api("GET", key, self._custom.get_namespaced_custom_object,
+                            GROUP, VERSION, where.namespace, where.plural, where.name)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise FileNotFoundError(key) from None
+            raise self._fatal(exc, f"reading {printable(key)}", key) from exc
+        return Blob(data=object_bytes(obj), version=str(obj["metadata"]["resourceVersion"]))
+
+    def _body(self, key: str, where: KopsObject, data: bytes) -> dict[str, Any]:
+        """Parse and check what is being written: it must be the object the key names."""
+        try:
+            body = yaml.safe_load(data.decode("utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise FatalStoreError(f"{printable(key)} is not valid YAML: {exc}", key=key) from exc
+        if not isinstance(body, dict):
+            raise FatalStoreError(f"{printable(key)} is not a YAML mapping", key=key)
+        found_meta = body.get("metadata")
+        metadata: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
+        found = (body.get("apiVersion"), body.get("kind"), metadata.get("name"))
+        if found != (API_VERSION, where.kind, where.name):
+            raise FatalStoreError(
+                f"{printable(key)} must hold apiVersion {API_VERSION}, kind {where.kind}, "
+                f"metadata.name {where.name}; found {found[0]}, {found[1]}, {found[2]}",
+                key=key,
+            )
+        metadata = {k: v for k, v in metadata.items() if k not in SERVER_MANAGED}
+        metadata["namespace"] = where.namespace
+        return {**body, "metadata": metadata}
+
+    def write(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
+        if key == LOCK_KEY:
+            return self._write_lock(data, if_match=if_match, if_none_match=if_none_match)
+        where = object_for_key(key)
+        body = self._body(key, where, data)
+        if if_none_match:
+            return self._create(key, where, body)
+        if if_match is not None:
+            return self._replace(key, where, body, if_match)
+        for _attempt in range(5):  # a blind write: last writer wins, as in kops
+            try:
+                current = self.read(key)
+            except FileNotFoundError:
+                try:
+                    return self._create(key, where, body)
+                except ObjectExists:
+                    continue
+            try:
+                return self._replace(key, where, body, current.version)
+            except (PreconditionFailed, FileNotFoundError):
+                continue
+        raise RetryableStoreError(f"{printable(key)} kept changing while being written", key=key)
+
+    def _create(self, key: str, where: KopsObject, body: dict[str, Any]) -> str:
+        def post() -> dict[str, Any]:
+            result: dict[str, Any] = self._api(
+                "PUT", key, self._custom.create_namespaced_custom_object,
+                GROUP, VERSION, where.namespace, where.plural, body,
+            )
+            return result
+
+        try:
+            try:
+                created = post()
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                self._ensure_namespace(where.namespace)  # a new cluster: kops' namespace rule
+                created = post()
+        except ApiException as exc:
+            if exc.status == 409:
+                raise ObjectExists(f"{printable(key)} already exists", key=key) from None
+            raise self._fatal(exc, f"creating {printable(key)}", key) from exc
+        return str(created["metadata"]["resourceVersion"])
+
+    def _replace(self, key: str, where: KopsObject, body: dict[str, Any], version: str) -> str:
+        body = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
+        try:
+            replaced = self._api("PUT", key, self._custom.replace_namespaced_custom_object,
+                                 GROUP, VERSION, where.namespace, where.plural, where.name, body)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise FileNotFoundError(key) from None
+            if exc.status == 409:
+                raise PreconditionFailed(f"{printable(key)} changed", key=key) from None
+            raise self._fatal(exc, f"replacing {printable(key)}", key) from exc
+        return str(replaced["metadata"]["resourceVersion"])
+
+    def _ensure_namespace(self, namespace: str) -> None:
+        body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
+        try:
+            self._api("PUT", None, self._core.create_namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        if key == LOCK_KEY:
+            return self._delete_lock(if_match)
+        where = object_for_key(key)
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=if_match) if if_match else None
+        )
+        try:
+            self._api("DELETE", key, self._custom.delete_namespaced_custom_object,
+                      GROUP, VERSION, where.namespace, where.plural, where.name, body=options)
+        except ApiException as exc:
+            if exc.status == 404:
+                if if_match is not None:
+                    raise FileNotFoundError(key) from None
+                return
+            if exc.status == 409:
+                raise PreconditionFailed(f"{printable(key)} changed", key=key) from None
+            raise self._fatal(exc, f"deleting {printable(key)}", key) from exc
+
+    # -- the push lock, as a ConfigMap ---------------------------------------------------------
+
+    def _read_lock(self) -> Blob:
+        try:
+            found = self._api("GET", LOCK_KEY, self._core.read_namespaced_config_map,
+                              LOCK_CONFIGMAP, self.lock_namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise FileNotFoundError(LOCK_KEY) from None
+            raise self._fatal(exc, "reading the lock", LOCK_KEY) from exc
+        text = (found.data or {}).get("lock", "")
+        return Blob(data=text.encode("utf-8"), version=str(found.metadata.resource_version))
+
+    def _write_lock(self, data: bytes, *, if_match: str | None, if_none_match: bool) -> str:
+        """Create, replace-if-version, or (blind) replace whatever is there."""
+        if if_match is None and not if_none_match:
+            try:
+                return self._write_lock(data, if_match=None, if_none_match=True)
+            except ObjectExists:
+                if_match = self._read_lock().version
+        meta = client.V1ObjectMeta(name=LOCK_CONFIGMAP, resource_version=if_match)
+        body = client.V1ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta,
+                                  data={"lock": data.decode("utf-8")})
+        try:
+            if if_match is None:
+                result = self._api("PUT", LOCK_KEY, self._core.create_namespaced_config_map,
+                                   self.lock_namespace, body)
+            else:
+                result = self._api("PUT", LOCK_KEY, self._core.replace_namespaced_config_map,
+                                   LOCK_CONFIGMAP, self.lock_namespace, body)
+        except ApiException as exc:
+            if exc.status == 409 and if_match is None:
+                raise ObjectExists("the lock is held", key=LOCK_KEY) from None
+            if exc.status == 409:
+                raise PreconditionFailed("the lock changed hands", key=LOCK_KEY) from None
+            if exc.status == 404:
+                raise FileNotFoundError(LOCK_KEY) from None
+            raise self._fatal(exc, "writing the lock", LOCK_KEY) from exc
+        return str(result.metadata.resource_version)
+
+    def _delete_lock(self, if_match: str | None) -> None:
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=if_match) if if_match else None
+        )
+        try:
+            self._api("DELETE", LOCK_KEY, self._core.delete_namespaced_config_map,
+                      LOCK_CONFIGMAP, self.lock_namespace, body=options)
+        except ApiException as exc:
+            if exc.status == 404 and if_match is None:
+                return
+            if exc.status == 404:
+                raise FileNotFoundError(LOCK_KEY) from None
+            if exc.status == 409:
+                raise PreconditionFailed("the lock changed hands", key=LOCK_KEY) from None
+            raise self._fatal(exc, "deleting the lock", LOCK_KEY) from exc
+
+    def close(self) -> None:
+        self._api_client.close()
