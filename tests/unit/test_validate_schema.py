@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from kops_gitsync.validate.schema import load_schema, suggest
 from tests.conftest import SHARED
@@ -72,3 +75,52 @@ def test_shipped_schema_is_valid_json_schema() -> None:
 
     for name in ("cluster.json", "instancegroup.json"):
         Draft202012Validator.check_schema(json.loads((SCHEMAS / name).read_text()))
+
+
+def _mutations() -> list[tuple[str, Any]]:
+    """(kind, document) pairs: every fixture object, plus broken variants of each kind."""
+    out: list[tuple[str, Any]] = []
+    for store in ("minimal-aws", "ha", "minimal_gce", "privatecalico"):
+        for key, doc in cluster_docs(store).items():
+            out.append(("Cluster" if key == "config" else "InstanceGroup", doc))
+    docs = cluster_docs()
+    config, nodes = docs["config"], docs["instancegroup/nodes"]
+    config["spec"]["kubernetesVersoin"] = config["spec"].pop("kubernetesVersion")
+    config["spec"]["subnets"][0]["cidr"] = 17
+    config["spec"]["etcdClusters"][0]["cpuRequest"] = "lots"
+    config["spec"]["etcdClusters"][1]["memoryRequest"] = True
+    config["spec"]["cloudLabels"] = {"a": 1}
+    config["metadata"]["lables"] = {}
+    config["spec"]["api"] = "public"
+    nodes["spec"]["maxSize"] = "two"
+    nodes["spec"]["minSize"] = 1.0
+    nodes["spec"]["subnets"] = "us-test-1a"
+    nodes["spec"]["taints"] = [None, "a=b:NoSchedule"]
+    nodes["spec"]["rootVolumeSize"] = None
+    out += [("Cluster", config), ("InstanceGroup", nodes), ("Cluster", []), ("Cluster", None)]
+    return out
+
+
+def test_builtin_evaluator_agrees_with_jsonschema() -> None:
+    """The hook evaluates the schema itself (no jsonschema import); it must agree with it."""
+    from jsonschema import Draft202012Validator
+
+    from kops_gitsync.validate.schema import schema_errors
+
+    for kind, doc in _mutations():
+        schema = load_schema(kind)
+        ours = sorted((k, tuple(map(str, p))) for k, p, _, _ in schema_errors(schema, doc))
+        theirs = sorted(
+            (str(e.validator), tuple(map(str, e.absolute_path)))
+            for e in Draft202012Validator(schema).iter_errors(doc)
+        )
+        assert ours == theirs, (kind, doc)
+
+
+def test_schema_with_an_unsupported_keyword_is_refused() -> None:
+    from kops_gitsync.validate.schema import ensure_supported
+
+    ensure_supported(load_schema("Cluster"), "cluster.json")
+    nested = {"type": "object", "properties": {"a": {"items": {"anyOf": [{"minimum": 1}]}}}}
+    with pytest.raises(ValueError, match="minimum"):
+        ensure_supported(nested, "x.json")
