@@ -13,7 +13,9 @@ JSON Schema that the package can ship and load without the CRDs:
   is a valid quantity to kops);
 * ``nullable: true`` becomes a ``null`` alternative;
 * descriptions and Kubernetes list/map annotations are dropped (size: 440 KB -> ~100 KB);
-* ``metadata`` gets the ObjectMeta fields, so a misspelt ``lables`` is caught too.
+* ``metadata`` gets the ObjectMeta fields, so a misspelt ``lables`` is caught too;
+* the result may use only the keywords ``kops_gitsync.validate.schema`` evaluates
+  (checked here, so a CRD update that needs a new keyword fails loudly).
 
 Usage: ``python tools/derive_schemas.py [CRD_DIR] [OUT_DIR]`` (defaults:
 ``../shared/kops-crds`` and ``kops_gitsync/validate/schemas``). Re-run it when the CRDs
@@ -117,8 +119,12 @@ def main(argv: list[str]) -> int:
     crds = Path(argv[1]) if len(argv) > 1 else DEFAULT_CRDS
     out = Path(argv[2]) if len(argv) > 2 else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(REPO))
+    from kops_gitsync.validate.schema import ensure_supported
+
     for target, source in SOURCES.items():
         schema = derive(crds / source)
+        ensure_supported(schema, target)  # the package's evaluator must understand it all
         text = json.dumps(schema, indent=1, sort_keys=True) + "\n"
         (out / target).write_text(text, encoding="utf-8")
         print(f"{out / target}: {len(text)} bytes from {source}")
