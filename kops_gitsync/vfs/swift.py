@@ -89,7 +89,7 @@ class SwiftStore:
         with self._connection_lock:
             if self._connection is None:
                 try:
-                    self._connection = openstack.connect(**self.settings.connect_kwargs)
+                    self._connection = connect(self.settings)
                 except (openstack.exceptions.SDKException, ks_exceptions.ClientException) as exc:
                     raise FatalStoreError(
                         f"cannot set up OpenStack for {self.url} "
@@ -311,7 +311,15 @@ def swift_settings(env: Mapping[str, str]) -> SwiftSettings:
         )
     if env.get("OS_CLOUD"):
         cloud = env["OS_CLOUD"]
-        return SwiftSettings(dict(common, cloud=cloud), f"clouds.yaml entry {cloud!r}")
+        home = Path(env.get("HOME") or Path.home())
+        # openstacksdk fixes its search path at import and reads OS_CLIENT_CONFIG_FILE from
+        # the process env; resolve both from ``env`` so the store sees what the caller passed.
+        files = [env["OS_CLIENT_CONFIG_FILE"]] if env.get("OS_CLIENT_CONFIG_FILE") else []
+        files += [str(d / "clouds.yaml") for d in
+                  (Path.cwd(), home / ".config" / "openstack", Path("/etc/openstack"))]
+        return SwiftSettings(
+            dict(common, cloud=cloud, config_files=files), f"clouds.yaml entry {cloud!r}"
+        )
     path = Path(
         env.get("OPENSTACK_CREDENTIAL_FILE")
         or Path(env.get("HOME", str(Path.home()))) / ".openstack" / "config"
@@ -324,6 +332,21 @@ def swift_settings(env: Mapping[str, str]) -> SwiftSettings:
         "(or an application credential), OS_CLOUD for clouds.yaml, or write "
         f"{path} (OPENSTACK_CREDENTIAL_FILE)"
     )
+
+
+def connect(settings: SwiftSettings) -> Any:
+    """An ``openstack.connection.Connection`` for ``settings`` (no request is sent yet)."""
+    kwargs = dict(settings.connect_kwargs)
+    config_files = kwargs.pop("config_files", None)
+    if config_files is None:
+        return openstack.connect(**kwargs)
+    from openstack.config.loader import OpenStackConfig
+
+    loader = OpenStackConfig(
+        config_files=config_files, load_envvars=False, app_name=kwargs.pop("app_name")
+    )
+    kwargs.pop("load_envvars")
+    return openstack.connection.Connection(config=loader.get_one(**kwargs))
 
 
 _ENV_AUTH = {  # auth option -> variables, the first one set wins

@@ -1,0 +1,99 @@
+"""swift:// behaviour beyond the shared contract, on the real Swift from tests/servers/swift.py:
+container creation on write (as kops does), store roots below a container, tempauth tokens,
+the client-side version check, and what Swift's own client sees after our writes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kops_gitsync.errors import FatalStoreError, PreconditionFailed
+from kops_gitsync.vfs.swift import SwiftStore
+from tests.servers.swift import SwiftCluster, new_container, swift_env
+
+
+@pytest.fixture
+def swift_client(swift_cluster: SwiftCluster) -> Iterator[Any]:
+    import swiftclient
+
+    connection = swiftclient.Connection(
+        preauthurl=swift_cluster.storage_url, preauthtoken="unused", retries=0
+    )
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def opened() -> Iterator[list[SwiftStore]]:
+    stores: list[SwiftStore] = []
+    yield stores
+    for store in stores:
+        store.close()
+
+
+def test_missing_container_fails_listing_but_is_created_by_a_write(
+    swift_cluster: SwiftCluster, swift_client: Any, opened: list[SwiftStore]
+) -> None:
+    store = SwiftStore.from_url("swift://kgs-created-on-write", swift_env(swift_cluster))
+    opened.append(store)
+    with pytest.raises(FatalStoreError, match="does not exist"):
+        list(store.list())
+    store.write("c.example.com/config", b"kind: Cluster\n")
+    _headers, objects = swift_client.get_container("kgs-created-on-write")
+    assert [o["name"] for o in objects] == ["c.example.com/config"]
+
+
+def test_store_root_below_the_container(
+    swift_cluster: SwiftCluster, swift_client: Any, opened: list[SwiftStore]
+) -> None:
+    container = new_container(swift_cluster)
+    swift_client.put_object(container, "elsewhere/x", b"not ours")
+    store = SwiftStore.from_url(f"swift://{container}/kops/state", swift_env(swift_cluster))
+    opened.append(store)
+    version = store.write("c.example.com/secrets/system:dns", b"token")
+    name = "kops/state/c.example.com/secrets/system:dns"
+    headers, body = swift_client.get_object(container, name)
+    assert body == b"token"
+    assert headers["etag"] == version == hashlib.md5(b"token").hexdigest()
+    assert [o.key for o in store.list()] == ["c.example.com/secrets/system:dns"]
+
+
+def test_valid_tempauth_token_is_accepted(
+    swift_cluster: SwiftCluster, opened: list[SwiftStore]
+) -> None:
+    env = {
+        "KOPS_GITSYNC_SWIFT_STORAGE_URL": swift_cluster.tempauth_storage_url,
+        "KOPS_GITSYNC_SWIFT_AUTH_TOKEN": swift_cluster.tempauth_token(),
+    }
+    store = SwiftStore.from_url(f"swift://{new_container(swift_cluster)}", env)
+    opened.append(store)
+    version = store.write("c/config", b"x")
+    assert [(o.key, o.version) for o in store.list()] == [("c/config", version)]
+
+
+def test_replace_checks_the_etag_just_before_writing(
+    swift_cluster: SwiftCluster, swift_client: Any, opened: list[SwiftStore]
+) -> None:
+    container = new_container(swift_cluster)
+    store = SwiftStore.from_url(f"swift://{container}", swift_env(swift_cluster))
+    opened.append(store)
+    seen = store.write("c/config", b"one")
+    swift_client.put_object(container, "c/config", b"kops wrote this meanwhile")
+    heads_before = store.request_counts["HEAD"]
+    with pytest.raises(PreconditionFailed):
+        store.write("c/config", b"two", if_match=seen)
+    assert store.request_counts["HEAD"] == heads_before + 1
+    assert swift_client.get_object(container, "c/config")[1] == b"kops wrote this meanwhile"
+
+
+def test_request_counts_by_kind(swift_cluster: SwiftCluster, opened: list[SwiftStore]) -> None:
+    store = SwiftStore.from_url(f"swift://{new_container(swift_cluster)}", swift_env(swift_cluster))
+    opened.append(store)
+    store.write("a", b"1")
+    store.read("a")
+    list(store.list())
+    store.delete("a")
+    assert store.request_counts == {"LIST": 1, "GET": 1, "HEAD": 0, "PUT": 1, "DELETE": 1}
