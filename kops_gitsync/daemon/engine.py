@@ -15,11 +15,13 @@ is journaled), then the leases are released and the process exits 0. SIGHUP re-r
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import os
 import select
 import signal
 import socket
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, journal_lock_id
 from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
-from kops_gitsync.daemon.watchers import Watchers, fetch_upstream
+from kops_gitsync.daemon.watchers import BRANCH_MOVED, Watchers, fetch_upstream
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.context import SyncContext, open_contexts
@@ -64,6 +66,7 @@ class Daemon:
         self._stopping = False
         self._reload = False
         self._last_fetch = 0.0
+        self._schedule_lock = threading.Lock()  # pokes come from the watcher threads
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -165,7 +168,8 @@ class Daemon:
     def poke(self, store_name: str, reason: str) -> None:
         runner = self.runners.get(store_name)
         if runner is not None:
-            runner.schedule.poke(reason, time.monotonic())
+            with self._schedule_lock:
+                runner.schedule.poke(reason, time.monotonic())
             self.wake()
 
     def _lease_changed(self, store_name: str, held: bool) -> None:
@@ -199,6 +203,9 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        # `kill -USR1` prints every thread's stack to the journal: how to see where a daemon
+        # that stopped logging is stuck, without stopping it.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         contexts = self._load()
         if self.options.metrics_port is not None:
             port = self.metrics.serve(self.options.metrics_port)
@@ -238,7 +245,9 @@ class Daemon:
     def _turn(self, runner: StoreRunner) -> None:
         """One store's pull and push, isolated: any exception only backs this store off."""
         schedule = runner.schedule
-        reason = schedule.begin()
+        with self._schedule_lock:
+            reasons = schedule.begin(time.monotonic())
+        reason = "+".join(sorted(reasons))
         if runner.standby():
             runner.state.lease = "standby"
             runner.state.lease_holder = runner.lease.holder_description() if runner.lease else None
@@ -246,12 +255,13 @@ class Daemon:
             return
         outcome = Outcome("pull", "failed")
         try:
-            runner.state.activity = "pulling"
-            self._publish()
-            outcome = runner.pull_step()
-            self._log(runner, outcome, reason)
-            self.metrics.pulled(runner.name, time.time())
-            self.metrics.operation(runner.name, "pull", outcome.result)
+            if reasons != {BRANCH_MOVED}:  # a ref move changes git, not the store
+                runner.state.activity = "pulling"
+                self._publish()
+                outcome = runner.pull_step()
+                self._log(runner, outcome, reason)
+                self.metrics.pulled(runner.name, time.time())
+                self.metrics.operation(runner.name, "pull", outcome.result)
             outcome = Outcome("push", "failed")
             if not self._stopping:
                 runner.state.activity = "pushing"

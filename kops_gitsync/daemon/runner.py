@@ -149,6 +149,13 @@ class StoreRunner:
     def name(self) -> str:
         return self.ctx.name
 
+    def _push_key(self, branch: str | None) -> tuple[str | None, str | None] | None:
+        """What a push depends on: the branch tip and the observed store state."""
+        if branch is None:
+            return None
+        repo = self.ctx.repo
+        return repo.resolve(f"refs/heads/{branch}"), repo.resolve(self.ctx.observed_ref)
+
     def standby(self) -> bool:
         return self.lease is not None and not self.lease.valid()
 
@@ -158,7 +165,13 @@ class StoreRunner:
         if ctx.journal_path.exists() and self.lease is not None and self.lease.held:
             self._finish_journal_with_lease()
         wip = work_in_progress(ctx)
+        branch = push_branch(ctx) if ctx.config.auto_push else None
+        before = self._push_key(branch)
         result: PullResult = pull(ctx, merge=wip is None)
+        if result.merged and before == self.checked and branch is not None:
+            # Merging the store into a branch that matched the store leaves nothing to push:
+            # record that, so the daemon's own merge does not cost a push attempt.
+            self.checked = self._push_key(branch)
         outcome.objects_read = result.objects_read
         changed = len(result.added) + len(result.modified) + len(result.deleted)
         if result.observed_commit is not None:
@@ -200,7 +213,7 @@ class StoreRunner:
         if branch is None:
             self.state.activity = "idle (no approved branch checked out)"
             return None
-        key = (ctx.repo.resolve(f"refs/heads/{branch}"), ctx.repo.resolve(ctx.observed_ref))
+        key = self._push_key(branch)
         if key == self.checked:
             return None
         if not lease.valid():
@@ -214,7 +227,7 @@ class StoreRunner:
             # next move of the branch or the store is a new situation worth a new try.
             self.checked = key
             raise
-        self.checked = (key[0], ctx.repo.resolve(ctx.observed_ref))
+        self.checked = self._push_key(branch)
         outcome.objects_written = len(result.written) + len(result.deleted)
         if result.applied:
             outcome.result = "written"

@@ -35,7 +35,7 @@ class StoreSchedule:
     backoff_cap: float = BACKOFF_CAP
     next_due: float = 0.0
     failures: int = 0
-    poked: str | None = None  # why an event asked for a run ahead of time
+    poked: set[str] = field(default_factory=set)  # why events asked for a run ahead of time
     poked_at: float = 0.0
     settle: float = SETTLE
 
@@ -48,7 +48,7 @@ class StoreSchedule:
 
     def wait(self, now: float) -> float:
         """Seconds until this store is due (0: now)."""
-        if self.poked is not None:
+        if self.poked:
             return max(0.0, min(self.poked_at + self.settle, self.next_due) - now)
         return max(0.0, self.next_due - now)
 
@@ -61,18 +61,22 @@ class StoreSchedule:
         A store that is backing off stays backed off: an event on a store that is down is
         no evidence that it is up again, and retrying on every event would defeat back-off.
         """
-        if self.failures == 0 and self.poked is None:
+        if self.failures == 0:
             # The first event of a burst starts the settle time; later ones ride along (an
             # event during the run pokes again, so nothing is missed, and a steady stream
-            # of events cannot postpone the run forever).
-            self.poked = reason
-            self.poked_at = now
+            # of events cannot postpone the run forever). Every reason is kept: the run
+            # decides from all of them what it has to do.
+            if not self.poked:
+                self.poked_at = now
+            self.poked.add(reason)
 
-    def begin(self) -> str:
+    def begin(self, now: float) -> frozenset[str]:
         """A run starts: returns why. Events from now on ask for another run."""
-        reason = self.poked or "interval"
-        self.poked = None
-        return reason
+        reasons = set(self.poked)
+        if now >= self.next_due or not reasons:
+            reasons.add("interval")
+        self.poked = set()
+        return frozenset(reasons)
 
     def succeeded(self, now: float) -> None:
         self.failures = 0
@@ -81,7 +85,7 @@ class StoreSchedule:
     def failed(self, now: float) -> float:
         """Record a failure; returns the delay before the next attempt."""
         self.failures += 1
-        self.poked = None
+        self.poked = set()
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (self.failures - 1))
         delay = min(self.backoff_cap, self.jittered(delay))
         self.next_due = now + delay
@@ -101,4 +105,4 @@ def seconds_until_next(schedules: Iterable[StoreSchedule], now: float) -> float 
 def due(schedules: Iterable[StoreSchedule], now: float) -> list[StoreSchedule]:
     """The stores to run now: poked ones first, then the most overdue."""
     ready = [s for s in schedules if s.is_due(now)]
-    return sorted(ready, key=lambda s: (s.poked is None, s.next_due))
+    return sorted(ready, key=lambda s: (not s.poked, s.next_due))

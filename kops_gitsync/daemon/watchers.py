@@ -27,6 +27,8 @@ from watchdog.observers import Observer
 from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.policy import LOCK_KEY
 
+BRANCH_MOVED = "branch moved"
+STORE_CHANGED = "store changed"
 _IGNORED_NAMES = (LOCK_KEY,)
 _IGNORED_PREFIXES = (".kops-gitsync-tmp-",)
 
@@ -70,7 +72,7 @@ class Watchers:
         if not root.is_dir():
             return  # the pull reports the missing directory; nothing to watch yet
         handler = _Handler(lambda path: _store_event_matters(path, root),
-                           lambda: self._poke(store_name, "store changed"))
+                           lambda: self._poke(store_name, STORE_CHANGED))
         self._observer.schedule(handler, str(root), recursive=True)
         self.watched.append(f"{store_name}: {root}")
 
@@ -80,7 +82,7 @@ class Watchers:
 
         def poke_all() -> None:
             for name in store_names:
-                self._poke(name, "branch moved")
+                self._poke(name, BRANCH_MOVED)
 
         matters = lambda path: _ref_event_matters(path, git_dir)  # noqa: E731
         heads = git_dir / "refs" / "heads"

@@ -75,8 +75,9 @@ def test_approved_commit_lands_in_the_store_and_unapproved_one_does_not(
     (feature / config).write_text((feature / config).read_text() + "# unapproved\n")
     git(feature, "commit", "-q", "-am", "unapproved change")
     mark = daemon.mark()
-    daemon.wait_event("the daemon to look at the moved ref", after=mark,
-                      store="dev", action="pull", trigger="branch moved")
+    (store / CLUSTER / "kops-version.txt").write_text("1.31.0\n")  # a full turn after it
+    daemon.wait_event("a pull after the feature commit", after=mark, store="dev",
+                      action="pull", result="changed")
     assert "# unapproved" not in (store / CLUSTER / "config").read_text()
 
     # Approved: the same change merged into main.

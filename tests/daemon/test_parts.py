@@ -67,7 +67,7 @@ def test_an_event_runs_the_store_after_the_settle_time_not_the_interval() -> Non
     s.poke("store changed", 5.0)
     assert not s.is_due(5.0)
     assert s.is_due(5.0 + s.settle)
-    assert s.begin() == "store changed"
+    assert s.begin(5.0 + s.settle) == {"store changed"}
     assert not s.is_due(5.0 + s.settle)  # consumed: the next run waits for the interval
 
 
@@ -83,10 +83,26 @@ def test_an_event_during_a_run_asks_for_another_run() -> None:
     s = schedule(interval=3600)
     s.succeeded(0.0)
     s.poke("store changed", 1.0)
-    s.begin()
+    s.begin(1.0 + s.settle)
     s.poke("store changed", 1.1)  # arrived while the pull ran
     s.succeeded(1.2)
     assert s.is_due(1.1 + s.settle)
+
+
+def test_every_reason_of_a_burst_reaches_the_run() -> None:
+    s = schedule(interval=3600)
+    s.succeeded(0.0)
+    s.poke("branch moved", 1.0)
+    s.poke("store changed", 1.1)  # must not be swallowed by the earlier, different event
+    assert s.begin(2.0) == {"branch moved", "store changed"}
+    assert s.begin(2.0) == {"interval"}
+
+
+def test_a_run_that_is_also_due_by_interval_says_so() -> None:
+    s = schedule(interval=10)
+    s.succeeded(0.0)
+    s.poke("branch moved", 11.0)
+    assert s.begin(11.0) == {"branch moved", "interval"}
 
 
 def test_events_do_not_break_back_off() -> None:
