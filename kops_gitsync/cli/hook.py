@@ -46,7 +46,7 @@ def _stage(args: argparse.Namespace, root: Path) -> str:
         return str(args.stage)
     if args.pre_push is not None or os.environ.get("PRE_COMMIT_REMOTE_BRANCH"):
         return "push"
-    return "merge" if staged.merge_head(root) else "commit"
+    return "merge" if staged.merge_heads(root) else "commit"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -146,9 +146,23 @@ def tree_blobs(rev: str | None, pathspecs: Sequence[str], cwd: Path) -> dict[str
     return _cat_blobs(_parse_entries(raw, 2), cwd)
 
 
-def merge_head(cwd: Path) -> str | None:
-    """The commit being merged, while a merge is in progress."""
-    return resolve("MERGE_HEAD", cwd)
+def merge_heads(cwd: Path) -> list[str]:
+    """The commits being merged, while a merge is being committed.
+
+    After a conflict, ``git commit`` finds them in MERGE_HEAD. But git runs the
+    ``pre-merge-commit`` hook *before* it writes MERGE_HEAD; there the only trace is
+    GIT_REFLOG_ACTION, which ``git merge`` sets to ``merge <the commits as named>``.
+    """
+    head = resolve("MERGE_HEAD", cwd)
+    if head is not None:
+        out = git(["rev-parse", "--git-path", "MERGE_HEAD"], cwd).decode().strip()
+        path = Path(out) if Path(out).is_absolute() else cwd / out
+        return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    action = os.environ.get("GIT_REFLOG_ACTION", "")
+    if not action.startswith("merge "):
+        return []
+    heads = (resolve(name, cwd) for name in action.split()[1:])
+    return [h for h in heads if h is not None]
 
 
 def current_branch(cwd: Path) -> str | None:
@@ -234,8 +248,3 @@ def hooks_dir(cwd: Path) -> Path:
     out = git(["rev-parse", "--git-path", "hooks"], cwd).decode().strip()
     path = Path(out)
     return path if path.is_absolute() else (cwd / path).resolve()
-
-
-def in_hook_env() -> bool:
-    """True when pre-commit runs us (it exports PRE_COMMIT=1)."""
-    return os.environ.get("PRE_COMMIT") == "1"

@@ -5,7 +5,7 @@
 the next update or, worse, pushed: nodeup refuses a nodeupconfig whose hash moved and
 channels re-applies a changed addon within a minute. The only legitimate source of such a
 change is a pull, which merges ``refs/kops-gitsync/observed/<store>``; that merge is
-recognised by MERGE_HEAD being (an ancestor of) an observed ref.
+recognised by the merged commit being (an ancestor of) an observed ref.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from kops_gitsync.sync.policy import Kind, classify
 
 
 def _is_pull_merge(ctx: HookContext) -> bool:
-    head = staged.merge_head(ctx.root)
-    if head is None:
-        return False
-    return any(
-        tip == head or staged.is_ancestor(head, tip, ctx.root)
-        for tip in staged.observed_tips(ctx.root)
+    """Every commit being merged is (an ancestor of) a pulled store state."""
+    heads = staged.merge_heads(ctx.root)
+    tips = staged.observed_tips(ctx.root)
+    return bool(heads) and all(
+        any(head == tip or staged.is_ancestor(head, tip, ctx.root) for tip in tips)
+        for head in heads
     )
 
 

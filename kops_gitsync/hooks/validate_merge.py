@@ -15,7 +15,7 @@ from kops_gitsync.hooks.validate import validate_clusters
 
 
 def run(ctx: HookContext) -> int:
-    if staged.merge_head(ctx.root) is not None:
+    if staged.merge_heads(ctx.root):
         # Everything the merge changes relative to the branch merged into, not just what
         # the caller passed: pre-commit may split the file list across several runs.
         paths = staged.staged_paths(ctx.root)

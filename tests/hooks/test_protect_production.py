@@ -1,0 +1,128 @@
+"""``kops-protect-production`` at the commit, merge and push stages, through pre-commit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.hooks.conftest import MakeRepo, Repo, fixture_store, intent_keys, output
+
+CONFIG = """stores:
+- name: prod
+  path: state/prod
+  production: true
+  approved_branches: [main, "release/*"]
+- name: dev
+  path: state/dev
+"""
+NODES = "state/{store}/minimal-aws.example.com/instancegroup/nodes"
+
+
+def _repo(make_repo: MakeRepo, config: str = CONFIG) -> Repo:
+    repo = make_repo(hooks=("kops-protect-production",), config=config)
+    source = fixture_store("minimal-aws")
+    for store in ("prod", "dev"):
+        repo.copy_tree(source, f"state/{store}", intent_keys(source))
+    assert repo.commit("initial mirror").returncode == 0
+    return repo
+
+
+def _grow(repo: Repo, store: str, size: bytes = b"maxSize: 5") -> None:
+    path = NODES.format(store=store)
+    repo.write(path, repo.read(path).replace(b"maxSize: 2", size))
+
+
+@pytest.mark.parametrize("branch", ["main", "release/2026-11"])
+def test_commit_on_an_approved_branch_passes(make_repo: MakeRepo, branch: str) -> None:
+    repo = _repo(make_repo)
+    if branch != "main":
+        repo.git("checkout", "-q", "-b", branch)
+    _grow(repo, "prod")
+    proc = repo.commit("grow prod nodes")
+    assert proc.returncode == 0, output(proc)
+
+
+def test_commit_on_an_unapproved_branch_is_rejected_naming_store_files_and_patterns(
+    make_repo: MakeRepo,
+) -> None:
+    repo = _repo(make_repo)
+    repo.git("checkout", "-q", "-b", "feature/bigger")
+    _grow(repo, "prod")
+    _grow(repo, "dev")
+    proc = repo.commit("grow nodes everywhere")
+    text = output(proc)
+    assert proc.returncode == 1
+    assert "production store 'prod' (state/prod/)" in text
+    assert "[main, release/*]" in text
+    assert "branch 'feature/bigger'" in text
+    assert NODES.format(store="prod") in text
+    assert NODES.format(store="dev") not in text
+
+
+def test_non_production_store_changes_anywhere(make_repo: MakeRepo) -> None:
+    repo = _repo(make_repo)
+    repo.git("checkout", "-q", "-b", "feature/dev-only")
+    _grow(repo, "dev")
+    assert repo.commit("grow dev").returncode == 0
+
+
+def test_deletion_counts_as_a_change(make_repo: MakeRepo) -> None:
+    repo = _repo(make_repo)
+    repo.git("checkout", "-q", "-b", "cleanup")
+    repo.git("rm", "-q", NODES.format(store="prod"))
+    proc = repo.git("commit", "-q", "-m", "remove nodes", check=False)
+    assert proc.returncode == 1
+    assert NODES.format(store="prod") in output(proc)
+
+
+def test_default_approved_branch_is_the_repository_default(make_repo: MakeRepo) -> None:
+    config = "stores:\n- name: prod\n  path: state/prod\n  production: true\n"
+    repo = make_repo(hooks=("kops-protect-production",), config=config, name="defaults")
+    source = fixture_store("minimal-aws")
+    repo.copy_tree(source, "state/prod", intent_keys(source))
+    assert repo.commit("mirror on main (init.defaultBranch)").returncode == 0
+    repo.git("checkout", "-q", "-b", "trunk")
+    _grow(repo, "prod")
+    proc = repo.commit("on trunk")
+    assert proc.returncode == 1 and "[main]" in output(proc)
+    # origin/HEAD wins over init.defaultBranch.
+    repo.git("update-ref", "refs/remotes/origin/trunk", "HEAD")
+    repo.git("symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/trunk")
+    proc = repo.commit("on trunk, now the default")
+    assert proc.returncode == 0, output(proc)
+
+
+def test_merge_stage(make_repo: MakeRepo) -> None:
+    repo = _repo(make_repo)
+    repo.git("checkout", "-q", "-b", "feature")
+    _grow(repo, "prod")
+    assert repo.commit("prod change, reviewed here", verify=False).returncode == 0
+    # Merging it into an unapproved branch is refused at pre-merge-commit...
+    repo.git("checkout", "-q", "-b", "staging", "main")
+    proc = repo.git("merge", "--no-ff", "--no-edit", "feature", check=False)
+    assert proc.returncode != 0
+    assert "a merge on branch 'staging'" in output(proc)
+    repo.git("merge", "--abort")
+    # ... and allowed into main.
+    repo.git("checkout", "-q", "main")
+    proc = repo.git("merge", "--no-ff", "--no-edit", "feature", check=False)
+    assert proc.returncode == 0, output(proc)
+
+
+def test_push_stage_checks_the_remote_branch(
+    make_repo: MakeRepo, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    repo = _repo(make_repo)
+    remote = tmp_path_factory.mktemp("remote") / "review.git"
+    repo.git("init", "-q", "--bare", str(remote))
+    repo.git("remote", "add", "origin", str(remote))
+    assert repo.git("push", "-q", "origin", "main").returncode == 0
+    repo.git("checkout", "-q", "-b", "feature")
+    _grow(repo, "prod")
+    assert repo.commit("skipped the commit hook", verify=False).returncode == 0
+    proc = repo.git("push", "origin", "feature", check=False)
+    assert proc.returncode != 0
+    assert "pushing to branch 'feature'" in output(proc)
+    assert NODES.format(store="prod") in output(proc)
+    # The same commits pushed to an approved remote branch pass.
+    proc = repo.git("push", "origin", "feature:release/1", check=False)
+    assert proc.returncode == 0, output(proc)
