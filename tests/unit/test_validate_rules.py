@@ -267,3 +267,36 @@ def test_instance_groups_without_a_cluster() -> None:
     docs = cluster_docs()
     del docs["config"]
     assert rules(docs) == {"cluster-config-missing"}
+
+
+def test_service_account_issuer_discovery() -> None:
+    docs = cluster_docs()
+    _spec(docs)["serviceAccountIssuerDiscovery"] = {"discoveryStore": "s3://my.bucket/oidc",
+                                                    "enableAWSOIDCProvider": True}
+    (finding,) = [f for f in findings(docs) if f.rule == "service-account-issuer-discovery"]
+    assert "dot" in finding.message
+    _spec(docs)["serviceAccountIssuerDiscovery"] = {"enableAWSOIDCProvider": True}
+    assert "service-account-issuer-discovery" in rules(docs)
+    _spec(docs)["serviceAccountIssuerDiscovery"] = {"discoveryStore": "gs://oidc-bucket"}
+    assert "service-account-issuer-discovery" not in rules(docs)
+
+
+def test_user_data_type_and_warm_pools() -> None:
+    docs = cluster_docs()
+    _ig(docs, "nodes")["additionalUserData"] = [{"name": "x", "type": "text/plain",
+                                                 "content": "echo"}]
+    _ig(docs, "master-us-test-1a")["warmPool"] = {"minSize": 1}
+    _ig(docs, "nodes")["warmPool"] = {}
+    _ig(docs, "nodes")["maxPrice"] = "0.1"
+    found = [(f.path.rsplit("/", 1)[-1], f.rule) for f in findings(docs)]
+    assert ("nodes", "ig-user-data-type") in found
+    assert found.count(("master-us-test-1a", "ig-warm-pool")) == 1
+    assert found.count(("nodes", "ig-warm-pool")) == 1
+
+
+def test_egress_and_dual_stack_need_private_or_ipv6() -> None:
+    docs = cluster_docs()
+    _spec(docs)["subnets"][0]["egress"] = "nat-0123"
+    _spec(docs)["subnets"].append({"cidr": "172.20.64.0/19", "name": "b", "type": "DualStack",
+                                   "zone": "us-test-1b"})
+    assert {"subnet-egress", "subnet-dual-stack"} <= rules(docs)

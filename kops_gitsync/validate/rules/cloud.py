@@ -67,6 +67,11 @@ FORBIDDEN_FIELD = rule(
 API_LB_CLASSIC = rule("api-lb-classic", "AWS Classic load balancers are refused from kops 1.37",
                       "set spec.api.loadBalancer.class: Network",
                       "pkg/apis/kops/validation/aws.go: awsValidateCluster")
+SA_ISSUER_DISCOVERY = rule(
+    "service-account-issuer-discovery",
+    "OIDC discovery documents need exactly one home that AWS/GCP can serve publicly",
+    "set discoveryStore (s3:// bucket without dots, or gs://) or discoveryService, not both",
+    "pkg/apis/kops/validation/legacy.go: validateServiceAccountIssuerDiscovery")
 
 
 def check_cloud(view: ClusterView) -> Iterator[Issue]:
@@ -157,4 +162,29 @@ def check_gce_instance_groups(view: ClusterView) -> Iterator[Issue]:
                            at_key=True)
 
 
-CHECKS = (check_cloud, check_forbidden_fields, check_gce_instance_groups)
+def check_issuer_discovery(view: ClusterView) -> Iterator[Issue]:
+    discovery = as_dict(view.spec.get("serviceAccountIssuerDiscovery"))
+    if view.cluster is None or not discovery:
+        return
+    here = ("spec", "serviceAccountIssuerDiscovery")
+    store = as_str(discovery.get("discoveryStore"))
+    service = discovery.get("discoveryService")
+    if store and service:
+        yield cluster_issue(SA_ISSUER_DISCOVERY, here,
+                            "set discoveryStore or discoveryService, not both", at_key=True)
+    if store:
+        scheme, _, rest = store.partition("://")
+        if scheme not in ("s3", "gs"):
+            yield cluster_issue(SA_ISSUER_DISCOVERY, (*here, "discoveryStore"),
+                                f"discoveryStore {store} must be an s3:// or gs:// URL")
+        elif scheme == "s3" and "." in rest.split("/", 1)[0]:
+            yield cluster_issue(SA_ISSUER_DISCOVERY, (*here, "discoveryStore"),
+                                f"S3 bucket in {store} has a dot, which breaks its HTTPS"
+                                " certificate; use a bucket name without dots")
+    if discovery.get("enableAWSOIDCProvider") is True and not (store or service):
+        yield cluster_issue(SA_ISSUER_DISCOVERY, (*here, "enableAWSOIDCProvider"),
+                            "enableAWSOIDCProvider needs discoveryStore or discoveryService")
+
+
+CHECKS = (check_cloud, check_forbidden_fields, check_gce_instance_groups,
+          check_issuer_discovery)

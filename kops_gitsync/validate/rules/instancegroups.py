@@ -29,6 +29,9 @@ from kops_gitsync.validate.rules.catalog import rule
 _IG = "pkg/apis/kops/validation/instancegroup.go"
 AWS_VOLUME_TYPES = ("standard", "gp2", "gp3", "io1", "io2")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+USER_DATA_TYPES = ("text/x-include-once-url", "text/x-include-url", "text/cloud-config-archive",
+                   "text/upstart-job", "text/cloud-config", "text/part-handler",
+                   "text/x-shellscript", "text/cloud-boothook")
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
                  "h": 3600.0}
@@ -68,6 +71,13 @@ IG_TAINTS = rule("ig-taints", "kubelet refuses malformed or repeated taints",
                  f"{_IG}: ValidateInstanceGroup")
 IG_SYSCTL = rule("ig-sysctl", "sysctl parameters are written to sysctl.d as name=value",
                  "write each entry as name=value", f"{_IG}: ValidateInstanceGroup")
+IG_USER_DATA_TYPE = rule(
+    "ig-user-data-type", "cloud-init accepts only known MIME types for extra user data",
+    "set additionalUserData[].type to one of the cloud-init types (e.g. text/x-shellscript)",
+    f"{_IG}: ValidateInstanceGroup")
+IG_WARM_POOL = rule(
+    "ig-warm-pool", "AWS warm pools work only for Node/APIServer IGs and not with spot",
+    "remove warmPool, or use it on an on-demand Node IG", f"{_IG}: CrossValidateInstanceGroup")
 CLUSTER_INSTANCEGROUPS = rule(
     "cluster-instancegroups",
     "a cluster needs at least one control-plane IG and one other IG",
@@ -145,6 +155,13 @@ def _taints_and_sysctls(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]
         if "=" not in as_str(entry):
             yield ig_issue(file_name, IG_SYSCTL, ("spec", "sysctlParameters", index),
                            f"sysctl {entry!r} has no '='; write name=value")
+    for index, part in enumerate(as_list(spec.get("additionalUserData"))):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in USER_DATA_TYPES:
+            yield ig_issue(file_name, IG_USER_DATA_TYPE,
+                           ("spec", "additionalUserData", index, "type"),
+                           f"user data type {kind!r} is not one cloud-init knows; use e.g."
+                           " text/x-shellscript or text/cloud-config")
 
 
 def check_cross_instance_groups(view: ClusterView) -> Iterator[Issue]:
@@ -172,6 +189,16 @@ def check_cross_instance_groups(view: ClusterView) -> Iterator[Issue]:
 
 
 def _aws_fields(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]:
+    if spec.get("warmPool") is not None:
+        role = spec.get("role")
+        if role not in ("Node", "APIServer"):
+            yield ig_issue(file_name, IG_WARM_POOL, ("spec", "warmPool"),
+                           f"warm pools work only on Node and APIServer IGs, not {role}",
+                           at_key=True)
+        if spec.get("maxPrice"):
+            yield ig_issue(file_name, IG_WARM_POOL, ("spec", "warmPool"),
+                           "warm pools cannot be used with spot instances (maxPrice)",
+                           at_key=True)
     volume = spec.get("rootVolumeType")
     if volume is not None and volume not in AWS_VOLUME_TYPES:
         yield ig_issue(file_name, IG_ROOT_VOLUME_TYPE, ("spec", "rootVolumeType"),

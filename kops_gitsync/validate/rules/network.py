@@ -88,6 +88,15 @@ NETWORKING_UNSUPPORTED = rule(
     "weave, canal, romana, lyftvpc, classic and external were removed from kops",
     "migrate to a supported provider (calico, cilium, cni, ...)",
     f"{_V}: validateNetworking")
+SUBNET_EGRESS = rule(
+    "subnet-egress",
+    "egress (a NAT gateway, instance or External) routes private subnets only",
+    "remove egress from the public subnet, or make the subnet Private",
+    f"{_V}: validateSubnet")
+SUBNET_DUAL_STACK = rule(
+    "subnet-dual-stack", "DualStack subnets exist only in IPv6 clusters",
+    "use Private/Public, or make the cluster IPv6 (nonMasqueradeCIDR ::/0)",
+    f"{_V}: validateSubnet")
 ACCESS_CIDR = rule(
     "access-cidr",
     "sshAccess, kubernetesApiAccess and nodePortAccess hold CIDRs (pl- prefix lists on AWS)",
@@ -159,6 +168,7 @@ def check_subnets(view: ClusterView) -> Iterator[Issue]:
             issues.append(cluster_issue(SUBNET_TYPE, (*here, "type"),
                                         f"subnet type {kind!r} is unknown; use one of"
                                         f" {', '.join(SUBNET_TYPES)}"))
+        issues.extend(_ipv6_only_features(view, here, subnet))
         cidr = parse_cidr(subnet.get("cidr"), (*here, "cidr"), issues)
         if cidr is None:
             continue
@@ -183,6 +193,23 @@ def check_subnets(view: ClusterView) -> Iterator[Issue]:
                                             " give each subnet its own range"))
         placed.append((index, name or str(index), cidr))
     yield from issues
+
+
+def is_ipv6_cluster(view: ClusterView) -> bool:
+    return ":" in as_str(view.spec.get("nonMasqueradeCIDR"))
+
+
+def _ipv6_only_features(view: ClusterView, here: YamlPath, subnet: dict[str, Any]) -> list[Issue]:
+    kind, ipv6 = subnet.get("type"), is_ipv6_cluster(view)
+    found = []
+    if kind == "DualStack" and not ipv6:
+        found.append(cluster_issue(SUBNET_DUAL_STACK, (*here, "type"),
+                                   "DualStack subnets need an IPv6 cluster; use Private"))
+    if subnet.get("egress") and kind in ("Public", "Utility") and not ipv6:
+        found.append(cluster_issue(SUBNET_EGRESS, (*here, "egress"),
+                                   f"egress on a {kind} subnet is not allowed; remove it or"
+                                   " make the subnet Private"))
+    return found
 
 
 def check_network_ranges(view: ClusterView) -> Iterator[Issue]:
