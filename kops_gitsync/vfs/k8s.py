@@ -132,9 +132,12 @@ class KubernetesStore:
         if path.strip("/"):
             raise FatalStoreError(f"{url!r}: k8s:// takes a kubeconfig context only, no path")
         kubeconfig = _kubeconfig_path(env)
+        settings = client.Configuration()
+        settings.retries = False  # the pacer retries; urllib3's own loop would hide a dead server
         try:
             api_client = config.new_client_from_config(
-                config_file=kubeconfig, context=context or None, persist_config=False
+                config_file=kubeconfig, context=context or None, persist_config=False,
+                client_configuration=settings,
             )
         except (config.ConfigException, OSError, ValueError) as exc:
             which = f"context {context!r}" if context else "the current context"
