@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "takes over this long after the holder dies (default: 60)")
     parser.add_argument("--fetch-interval", type=float, default=60.0, metavar="SECONDS",
                         help="fetch the tracked git remote this often, 0 to never (default: 60)")
+    parser.add_argument("--push-remote", action="store_true",
+                        help="push observed refs, and the branch they merge into, to the "
+                             "tracked git remote, so store drift shows up where you review")
     parser.add_argument("--once", action="store_true",
                         help="pull (and push) every store once, then exit (for cron)")
     parser.add_argument("--verbose", action="store_true", help="log debug events too")
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         fetch_interval=args.fetch_interval,
         metrics_port=args.metrics_port,
         once=args.once,
+        push_remote=args.push_remote,
         env=dict(os.environ),
     )
     return Daemon(options).run()

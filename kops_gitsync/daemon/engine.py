@@ -32,10 +32,11 @@ from kops_gitsync.daemon import logs
 from kops_gitsync.daemon.lease import Lease, LeaseKeeper
 from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
+from kops_gitsync.daemon.remote import RemoteSync
 from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, journal_lock_id
 from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
-from kops_gitsync.daemon.watchers import BRANCH_MOVED, Watchers, fetch_upstream
+from kops_gitsync.daemon.watchers import BRANCH_MOVED, Watchers
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.context import SyncContext, open_contexts
@@ -50,6 +51,7 @@ class Options:
     fetch_interval: float
     metrics_port: int | None
     once: bool
+    push_remote: bool
     env: Mapping[str, str]
 
 
@@ -65,7 +67,7 @@ class Daemon:
         self._keeper: LeaseKeeper | None = None
         self._stopping = False
         self._reload = False
-        self._last_fetch = 0.0
+        self.remote = RemoteSync(options.fetch_interval, options.push_remote)
         self._schedule_lock = threading.Lock()  # pokes come from the watcher threads
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -229,17 +231,21 @@ class Daemon:
         while not self._stopping:
             if self._reload:
                 self.reload()
-            self._maybe_fetch()
+            if self.repo is not None:
+                for name in self.remote.maybe_fetch(self.repo, list(self.runners.values())):
+                    self.poke(name, "approved upstream")
             for schedule in due([r.schedule for r in self.runners.values()], time.monotonic()):
                 if self._stopping or self._reload:
                     break
                 self._turn(self.runners[schedule.name])
+            if self.repo is not None:
+                self.remote.publish(self.repo, [r.ctx for r in self.runners.values()])
             self._publish()
             if self._stopping:
                 break
             wait = seconds_until_next([r.schedule for r in self.runners.values()],
                                       time.monotonic())
-            caps = [w for w in (wait, watchdog_every, self._fetch_wait()) if w is not None]
+            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait()) if w is not None]
             self._sleep(min(caps) if caps else 60.0)
 
     def _turn(self, runner: StoreRunner) -> None:
@@ -322,44 +328,6 @@ class Daemon:
         level = logging.ERROR if outcome.result == "error" else (
             logging.WARNING if outcome.result == "refused" else logging.INFO)
         logs.log.log(level, "", extra={"event": fields}, exc_info=exc_info)
-
-    def _fetch_wait(self) -> float | None:
-        if self.options.fetch_interval <= 0:
-            return None
-        return max(0.0, self._last_fetch + self.options.fetch_interval - time.monotonic())
-
-    def _maybe_fetch(self) -> None:
-        """Fetch approvals from the remote and merge them, when nobody works in the tree."""
-        if self.repo is None or self._fetch_wait() != 0.0:
-            return
-        self._last_fetch = time.monotonic()
-        pushers = [r for r in self.runners.values() if r.ctx.config.auto_push]
-        if not pushers:
-            return
-        from kops_gitsync.daemon.runner import work_in_progress
-
-        outcome = Outcome("fetch", "unchanged")
-        try:
-            upstream = fetch_upstream(self.repo)
-            head = self.repo.head_commit()
-            if upstream is None or head is None or self.repo.is_ancestor(upstream, head):
-                return
-            wip = work_in_progress(pushers[0].ctx)
-            if wip is not None:
-                outcome.result = "deferred"
-                logs.event(store="*", action="fetch", result="deferred", reason=wip)
-                return
-            merged = self.repo.merge(upstream, "Merge approved changes from upstream")
-            if not merged.ok:
-                raise FatalError(f"merging {upstream[:12]} failed: "
-                                 f"{merged.refused or ', '.join(merged.conflicts)}")
-            logs.event(store="*", action="fetch", result="merged", commit=upstream[:12],
-                       duration=round(outcome.duration, 3))
-            for runner in pushers:
-                self.poke(runner.name, "approved upstream")
-        except Exception as exc:
-            logs.event(logging.ERROR, "", store="*", action="fetch", result="error",
-                       kind=error_kind(exc), error=str(exc))
 
     # --- observability and shutdown --------------------------------------------------
 

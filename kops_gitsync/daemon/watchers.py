@@ -11,8 +11,8 @@ event storm costs one extra pull, not one per event):
   ``.lock`` file into place, so both "moved to" and "modified" events count.
 
 Object stores (S3, GCS, ...) offer no event we can receive without infrastructure (SNS,
-Pub/Sub), so they are polled on their interval; a remote's approvals arrive by
-:func:`fetch_upstream`, which the loop calls periodically.
+Pub/Sub), so they are polled on their interval; a remote's approvals arrive by a periodic
+fetch (``remote.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
-from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.policy import LOCK_KEY
 
 BRANCH_MOVED = "branch moved"
@@ -116,29 +115,3 @@ class _Handler(FileSystemEventHandler):
         paths = [event.src_path, getattr(event, "dest_path", "")]
         if any(p and self._matters(str(p)) for p in paths):
             self._act()
-
-
-def remote_of(repo: GitRepo) -> str | None:
-    """The remote the checked-out branch tracks, if any."""
-    branch = repo.current_branch()
-    if branch is None:
-        return None
-    try:
-        remote: str = repo.git.config("--get", f"branch.{branch}.remote")
-    except Exception:
-        return None
-    return remote.strip() or None
-
-
-def fetch_upstream(repo: GitRepo) -> str | None:
-    """``git fetch`` the tracked remote; returns the upstream commit (None: no upstream).
-
-    Approvals usually happen on the remote (a merged pull request), so the daemon fetches
-    and then merges the upstream branch into the checked-out one (the caller decides whether
-    the working tree allows it). Fetch only reads the remote: nothing is pushed here.
-    """
-    remote = remote_of(repo)
-    if remote is None:
-        return None
-    repo.git.fetch("--quiet", "--no-tags", remote)
-    return repo.resolve("@{upstream}")

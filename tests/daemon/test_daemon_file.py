@@ -264,3 +264,35 @@ def test_bad_config_at_start_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "unknown state store scheme 'nope'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_approval_on_the_remote_is_fetched_and_pushed_and_drift_is_published(
+    tmp_path: Path, start_daemon: Start
+) -> None:
+    store = copy_fixture_store(tmp_path / "store")
+    seed = make_repo(tmp_path / "seed", [store_config(store, interval=3600, auto_push=True)])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+    git(tmp_path, "clone", "-q", str(origin), "daemon")
+    daemon = start_daemon(tmp_path / "daemon", "--fetch-interval", "1", "--push-remote")
+    first_pull(daemon)
+    daemon.wait_event("the mirror published to the remote", action="publish", result="pushed")
+    assert "refs/kops-gitsync/observed/dev" in git(origin, "for-each-ref")
+
+    # Store drift reaches the remote as commits.
+    mark = daemon.mark()
+    (store / CLUSTER / "kops-version.txt").write_text("1.31.0\n")
+    daemon.wait_event("the drift published", after=mark, action="publish", result="pushed")
+    assert git(origin, "show", f"main:state/{CLUSTER}/kops-version.txt") == "1.31.0\n"
+
+    # An approval merged on the remote lands in the store.
+    git(tmp_path, "clone", "-q", str(origin), "approver")
+    approver = tmp_path / "approver"
+    edited = approver / "state" / CLUSTER / "config"
+    edited.write_text(edited.read_text() + "# approved on the remote\n")
+    git(approver, "commit", "-q", "-am", "reviewed and merged")
+    mark = daemon.mark()
+    git(approver, "push", "-q", "origin", "main")
+    daemon.wait_event("the fetch", after=mark, action="fetch", result="merged")
+    daemon.wait_event("the push", after=mark, store="dev", action="push", result="written")
+    assert "# approved on the remote" in (store / CLUSTER / "config").read_text()
