@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotation only: keep the import of this module minimal
+    from pathlib import Path
 
 __all__ = ["Finding", "validate_cluster", "validate_tree"]
 

@@ -70,6 +70,15 @@ class _TooComplex(Exception):
     """The document expands past the node or depth budget."""
 
 
+class _NotJson(Exception):
+    """Valid YAML that kops' YAML-to-JSON step refuses, with the (line, column) of the cause."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
 def conflict_markers(raw: bytes) -> list[int]:
     """1-based line numbers of git merge-conflict marker lines."""
     return [raw.count(b"\n", 0, match.start()) + 1 for match in _CONFLICT_MARKER.finditer(raw)]
@@ -169,6 +178,8 @@ def _parse(key: str, text: str) -> tuple[LoadedDoc | None, list[Issue]]:
         doc.data = builder.build(nodes[0], (), 0)
     except _TooComplex as exc:
         return None, [*issues, _too_complex(key, str(exc))]
+    except _NotJson as exc:
+        return None, [*issues, Issue("yaml-syntax", key, (), str(exc), exc.line, exc.column)]
     except RecursionError:  # e.g. a merge key that includes itself
         return None, [*issues, _too_complex(key, "a self-referencing alias or merge key")]
     return doc, issues
@@ -237,7 +248,10 @@ class _Builder:
         seen: dict[Any, int] = {}
         for key_node, value_node in _merged_pairs(node):
             if key_node.id != "scalar":
-                raise _TooComplex("a mapping key that is itself a mapping or list")
+                mark = key_node.start_mark
+                raise _NotJson("a mapping key that is itself a mapping or list has no JSON form"
+                               " (kops cannot decode it); use a plain string key",
+                               mark.line + 1, mark.column + 1)
             name = _scalar(key_node.tag, key_node.value)
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if name in seen:

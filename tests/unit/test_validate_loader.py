@@ -172,3 +172,14 @@ def test_pure_python_fallback_reads_files_like_libyaml(
     ]
     doc, _ = load_object("config", b"a: yes\nb: 010\n")
     assert doc is not None and doc.data == {"a": True, "b": 8}
+
+
+def test_a_key_that_is_a_list_has_no_json_form() -> None:
+    _, issues = load_object("config", b"a: 1\n? [x, y]\n: b\n")
+    assert [(i.rule, i.line, i.column) for i in issues] == [("yaml-syntax", 2, 3)]
+    assert "JSON" in issues[0].message
+
+
+def test_byte_order_mark_and_crlf_are_fine() -> None:
+    doc, issues = load_object("config", b"\xef\xbb\xbfa: 1\r\nb: 2\r\n")
+    assert issues == [] and doc is not None and doc.data == {"a": 1, "b": 2}

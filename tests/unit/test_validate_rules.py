@@ -300,3 +300,20 @@ def test_egress_and_dual_stack_need_private_or_ipv6() -> None:
     _spec(docs)["subnets"].append({"cidr": "172.20.64.0/19", "name": "b", "type": "DualStack",
                                    "zone": "us-test-1b"})
     assert {"subnet-egress", "subnet-dual-stack"} <= rules(docs)
+
+
+def test_a_crashing_check_becomes_a_warning_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kops_gitsync.validate import rules as rules_module
+
+    def broken_check(view: object) -> list[object]:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(rules_module, "CHECKS", (*rules_module.CHECKS, broken_check))
+    docs = cluster_docs()
+    docs["instancegroup/nodes"]["spec"]["minSize"] = 9
+    found = findings(docs)
+    assert {f.rule for f in found} == {"ig-size-order", "internal-error"}
+    (internal,) = [f for f in found if f.rule == "internal-error"]
+    assert internal.severity == "warning" and "broken_check" in internal.message
