@@ -45,7 +45,7 @@ def check_cluster(
     name = PurePosixPath(display.replace("\\", "/")).name or Path(display).resolve().name
     docs, issues = load_cluster(files)
     view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok}, ig_file_names(files))
-    if view.cluster is None and CONFIG_KEY not in files and view.igs:
+    if CONFIG_KEY not in files and ig_file_names(files):
         issues.append(
             Issue(
                 "cluster-config-missing",
@@ -58,7 +58,7 @@ def check_cluster(
         )
     issues.extend(run_rules(view))
     if previous is not None:
-        before, _ = load_cluster(previous)
+        before, _ = load_cluster(previous, schema=False)  # only its data is compared
         good = {k: d for k, d in before.items() if d.shape_ok}
         before_view = build_view(name, good, ig_file_names(previous))
         issues.extend(run_update_rules(before_view, view))
@@ -69,7 +69,9 @@ def ig_file_names(files: Mapping[str, bytes]) -> list[str]:
     return [k[len(IG_PREFIX) :] for k in files if k.startswith(IG_PREFIX) and is_object_key(k)]
 
 
-def load_cluster(files: Mapping[str, bytes]) -> tuple[dict[str, LoadedDoc], list[Issue]]:
+def load_cluster(
+    files: Mapping[str, bytes], *, schema: bool = True
+) -> tuple[dict[str, LoadedDoc], list[Issue]]:
     """Load and shape-check every object file; ``shape_ok`` marks those rules may read."""
     from kops_gitsync.validate.schema import check_schema
 
@@ -86,7 +88,7 @@ def load_cluster(files: Mapping[str, bytes]) -> tuple[dict[str, LoadedDoc], list
         if any(issue.severity == "error" for issue in shape):
             continue
         doc.shape_ok = True
-        if doc.data.get("apiVersion") in SCHEMA_API_VERSIONS:
+        if schema and doc.data.get("apiVersion") in SCHEMA_API_VERSIONS:
             issues.extend(check_schema(expected_kind(key), key, doc.data))
     return docs, issues
 
