@@ -198,7 +198,7 @@ class GCSStore:
 
         def get() -> Blob:
             blob = self._bucket.blob(name)
-            data = blob.download_as_bytes(retry=None, timeout=TIMEOUT, checksum=None)
+            data = blob.download_as_bytes(retry=None, timeout=TIMEOUT)
             return Blob(data, str(blob.generation))
 
         return self._call(get, key)

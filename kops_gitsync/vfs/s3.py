@@ -160,7 +160,7 @@ class S3Store:
         self.retry_attempts = pacer.ATTEMPTS
         self.retry_initial_wait = pacer.INITIAL_WAIT
         self._count_lock = threading.Lock()
-        self._lazy_lock = threading.Lock()
+        self._lazy_lock = threading.RLock()  # the probe writes like any write (SSE, ACL)
         self._sse: str | bool | None = False  # False: not asked yet
         self._capabilities: Capabilities | None = (
             _AWS_CAPABILITIES
@@ -318,12 +318,11 @@ class S3Store:
                 raise
             return False
 
-        self._call(lambda: self._client.put_object(Bucket=bucket, Key=name, Body=b"probe"), key)
+        put = self._put_arguments(key, b"probe")
+        self._call(lambda: self._client.put_object(**put), key)
         try:
-            create = refused(lambda: self._client.put_object(
-                Bucket=bucket, Key=name, Body=b"probe", IfNoneMatch="*"))
-            replace = refused(lambda: self._client.put_object(
-                Bucket=bucket, Key=name, Body=b"probe", IfMatch=wrong))
+            create = refused(lambda: self._client.put_object(**put, IfNoneMatch="*"))
+            replace = refused(lambda: self._client.put_object(**put, IfMatch=wrong))
             delete = refused(lambda: self._client.delete_object(
                 Bucket=bucket, Key=name, IfMatch=wrong))
         finally:
@@ -391,14 +390,18 @@ class S3Store:
             sse = self._sse
         return {"ServerSideEncryption": sse} if isinstance(sse, str) else {}
 
-    def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> str:
-        name = self._object_key(key)
-        args: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": name, "Body": data}
+    def _put_arguments(self, key: str, data: bytes) -> dict[str, Any]:
+        args: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": self._object_key(key),
+                                "Body": data}
         if self.settings.acl:
             args["ACL"] = self.settings.acl
         args.update(self._sse_argument())
+        return args
+
+    def write(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
+        args = self._put_arguments(key, data)
         if if_none_match or if_match is not None:
             caps = self.capabilities
             server_side = caps.conditional_create if if_none_match else caps.conditional_replace
