@@ -321,3 +321,53 @@ def test_persistent_server_errors_end_in_a_clear_error(
     with pytest.raises(RetryableStoreError, match="503"):
         store.read(f"{CLUSTER}/config")
     assert proxy.requests_seen > 1
+
+
+def test_cli_pull_edit_push_reads_back_with_the_kubernetes_client(
+    kube_api: KubeApiServerDouble, k8s_env: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The whole loop on k8s://: push takes its lock (a ConfigMap) and replaces the one
+    InstanceGroup with the resourceVersion the pull saw."""
+    from kops_gitsync.cli.main import main
+    from tests.core.conftest import git
+
+    seed(k8s_env, "clusters", "minimal-aws-example-com", yaml.safe_load(cluster_yaml()))
+    seed(k8s_env, "instancegroups", "minimal-aws-example-com", yaml.safe_load(ig_yaml("nodes")))
+    before = fetch(k8s_env, "instancegroups", "minimal-aws-example-com", "nodes")
+    monkeypatch.setenv("KUBECONFIG", k8s_env["KUBECONFIG"])
+    monkeypatch.setenv("KOPS_STATE_STORE", "k8s://double")
+    repo = tmp_path / "review"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("review repo\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-qm", "initial")
+
+    assert main(["pull", "--repo", str(repo)]) == 0
+    mirrored = repo / "state" / CLUSTER / "instancegroup" / "nodes"
+    assert sorted(p.relative_to(repo / "state").as_posix()
+                  for p in (repo / "state").rglob("*") if p.is_file()) == [
+        f"{CLUSTER}/config", f"{CLUSTER}/instancegroup/nodes"]
+    text = mirrored.read_text()
+    assert "maxSize: 2" in text
+    mirrored.write_text(text.replace("maxSize: 2", "maxSize: 7"))
+    git(repo, "commit", "-qam", "nodes: allow seven")
+    capsys.readouterr()
+    assert main(["push", "--repo", str(repo), "--yes"]) == 0, capsys.readouterr().err
+
+    after = fetch(k8s_env, "instancegroups", "minimal-aws-example-com", "nodes")
+    assert after["spec"]["maxSize"] == 7
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]  # replaced, not recreated
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    cluster_now = fetch(k8s_env, "clusters", "minimal-aws-example-com", CLUSTER)
+    assert cluster_now["metadata"]["generation"] == 1  # untouched
+    # the push took its lock as a ConfigMap and removed it afterwards
+    assert ("POST", "/api/v1/namespaces/default/configmaps") in kube_api.state.requests
+    assert ("DELETE", "/api/v1/namespaces/default/configmaps/kops-gitsync-lock") in (
+        kube_api.state.requests
+    )
+    assert not any(key[0] == "configmaps" for key in kube_api.state.objects)
+    capsys.readouterr()
+    assert main(["pull", "--repo", str(repo)]) == 0
+    assert "up to date" in capsys.readouterr().out
