@@ -115,6 +115,21 @@ def test_objects_written_by_kops_map_to_store_keys(
         assert (len(blob.data), blob.version) == (size, version)
 
 
+def test_listing_follows_continue_tokens(
+    k8s_store: KubernetesStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kops_gitsync.vfs.k8s as k8s_backend
+
+    k8s_store.write(f"{CLUSTER}/config", cluster_yaml())
+    groups = [f"{CLUSTER}/instancegroup/ig-{n}" for n in range(5)]
+    for key in groups:
+        k8s_store.write(key, ig_yaml(key.rsplit("/", 1)[1]))
+    monkeypatch.setattr(k8s_backend, "LIST_PAGE_SIZE", 2)
+    before = k8s_store.request_counts["LIST"]
+    assert sorted(listing(k8s_store)) == sorted([f"{CLUSTER}/config", *groups])
+    assert k8s_store.request_counts["LIST"] - before == 1 + 3  # clusters, then 2+2+1 groups
+
+
 def test_read_gives_stable_bytes_without_server_metadata(
     k8s_store: Store, k8s_env: dict[str, str]
 ) -> None:

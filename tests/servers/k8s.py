@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
-from kops_gitsync.vfs.base import Store
 from tests.doubles.kube_apiserver_double import KubeApiServerDouble
+
+if TYPE_CHECKING:  # the kubernetes SDK is imported only by the tests that use it
+    from kops_gitsync.vfs.k8s import KubernetesStore
 
 STORE_FACTORIES: list[str] = []
 
@@ -58,7 +61,7 @@ def k8s_env(kube_api: KubeApiServerDouble, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def k8s_store(k8s_env: dict[str, str]) -> Iterator[Store]:
+def k8s_store(k8s_env: dict[str, str]) -> Iterator[KubernetesStore]:
     from kops_gitsync.vfs.k8s import KubernetesStore
 
     store = KubernetesStore.from_url(f"k8s://{CONTEXT}", k8s_env)
