@@ -55,30 +55,37 @@ class FileStore:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if not self.root.is_dir():
             raise FatalStoreError(f"state store directory {self.root} does not exist")
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            base = Path(dirpath)
-            for name in list(dirnames):
-                if (base / name).is_symlink():
-                    raise FatalStoreError(
-                        f"symbolic link {printable(str(base / name))} in the store: "
-                        "kops-gitsync does not follow links out of a store"
-                    )
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = base / name
-                key = path.relative_to(self.root).as_posix()
-                if not key.startswith(prefix) or name.startswith(_TMP_PREFIX):
-                    continue
-                if path.is_symlink():
-                    raise FatalStoreError(
-                        f"symbolic link {printable(key)} in the store: "
-                        "kops-gitsync does not follow links out of a store"
-                    )
-                try:
-                    data = path.read_bytes()
-                except FileNotFoundError:
-                    continue  # removed while we walked: it is simply not in this listing
-                yield ObjectInfo(key=key, size=len(data), version=content_version(data))
+        yield from self._walk(str(self.root), "", prefix)
+
+    def _walk(self, directory: str, rel: str, prefix: str) -> Iterator[ObjectInfo]:
+        """Depth-first, sorted, with plain ``os.scandir`` (its d_type answers is_dir and
+        is_symlink without a stat per entry, which matters at tens of thousands of files)."""
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except FileNotFoundError:
+            if rel:
+                return  # a folder removed while we walked: not in this listing
+            raise FatalStoreError(f"state store directory {self.root} disappeared") from None
+        for entry in entries:
+            key = f"{rel}{entry.name}"
+            if entry.is_symlink():
+                raise FatalStoreError(
+                    f"symbolic link {printable(key)} in the store: "
+                    "kops-gitsync does not follow links out of a store"
+                )
+            if entry.is_dir():
+                sub = key + "/"
+                if sub.startswith(prefix) or prefix.startswith(sub):
+                    yield from self._walk(entry.path, sub, prefix)
+                continue
+            if not key.startswith(prefix) or entry.name.startswith(_TMP_PREFIX):
+                continue
+            try:
+                with open(entry.path, "rb") as handle:
+                    data = handle.read()
+            except FileNotFoundError:
+                continue  # removed while we walked: it is simply not in this listing
+            yield ObjectInfo(key=key, size=len(data), version=content_version(data))
 
     def read(self, key: str) -> Blob:
         path = self._path(key)
