@@ -6,7 +6,9 @@ HTTP sent through its authenticated session, because the guarantees hang on exac
 
 * version = the hex MD5 ETag (Swift's listing calls it ``hash``), the token kops' own
   ``swiftfs.go`` exposes, so a listing and a read agree without reading bodies;
-* create-if-absent is ``PUT`` with ``If-None-Match: *``, which Swift enforces (412);
+* create-if-absent is ``PUT`` with ``If-None-Match: *``: Swift refuses an object that
+  exists (412), but racing creators can all win (it checks before the body arrives), so a
+  ``HEAD`` after the PUT turns a lost race into ``ObjectExists`` in nearly every case;
 * Swift **ignores If-Match on PUT and DELETE** (there is no compare-and-swap in Swift at all),
   so replace-if-version and delete-if-version are checked client-side: a ``HEAD`` just before
   the write. That narrows the race to the gap between the two requests; push closes it among
