@@ -35,13 +35,49 @@ def remote_of(repo: GitRepo) -> str | None:
     return remote.strip() or None
 
 
+def remote_observed_ref(remote: str, observed_ref: str) -> str:
+    return observed_ref.replace("refs/kops-gitsync/", f"refs/kops-gitsync/remotes/{remote}/", 1)
+
+
 def fetch_upstream(repo: GitRepo) -> str | None:
-    """``git fetch`` the tracked remote; returns the upstream commit (None: no upstream)."""
+    """``git fetch`` the tracked remote; returns the upstream commit (None: no upstream).
+
+    The remote's observed refs (published by whichever daemon holds a store's lease) are
+    fetched too, into their own namespace: :func:`adopt_observed` fast-forwards ours to
+    them, so a standby that takes over continues the holder's history instead of starting
+    a second one.
+    """
     remote = remote_of(repo)
     if remote is None:
         return None
-    repo.git.fetch("--quiet", "--no-tags", remote)
+    try:
+        configured: str = repo.git.config("--get-all", f"remote.{remote}.fetch")
+    except Exception:  # GitCommandError: no fetch refspec configured
+        configured = ""
+    observed = f"+refs/kops-gitsync/observed/*:refs/kops-gitsync/remotes/{remote}/observed/*"
+    repo.git.fetch("--quiet", "--no-tags", remote, *configured.split(), observed)
     return repo.resolve("@{upstream}")
+
+
+def adopt_observed(repo: GitRepo, observed_refs: list[str]) -> list[str]:
+    """Fast-forward our observed refs to the remote's; returns the refs that moved.
+
+    Only a fast-forward: a remote state that does not contain ours is another daemon's
+    divergent history (a split brain the lease should have prevented) and is left alone.
+    """
+    remote = remote_of(repo)
+    if remote is None:
+        return []
+    moved = []
+    for ref in observed_refs:
+        theirs = repo.resolve(remote_observed_ref(remote, ref))
+        ours = repo.resolve(ref)
+        if theirs is None or theirs == ours:
+            continue
+        if ours is None or repo.is_ancestor(ours, theirs):
+            repo.update_ref(ref, theirs, ours, "kops-gitsync daemon: fast-forward from remote")
+            moved.append(ref)
+    return moved
 
 
 def publishable(repo: GitRepo, observed_refs: list[str]) -> list[str]:
@@ -95,6 +131,7 @@ class RemoteSync:
             return []
         try:
             upstream = fetch_upstream(repo)
+            adopt_observed(repo, [r.ctx.observed_ref for r in runners])
             head = repo.head_commit()
             if upstream is None or head is None or repo.is_ancestor(upstream, head):
                 return []

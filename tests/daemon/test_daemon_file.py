@@ -296,3 +296,34 @@ def test_approval_on_the_remote_is_fetched_and_pushed_and_drift_is_published(
     daemon.wait_event("the fetch", after=mark, action="fetch", result="merged")
     daemon.wait_event("the push", after=mark, store="dev", action="push", result="written")
     assert "# approved on the remote" in (store / CLUSTER / "config").read_text()
+
+
+def test_high_availability_pair_shares_one_history_through_the_remote(
+    tmp_path: Path, start_daemon: Start
+) -> None:
+    store = copy_fixture_store(tmp_path / "store")
+    seed = make_repo(tmp_path / "seed", [store_config(store, interval=3600, auto_push=True)])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+    git(tmp_path, "clone", "-q", str(origin), "a")
+    git(tmp_path, "clone", "-q", str(origin), "b")
+    args = ("--fetch-interval", "1", "--push-remote", "--lease-ttl", "4")
+    a = start_daemon(tmp_path / "a", *args, name="a")
+    first_pull(a)
+    a.wait_event("a publishing", action="publish", result="pushed")
+    published = git(origin, "rev-parse", "refs/kops-gitsync/observed/dev").strip()
+    b = start_daemon(tmp_path / "b", *args, name="b")
+    wait_for(lambda: git(tmp_path / "b", "for-each-ref", "--format=%(objectname)",
+                         "refs/kops-gitsync/observed/dev").strip() == published,
+             "the standby to adopt the holder's observed state")
+
+    a.send(signal.SIGKILL)
+    a.wait_exit()
+    b.wait_event("b taking over", store="dev", action="lease", result="held")
+    mark = b.mark()
+    (store / CLUSTER / "kops-version.txt").write_text("1.31.0\n")
+    b.wait_event("b's pull", after=mark, store="dev", action="pull", result="changed")
+    b.wait_event("b publishing", after=mark, action="publish", result="pushed")
+    parent = git(origin, "rev-parse", "refs/kops-gitsync/observed/dev^").strip()
+    assert parent == published  # b continued a's history, the remote took it as is
+    assert not [e for e in b.events() if e.get("action") == "publish" and e["result"] != "pushed"]
