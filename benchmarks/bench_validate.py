@@ -73,6 +73,20 @@ def subprocess_figures(code: str, runs: int) -> tuple[float, float, float]:
     return min(walls), statistics.median(walls), statistics.median(cpus)
 
 
+def import_cost(module: str, runs: int) -> tuple[float, float]:
+    """(min, median) cumulative ``-X importtime`` of ``module`` in ms: the import alone,
+    without interpreter start-up noise."""
+    costs = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                              cwd=REPO, capture_output=True, text=True, check=True)
+        for line in done.stderr.splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) == 3 and parts[2] == module:
+                costs.append(int(parts[1]) / 1000)
+    return min(costs), statistics.median(costs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="repetitions per figure")
@@ -90,6 +104,9 @@ def main() -> int:
               f" {findings} findings")
         shutil.rmtree(root)
 
+    low, median = import_cost("kops_gitsync.validate", args.runs)
+    print(f"-X importtime kops_gitsync.validate (cumulative): min {low:.1f} ms,"
+          f" median {median:.1f} ms")
     rows = [
         ("interpreter start (python -c pass)", "pass"),
         ("import: from kops_gitsync.validate import validate_cluster",
