@@ -28,17 +28,17 @@ from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import Journal
 from kops_gitsync.sync.pull import PullResult, pull
 from kops_gitsync.sync.push import PushResult, push
-from kops_gitsync.vfs.base import Blob, ObjectInfo
+from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
 
 
 class LeaseGuardedStore:
     """The store as push sees it: every write first checks that the lease is still valid."""
 
-    def __init__(self, ctx: SyncContext, lease: Lease) -> None:
-        self._store = ctx.store
+    def __init__(self, store: Store, lease: Lease) -> None:
+        self._store = store
         self._lease = lease
-        self.url = ctx.store.url
-        self.capabilities = ctx.store.capabilities
+        self.url = store.url
+        self.capabilities = store.capabilities
 
     def _check(self, key: str) -> None:
         if not self._lease.valid():
@@ -219,7 +219,7 @@ class StoreRunner:
         if not lease.valid():
             return None
         outcome = Outcome("push", "unchanged", extra={"branch": branch})
-        guarded = replace(ctx, store=LeaseGuardedStore(ctx, lease))
+        guarded = replace(ctx, store=LeaseGuardedStore(ctx.store, lease))
         try:
             result: PushResult = push(guarded, apply=True, branch=branch, lock=lease.lock)
         except FatalError:

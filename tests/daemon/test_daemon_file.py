@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -327,3 +328,37 @@ def test_high_availability_pair_shares_one_history_through_the_remote(
     parent = git(origin, "rev-parse", "refs/kops-gitsync/observed/dev^").strip()
     assert parent == published  # b continued a's history, the remote took it as is
     assert not [e for e in b.events() if e.get("action") == "publish" and e["result"] != "pushed"]
+
+
+def test_a_daemon_whose_lease_is_taken_stops_writing(tmp_path: Path, start_daemon: Start) -> None:
+    store = copy_fixture_store(tmp_path / "store")
+    repo = make_repo(tmp_path / "repo", [store_config(store, interval=3600, auto_push=True)])
+    daemon = start_daemon(repo, "--lease-ttl", "4")
+    first_pull(daemon)
+    daemon.wait_event("the first push check", store="dev", action="push")
+
+    # An operator removed the lock and another writer took the store.
+    rival = json.loads((store / LOCK_KEY).read_text())
+    rival.update(id="rival", host="elsewhere", pid=1, expires=rival["expires"] + 3600)
+    (store / LOCK_KEY).write_text(json.dumps(rival))
+    daemon.wait_event("the daemon noticing", store="dev", action="lease", result="standby")
+
+    edited = repo / "state" / CLUSTER / "config"
+    edited.write_text(edited.read_text() + "# must not be pushed\n")  # (yet)
+    mark = daemon.mark()
+    git(repo, "commit", "-q", "-am", "approved, but this daemon no longer holds the store")
+    (store / CLUSTER / "kops-version.txt").write_text("1.31.0\n")  # and a store event
+    wait_for(lambda: json.loads(
+        (repo / ".git" / "kops-gitsync" / "daemon-state.json").read_text()
+    )["stores"]["dev"]["lease"] == "standby", "the state file to say standby")
+    time.sleep(2)  # several turns' worth: none of them may write
+    assert "# must not be pushed" not in (store / CLUSTER / "config").read_text()
+    assert not [e for e in daemon.events()[mark:] if e.get("action") in ("pull", "push")]
+    assert json.loads((store / LOCK_KEY).read_text())["id"] == "rival"
+
+    # The rival goes away: the same daemon takes the store back and catches up.
+    (store / LOCK_KEY).unlink()
+    daemon.wait_event("the lease back", after=mark, store="dev", action="lease", result="held")
+    daemon.wait_event("the held-back push", after=mark, store="dev", action="push",
+                      result="written")
+    assert "# must not be pushed" in (store / CLUSTER / "config").read_text()

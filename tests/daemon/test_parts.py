@@ -19,8 +19,10 @@ from kops_gitsync.daemon import logs
 from kops_gitsync.daemon.lease import Lease, LeaseKeeper
 from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
+from kops_gitsync.daemon.runner import LeaseGuardedStore
 from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, StoreState, describe, read_state, write_state
+from kops_gitsync.errors import FatalStoreError
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.file import FileStore
@@ -328,3 +330,21 @@ def test_keeper_renews_and_reports_changes(tmp_path: Path) -> None:
         keeper.join(5)
     assert changes == [("dev", True)]
     assert later > first  # renewed
+
+
+def test_writes_through_a_lapsed_lease_are_refused_before_they_reach_the_store(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    store = FileStore(tmp_path / "store")
+    lease = Lease("dev", store, ttl=60, clock=clock)
+    lease.tick()
+    guarded = LeaseGuardedStore(store, lease)
+    guarded.write("c/config", b"one")
+    clock.now += 31  # no renewal for more than half the TTL
+    with pytest.raises(FatalStoreError, match=r"lease on .* lost"):
+        guarded.write("c/config", b"two")
+    with pytest.raises(FatalStoreError):
+        guarded.delete("c/config")
+    assert (tmp_path / "store" / "c" / "config").read_bytes() == b"one"
+    assert [o.key for o in guarded.list("c/")] == ["c/config"]  # reads still work
