@@ -1,17 +1,21 @@
 """swift:// behaviour beyond the shared contract, on the real Swift from tests/servers/swift.py:
 container creation on write (as kops does), store roots below a container, tempauth tokens,
-the client-side version check, and what Swift's own client sees after our writes."""
+the client-side version check, Keystone password auth (a Keystone double in front of the
+real Swift), and what Swift's own client sees after our writes."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kops_gitsync.errors import FatalStoreError, PreconditionFailed
 from kops_gitsync.vfs.swift import SwiftStore
+from tests.doubles.keystone_double import KeystoneDouble
 from tests.servers.swift import SwiftCluster, new_container, swift_env
 
 
@@ -97,3 +101,64 @@ def test_request_counts_by_kind(swift_cluster: SwiftCluster, opened: list[SwiftS
     list(store.list())
     store.delete("a")
     assert store.request_counts == {"LIST": 1, "GET": 1, "HEAD": 0, "PUT": 1, "DELETE": 1}
+
+
+@pytest.fixture
+def keystone(swift_cluster: SwiftCluster) -> Iterator[KeystoneDouble]:
+    """Keystone v3 double whose catalog sends RegionOne and RegionTwo to two Swift accounts."""
+    endpoints = {
+        "RegionOne": swift_cluster.storage_url,
+        "RegionTwo": f"{swift_cluster.open_url}/v1/AUTH_regiontwo",
+    }
+    with KeystoneDouble("kops", "s3cret", "clusters", endpoints) as double:
+        yield double
+
+
+def keystone_env(keystone: KeystoneDouble, **extra: str) -> dict[str, str]:
+    return {"OS_AUTH_URL": keystone.auth_url, "OS_USERNAME": "kops", "OS_PASSWORD": "s3cret",
+            "OS_PROJECT_NAME": "clusters", "OS_DOMAIN_NAME": "Default", **extra}
+
+
+def test_os_password_variables_reach_swift_through_the_catalog(
+    swift_cluster: SwiftCluster, keystone: KeystoneDouble, opened: list[SwiftStore]
+) -> None:
+    import swiftclient
+
+    container = f"kgs-keystone-{uuid.uuid4().hex[:6]}"
+    env = keystone_env(keystone, OS_REGION_NAME="'RegionTwo'")  # quotes stripped, as in kops
+    store = SwiftStore.from_url(f"swift://{container}", env)
+    opened.append(store)
+    store.write("c.example.com/config", b"kind: Cluster\n")
+    assert keystone.tokens_issued == 1
+    region_two = swiftclient.Connection(
+        preauthurl=f"{swift_cluster.open_url}/v1/AUTH_regiontwo", preauthtoken="x", retries=0
+    )
+    assert region_two.get_object(container, "c.example.com/config")[1] == b"kind: Cluster\n"
+    region_two.close()
+
+
+def test_credential_file_reaches_swift(
+    swift_cluster: SwiftCluster, keystone: KeystoneDouble, opened: list[SwiftStore],
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "openstack.ini"
+    path.write_text(
+        f"[Global]\nregion = RegionOne\n\n[Default]\nidentity = {keystone.auth_url}\n"
+        "user = kops\npassword = s3cret\ndomain_name = Default\ntenant_name = clusters\n"
+    )
+    container = new_container(swift_cluster)
+    store = SwiftStore.from_url(f"swift://{container}", {"OPENSTACK_CREDENTIAL_FILE": str(path)})
+    opened.append(store)
+    version = store.write("c/config", b"from the ini file")
+    assert [(o.key, o.version) for o in store.list()] == [("c/config", version)]
+
+
+def test_wrong_password_is_a_credentials_error(
+    keystone: KeystoneDouble, opened: list[SwiftStore]
+) -> None:
+    store = SwiftStore.from_url(
+        "swift://anything", keystone_env(keystone, OS_PASSWORD="not-it")
+    )
+    opened.append(store)
+    with pytest.raises(FatalStoreError, match="credentials"):
+        list(store.list())
