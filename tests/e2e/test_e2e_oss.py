@@ -6,13 +6,16 @@ changed, its ETag is the upper-case MD5 of the new bytes, and no lock object is 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import oss2
 import pytest
 
 from kops_gitsync.cli.main import main
+from kops_gitsync.sync.context import open_contexts
 from kops_gitsync.sync.policy import LOCK_KEY
+from kops_gitsync.sync.pull import pull
 from tests.conftest import FIXTURE_STORES
 from tests.core.conftest import git
 from tests.doubles.oss_double import OssDouble
@@ -85,3 +88,12 @@ def test_pull_edit_push_read_back(
     capsys.readouterr()
     assert cli(review_repo, "pull") == 0
     assert "up to date" in capsys.readouterr().out
+
+    # A no-op pull costs the listing page and nothing else: no GET, no HEAD.
+    (context,) = open_contexts(review_repo, None, None, dict(os.environ))
+    try:
+        assert pull(context).observed_commit is None
+        counts = context.store.request_counts  # type: ignore[attr-defined]
+        assert counts == {"LIST": 1, "GET": 0, "HEAD": 0, "PUT": 0, "DELETE": 0}
+    finally:
+        context.close()

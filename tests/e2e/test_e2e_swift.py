@@ -6,12 +6,15 @@ ETag is the MD5 of the new bytes, and no lock object is left behind."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
 from kops_gitsync.cli.main import main
+from kops_gitsync.sync.context import open_contexts
 from kops_gitsync.sync.policy import LOCK_KEY
+from kops_gitsync.sync.pull import pull
 from tests.conftest import FIXTURE_STORES
 from tests.core.conftest import git
 from tests.servers.swift import SwiftCluster, new_container, swift_env
@@ -92,3 +95,12 @@ def test_pull_edit_push_read_back(
     capsys.readouterr()
     assert cli(review_repo, "pull") == 0
     assert "up to date" in capsys.readouterr().out
+
+    # A no-op pull costs the listing page and nothing else: no GET, no HEAD.
+    (context,) = open_contexts(review_repo, None, None, dict(os.environ))
+    try:
+        assert pull(context).observed_commit is None
+        counts = context.store.request_counts  # type: ignore[attr-defined]
+        assert counts == {"LIST": 1, "GET": 0, "HEAD": 0, "PUT": 0, "DELETE": 0}
+    finally:
+        context.close()
