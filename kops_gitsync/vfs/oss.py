@@ -36,7 +36,7 @@ from kops_gitsync.vfs.keys import check_key, printable
 ENDPOINT_VAR = "KOPS_GITSYNC_OSS_ENDPOINT"
 LIST_PAGE_SIZE = 1000  # OSS's maximum max-keys
 _REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
-_RETRYABLE_CODES = {"RequestTimeTooSkewed", "ServiceUnavailable", "InternalError", "Throttling"}
+_RETRYABLE_CODES = {"ServiceUnavailable", "InternalError", "Throttling"}
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                      "SecurityTokenExpired", "InvalidSecurityToken"}
 
@@ -87,11 +87,17 @@ class OSSStore:
         self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
         self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
         self._counts_lock = threading.Lock()
-        self._bucket = oss2.Bucket(
-            oss2.Auth(settings.access_key_id, settings.access_key_secret),
-            settings.endpoint,
-            bucket,
-        )
+        try:
+            self._bucket = oss2.Bucket(
+                oss2.Auth(settings.access_key_id, settings.access_key_secret),
+                settings.endpoint,
+                bucket,
+            )
+        except oss2.exceptions.ClientError as exc:  # oss2 checks the name before any request
+            raise FatalStoreError(
+                f"{url!r}: {bucket!r} is not a valid OSS bucket name "
+                "(3-63 lower-case letters, digits and '-')"
+            ) from exc
 
     @classmethod
     def from_url(cls, url: str, env: Mapping[str, str]) -> OSSStore:
@@ -129,6 +135,11 @@ class OSSStore:
         if status < 0 or status >= 500 or status == 429 or code in _RETRYABLE_CODES:
             # oss2 reports connection failures with negative statuses (-2 RequestError).
             return RetryableStoreError(f"OSS {status} {code} for {where}", key=key)
+        if code == "RequestTimeTooSkewed":
+            return FatalStoreError(
+                "OSS refused the request: this machine's clock is more than 15 minutes off",
+                key=key,
+            )
         if status in (401, 403) or code in _CREDENTIAL_CODES:
             return FatalStoreError(
                 f"OSS refused the credentials for {where} ({code}): check "
