@@ -27,7 +27,7 @@ HOOKS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help=f"one of: {', '.join(HOOKS)}")
+    parser.add_argument("name", help=f"one of {', '.join(HOOKS)}; several: comma-separated")
     parser.add_argument("files", nargs="*", help="repository paths (default: what git stages)")
     parser.add_argument(
         "--stage",
@@ -52,8 +52,11 @@ def _stage(args: argparse.Namespace, root: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from kops_gitsync.errors import FatalError
 
-    name = str(args.name).removeprefix("kops-")
-    if name not in HOOKS:
+    # Several names, comma-separated, run in one process: the plain git hooks pay the
+    # interpreter start and the config load once instead of once per check.
+    names = [n.removeprefix("kops-") for n in str(args.name).split(",") if n]
+    unknown = [n for n in names if n not in HOOKS]
+    if unknown or not names:
         raise FatalError(f"unknown hook {args.name!r} (known: {', '.join(HOOKS)})")
     root = staged.repo_root()
     cwd = Path.cwd()
@@ -64,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     if args.pre_push is not None:
         ctx.push_refs = staged.parse_push_lines(sys.stdin.read())
         ctx.push_remote = args.pre_push
-    module = importlib.import_module(f"kops_gitsync.hooks.{HOOKS[name]}")
-    result: int = module.run(ctx)
-    return result
+    failed = []
+    for name in names:
+        module = importlib.import_module(f"kops_gitsync.hooks.{HOOKS[name]}")
+        if module.run(ctx) != 0:
+            failed.append(name)
+    if failed and len(names) > 1:
+        print(f"kops-gitsync: failed: {', '.join(f'kops-{n}' for n in failed)}", file=sys.stderr)
+    return 1 if failed else 0

@@ -24,17 +24,11 @@ DRIVER = "kops-yaml"
 HOOK_TYPES: dict[str, tuple[str, str]] = {
     "pre-commit": (
         "what this commit stages",
-        "run hook no-secrets --stage commit\n"
-        "run hook no-derived-edits --stage commit\n"
-        "run hook protect-production --stage commit\n"
-        "run hook validate --stage commit\n",
+        "run hook no-secrets,no-derived-edits,protect-production,validate --stage commit\n",
     ),
     "pre-merge-commit": (
         "the result of this merge",
-        "run hook no-secrets --stage merge\n"
-        "run hook no-derived-edits --stage merge\n"
-        "run hook protect-production --stage merge\n"
-        "run hook validate-merge --stage merge\n",
+        "run hook no-secrets,no-derived-edits,protect-production,validate-merge --stage merge\n",
     ),
     "pre-push": (
         "the branches being pushed (git's ref lines on stdin)",
