@@ -134,7 +134,8 @@ def index_blobs(pathspecs: Sequence[str], cwd: Path) -> dict[str, bytes]:
     """Staged content of every index entry under ``pathspecs`` (stage 0 only)."""
     if not pathspecs:
         return {}
-    raw = git(["ls-files", "-s", "-z", "--", *pathspecs], cwd)
+    # Literal: a file named "nodes[1]" or "*" must not act as a pattern.
+    raw = git(["--literal-pathspecs", "ls-files", "-s", "-z", "--", *pathspecs], cwd)
     return _cat_blobs(_parse_entries(raw, 1), cwd)
 
 
@@ -142,7 +143,9 @@ def tree_blobs(rev: str | None, pathspecs: Sequence[str], cwd: Path) -> dict[str
     """Content of every file under ``pathspecs`` in commit ``rev`` (empty if rev is None)."""
     if rev is None or not pathspecs:
         return {}
-    raw = git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", *pathspecs], cwd)
+    raw = git(
+        ["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", rev, "--", *pathspecs], cwd
+    )
     return _cat_blobs(_parse_entries(raw, 2), cwd)
 
 

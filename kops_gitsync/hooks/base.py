@@ -8,6 +8,7 @@ answer for the default layout, and the second lets the hooks check a plain copy 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -37,11 +38,12 @@ class ObjectPath:
 
     @property
     def is_cluster_spec(self) -> bool:
-        """``config`` or an InstanceGroup: the objects validation looks at."""
-        rest = self.in_cluster
-        return self.cluster_dir is not None and (
-            rest == "config" or (rest.startswith("instancegroup/") and rest.count("/") == 1)
-        )
+        return self.cluster_dir is not None and is_spec_key(self.in_cluster)
+
+
+def is_spec_key(rest: str) -> bool:
+    """``config`` or ``instancegroup/<name>``: the objects validation looks at."""
+    return rest == "config" or (rest.startswith("instancegroup/") and rest.count("/") == 1)
 
 
 @dataclass
@@ -52,13 +54,11 @@ class HookContext:
     push_refs: list[staged.PushRef] = field(default_factory=list)
     push_remote: str | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
-    _layout: Layout | None = None
 
-    @property
+    @functools.cached_property
     def layout(self) -> Layout:
-        if self._layout is None:
-            self._layout = Layout.load(self.root)
-        return self._layout
+        """Loaded once per process, shared by every hook run in it."""
+        return Layout.load(self.root)
 
     def say(self, line: str) -> None:
         print(line, file=self.out)
@@ -122,7 +122,7 @@ def cluster_files(blobs: dict[str, bytes], cluster_dir: str) -> dict[str, bytes]
     files = {}
     for path, data in blobs.items():
         rest = path[len(prefix) :]
-        if rest == "config" or (rest.startswith("instancegroup/") and rest.count("/") == 1):
+        if is_spec_key(rest):
             files[rest] = data
     return files
 
