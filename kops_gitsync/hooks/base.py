@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
-from kops_gitsync.config.repo_config import StoreConfig, load_repo_config
+from kops_gitsync.config.repo_config import StoreConfig
 from kops_gitsync.gitrepo import staged
 
 STAGES = ("commit", "merge", "push")
@@ -78,10 +78,11 @@ class Layout:
 
     @classmethod
     def load(cls, root: Path) -> Layout:
-        config = load_repo_config(root)
+        from kops_gitsync.hooks.config_cache import load_stores
+
         configs = staged.index_paths(root, [":(glob)**/config"])
         dirs = {str(PurePosixPath(p).parent) for p in configs if "/" in p}
-        return cls(config.stores, frozenset(dirs))
+        return cls(load_stores(root), frozenset(dirs))
 
     def locate(self, path: str) -> ObjectPath | None:
         """The store object ``path`` is, or None for a file outside every store."""

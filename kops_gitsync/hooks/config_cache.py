@@ -1,0 +1,58 @@
+"""The stores of ``.kops-gitsync.yaml`` for hooks, without re-validating an unchanged file.
+
+Validating the config needs ruamel.yaml and jsonschema, whose import alone costs a hook
+more than everything else it does (about 0.1 s). The file changes rarely and the hooks run
+on every commit, so the validated result is kept in ``<git-dir>/kops-gitsync/`` under the
+SHA-256 of the file's bytes and of the StoreConfig field list: an edited file, or a
+kops-gitsync whose StoreConfig changed, is simply parsed and validated again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from kops_gitsync.config.repo_config import CONFIG_NAME, StoreConfig, parse_repo_config
+from kops_gitsync.gitrepo import staged
+
+CACHE_NAME = "hook-config-cache.json"
+
+
+def _digest(raw: bytes) -> str:
+    fields = ",".join(f.name for f in dataclasses.fields(StoreConfig))
+    return hashlib.sha256(fields.encode() + b"\0" + raw).hexdigest()
+
+
+def _from_json(entry: dict[str, Any]) -> StoreConfig:
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+    return StoreConfig(**values)
+
+
+def load_stores(root: Path) -> tuple[StoreConfig, ...]:
+    source = root / CONFIG_NAME
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        return (StoreConfig(),)
+    digest = _digest(raw)
+    cache = staged.git_dir(root) / "kops-gitsync" / CACHE_NAME
+    try:
+        cached = json.loads(cache.read_text())
+        if cached["digest"] == digest:
+            return tuple(_from_json(entry) for entry in cached["stores"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache yet, or one from another file or version: parse
+    stores = parse_repo_config(raw, source).stores
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        entries = [dataclasses.asdict(store) for store in stores]
+        tmp.write_text(json.dumps({"digest": digest, "stores": entries}))
+        tmp.replace(cache)
+    except OSError:
+        pass  # a read-only git dir only costs speed
+    return stores
