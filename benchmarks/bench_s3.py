@@ -74,25 +74,33 @@ def upload_tree(client: Any, local: Path) -> int:
     return len(files)
 
 
-def change_behind_everyones_back(client: Any) -> dict[str, int]:
-    """10 same-size edits, 2 additions, 1 deletion: the incremental case."""
+def change_behind_everyones_back(client: Any) -> dict[str, bytes]:
+    """10 same-size edits, 2 additions, 1 deletion: the incremental case. Returns the edited
+    keys with their new bytes, to check afterwards who really picked them up."""
     igs = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
            for o in page.get("Contents", []) if "/instancegroup/" in o["Key"]]
-    edited = 0
+    edited: dict[str, bytes] = {}
     for key in igs:
         data = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         if b"minSize: " in data:
             same_size = data.replace(b"minSize: ", b"minSize:\t", 1)
             client.put_object(Bucket=BUCKET, Key=key, Body=same_size)
-            edited += 1
-        if edited == 10:
+            edited[key] = same_size
+        if len(edited) == 10:
             break
     template = client.get_object(Bucket=BUCKET, Key=igs[0])["Body"].read()
     for n in (1, 2):
         client.put_object(Bucket=BUCKET, Key=f"{igs[0].rsplit('/', 1)[0]}/bench-added-{n}",
                           Body=template)
     client.delete_object(Bucket=BUCKET, Key=igs[-1])
-    return {"edited": edited, "added": 2, "deleted": 1}
+    return edited
+
+
+def missed(folder: Path, edited: dict[str, bytes]) -> str:
+    """How many of the edits a finished sync did not bring into ``folder``."""
+    stale = sum(1 for key, data in edited.items()
+                if not (folder / key).is_file() or (folder / key).read_bytes() != data)
+    return f"  MISSED {stale} of {len(edited)} same-size edits" if stale else ""
 
 
 # -- request counting from moto's log ---------------------------------------------------------
@@ -171,7 +179,8 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def phase(label: str, ours: Callable[[], Any], store: Any, log: MotoLog,
-          peers: dict[str, list[str]], env: dict[str, str]) -> None:
+          peers: dict[str, list[str]], env: dict[str, str],
+          check: Callable[[str], str] = lambda who: "") -> None:
     before = dict(store.request_counts)
     log.mark()
     elapsed, _ = timed(ours)
@@ -179,7 +188,7 @@ def phase(label: str, ours: Callable[[], Any], store: Any, log: MotoLog,
                if v - before.get(k, 0)}
     logged = log.since_mark()
     print(f"  {label:30} kops-gitsync {elapsed:7.2f} s  {shown(counted)}"
-          f"  (moto log: {shown(logged)})")
+          f"  (moto log: {shown(logged)}){check('kops-gitsync')}")
     for name, command in peers.items():
         log.mark()
         peer_elapsed, done = timed(lambda c=command: subprocess.run(
@@ -189,7 +198,7 @@ def phase(label: str, ours: Callable[[], Any], store: Any, log: MotoLog,
             continue
         ratio = elapsed / peer_elapsed if peer_elapsed else float("inf")
         print(f"  {'':30} {name:12} {peer_elapsed:7.2f} s  {shown(log.since_mark())}"
-              f"  (kops-gitsync/peer = {ratio:.2f})")
+              f"  (kops-gitsync/peer = {ratio:.2f}){check(name)}")
 
 
 def run(clusters: int) -> None:
@@ -218,16 +227,18 @@ def run(clusters: int) -> None:
 
             phase("full pull", lambda: pull(ctx), store, log, peers, penv)
             phase("no-op pull", lambda: pull(ctx), store, log, peers, penv)
-            change = change_behind_everyones_back(client)
-            phase(f"incremental pull ({change['edited']}+2-1)", lambda: pull(ctx), store, log,
-                  peers, penv)
+            edited = change_behind_everyones_back(client)
+            folders = {"kops-gitsync": repo / "state", "aws s3 sync": work / "peers" / "aws",
+                       "rclone sync": work / "peers" / "rclone"}
+            phase(f"incremental pull ({len(edited)}+2-1)", lambda: pull(ctx), store, log,
+                  peers, penv, lambda who: missed(folders[who], edited))
 
-            edited = 0
+            pushed = 0
             for path in sorted((repo / "state").glob("*/instancegroup/*")):
                 data = path.read_bytes()
-                if b"maxSize: " in data and edited < 10:
+                if b"maxSize: " in data and pushed < 10:
                     path.write_bytes(data.replace(b"maxSize: ", b"maxSize:\t", 1))
-                    edited += 1
+                    pushed += 1
             git(repo, "commit", "-qam", "10 edits")
             phase("push of 10 edits", lambda: push(ctx, apply=True), store, log, {}, penv)
             ctx.close()
