@@ -54,6 +54,10 @@ def _yaml(text: str) -> Any:
     return yaml
 
 
+MAX_BYTES = 4 * 1024 * 1024
+# An alias (``*name``) where a value starts. kops never writes one, and comparing trees
+# would expand them: a "billion laughs" file must not hang a merge.
+_ALIAS = re.compile(rb"(?:^|[\s\[{,:])\*[^\s,\]}]+", re.MULTILINE)
 _KEY_LINE = re.compile(r"^( *)[^\s#-][^:]*:\s*(#.*)?$")
 _DASH_LINE = re.compile(r"^( *)- ")
 
@@ -91,6 +95,10 @@ def _load(data: bytes) -> tuple[Any, str]:
         raise _NotMergeable("not UTF-8") from exc
     if not text.strip():
         return MISSING, text
+    if len(data) > MAX_BYTES:
+        raise _NotMergeable(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    if _ALIAS.search(data):
+        raise _NotMergeable("uses YAML aliases")
     try:
         documents = list(_yaml(text).load_all(text))
     except YAMLError as exc:

@@ -176,6 +176,22 @@ def test_unparseable_side_falls_back_to_line_merge(broken: bytes) -> None:
     assert bool(result.conflicts) == bool(conflicts)
 
 
+def test_alias_bomb_is_not_expanded() -> None:
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    levels += [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)
+    ]
+    bomb = ("\n".join(levels) + "\n").encode()
+    result = merge_files(b"x: 1\n", bomb, b"x: 2\n")
+    assert not result.structural and result.conflicts == ["line merge: uses YAML aliases"]
+
+
+def test_globs_and_wildcard_hosts_are_not_aliases() -> None:
+    base = b'spec:\n  additionalSans: ["*.example.com"]\n  zone: a\n  x: 1\n'
+    result = merge_files(base, base.replace(b"zone: a", b"zone: b"), base.replace(b"x: 1", b"x: 2"))
+    assert result.structural and result.clean
+
+
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=repo, check=True, capture_output=True, text=True
