@@ -8,10 +8,13 @@ takes the settings those kops releases read: ``OSS_REGION`` (the endpoint is
 ``KOPS_GITSYNC_OSS_ENDPOINT`` overrides the endpoint (tests, private deployments).
 
 Guarantees: version = the ETag (upper-case hex MD5 for the simple PUTs kops and we make).
-Create-if-absent is ``x-oss-forbid-overwrite: true``, which OSS enforces (409
-``FileAlreadyExists``). OSS has no conditional PUT or DELETE, so replace- and
-delete-if-version are a ``HEAD`` just before the write: a narrowed window that the push lock
-closes among kops-gitsync writers, exactly as for Swift.
+Create-if-absent is ``x-oss-forbid-overwrite: true``: OSS refuses an existing object (409
+``FileAlreadyExists``), but its documentation says neither that racing creators are
+serialised nor that the header works on versioned buckets (it says it does *not*). So a
+create also reads back the ETag (a lost race becomes ``ObjectExists``), and on a versioned
+bucket checks for the object first. OSS has no conditional PUT or DELETE, so replace- and
+delete-if-version are a ``HEAD`` just before the write. None of the three is claimed as
+atomic; push relies on its lock plus these checks, as on Swift.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from kops_gitsync.vfs.keys import check_key, printable
 
 ENDPOINT_VAR = "KOPS_GITSYNC_OSS_ENDPOINT"
 LIST_PAGE_SIZE = 1000  # OSS's maximum max-keys
-_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
+_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER")
 _RETRYABLE_CODES = {"ServiceUnavailable", "InternalError", "Throttling"}
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                      "SecurityTokenExpired", "InvalidSecurityToken"}
@@ -75,7 +78,7 @@ def oss_settings(env: Mapping[str, str]) -> OSSSettings:
 
 class OSSStore:
     capabilities = Capabilities(
-        conditional_create=True, conditional_replace=False, conditional_delete=False
+        conditional_create=False, conditional_replace=False, conditional_delete=False
     )
 
     def __init__(self, url: str, bucket: str, prefix: str, settings: OSSSettings) -> None:
@@ -87,6 +90,7 @@ class OSSStore:
         self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
         self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
         self._counts_lock = threading.Lock()
+        self._versioned: bool | None = None  # asked once, before the first create
         try:
             self._bucket = oss2.Bucket(
                 oss2.Auth(settings.access_key_id, settings.access_key_secret),
@@ -182,6 +186,25 @@ class OSSStore:
         if str(head.etag) != expected:
             raise PreconditionFailed(f"{printable(key)} changed in the store", key=key)
 
+    def _bucket_versioned(self) -> bool:
+        """Whether the bucket keeps versions, where OSS ignores x-oss-forbid-overwrite."""
+        if self._versioned is None:
+            try:
+                status = self._call("OTHER", self._bucket.get_bucket_versioning).status
+                self._versioned = status in ("Enabled", "Suspended")
+            except FatalStoreError as exc:
+                if "credentials" not in str(exc):
+                    raise
+                self._versioned = True  # not allowed to ask: assume the header may be ignored
+        return self._versioned
+
+    def _head_etag(self, key: str) -> str | None:
+        try:
+            head = self._call("HEAD", lambda: self._bucket.head_object(self.prefix + key), key)
+        except FileNotFoundError:
+            return None
+        return str(head.etag)
+
     def write(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
     ) -> str:
@@ -190,11 +213,16 @@ class OSSStore:
         headers = {"x-oss-object-acl": "private", "Content-Type": "application/octet-stream"}
         if if_none_match:
             headers["x-oss-forbid-overwrite"] = "true"
+            if self._bucket_versioned() and self._head_etag(key) is not None:
+                raise ObjectExists(f"{printable(key)} already exists", key=key)
         if if_match is not None:
             self._check_version(key, if_match)
         result = self._call(
             "PUT", lambda: self._bucket.put_object(name, data, headers=headers), key
         )
+        if if_none_match and self._head_etag(key) != str(result.etag):
+            # Another creator's PUT landed after ours: theirs stays, so we lost the race.
+            raise ObjectExists(f"{printable(key)} was created by someone else meanwhile", key=key)
         return str(result.etag)
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:

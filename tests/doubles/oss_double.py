@@ -6,14 +6,16 @@ strict where our guarantees depend on the server:
 * every request must carry a valid V1 signature (``Authorization: OSS ak:sig``), else 403
   ``SignatureDoesNotMatch`` / ``InvalidAccessKeyId``, so wrong credentials really fail;
 * ``x-oss-forbid-overwrite: true`` on PUT refuses an existing key with 409 ``FileAlreadyExists``,
-  atomically (one lock around check and store);
+  atomically (one lock around check and store), except on a bucket with versioning, where
+  OSS documents that the header has no effect;
 * ETags are the quoted upper-case MD5, ``x-oss-hash-crc64ecma`` is the real CRC-64/ECMA so
   oss2's CRC check runs;
 * ``ListObjectsV2`` pages (``max-keys`` up to 1000, ``continuation-token``, url encoding);
 * HEAD errors travel base64-encoded in ``x-oss-err``, as OSS does.
 
-It is not OSS: no ACL checks, no multipart, no versioning, path-style addressing only
-(oss2 uses it for IP endpoints). ``fail_next`` injects server errors to test retries.
+It is not OSS: no ACL checks, no multipart, no stored versions (``set_versioning`` only flips
+the bucket's status and its effect on the header), path-style addressing only (oss2 uses it
+for IP endpoints). ``fail_next`` injects server errors to test retries.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class StoredObject:
 class OssState:
     credentials: dict[str, str]
     buckets: dict[str, dict[str, StoredObject]] = field(default_factory=dict)
+    versioning: dict[str, str] = field(default_factory=dict)  # bucket -> Enabled/Suspended
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, query
     pending_failures: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -133,8 +136,7 @@ def _handler(state: OssState) -> type[BaseHTTPRequestHandler]:
             params = parse_qsl(split.query, keep_blank_values=True)
             bucket, _, raw_key = split.path.lstrip("/").partition("/")
             key = unquote(raw_key)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self._read_body()
             with state.lock:
                 state.requests.append((self.command, split.path, split.query))
                 injected = state.pending_failures.pop(0) if state.pending_failures else None
@@ -145,6 +147,22 @@ def _handler(state: OssState) -> type[BaseHTTPRequestHandler]:
                 self._serve(bucket, key, dict(params), body)
             except OssError as error:
                 self._fail(error)
+
+        def _read_body(self) -> bytes:
+            """The request body, also when chunked: requests sends an empty stream that way
+            (oss2 wraps bodies in a stream), and unread chunks would poison the connection."""
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
 
         def _authenticate(self, bucket: str, key: str, params: list[tuple[str, str]]) -> None:
             authorization = self.headers.get("Authorization", "")
@@ -175,6 +193,13 @@ def _handler(state: OssState) -> type[BaseHTTPRequestHandler]:
                     self._reply(200)
                 elif self.command == "GET" and params.get("list-type") == "2":
                     self._list_v2(bucket, params)
+                elif self.command == "GET" and "versioning" in params:
+                    with state.lock:
+                        self._bucket(bucket)
+                        status = state.versioning.get(bucket)
+                    inner = f"<Status>{status}</Status>" if status else ""
+                    xml = f"<VersioningConfiguration>{inner}</VersioningConfiguration>"
+                    self._reply(200, {"Content-Type": "application/xml"}, xml.encode())
                 else:
                     raise OssError(405, "MethodNotAllowed", "not served by the double")
             elif self.command == "PUT":
@@ -193,7 +218,9 @@ def _handler(state: OssState) -> type[BaseHTTPRequestHandler]:
                 raise OssError(405, "MethodNotAllowed", "not served by the double")
 
         def _put(self, bucket: str, key: str, body: bytes) -> None:
-            forbid = self.headers.get("x-oss-forbid-overwrite", "").lower() == "true"
+            # OSS documents that the header has no effect once versioning is enabled/suspended.
+            forbid = (self.headers.get("x-oss-forbid-overwrite", "").lower() == "true"
+                      and bucket not in state.versioning)
             stored = StoredObject(
                 data=body,
                 etag=hashlib.md5(body, usedforsecurity=False).hexdigest().upper(),
@@ -298,6 +325,11 @@ class OssDouble:
     def create_bucket(self, name: str) -> None:
         with self.state.lock:
             self.state.buckets.setdefault(name, {})
+
+    def set_versioning(self, bucket: str, status: str) -> None:
+        """``Enabled`` or ``Suspended``: from then on x-oss-forbid-overwrite is ignored."""
+        with self.state.lock:
+            self.state.versioning[bucket] = status
 
     def fail_next(self, count: int, status: int = 503) -> None:
         """The next ``count`` requests get ``status`` (before auth), like an overloaded OSS."""

@@ -73,3 +73,43 @@ def test_listing_pages_follow_continuation_tokens(store: OSSStore) -> None:
     listed = [o.key for o in store.list("c/")]
     assert sorted(listed) == keys
     assert store.request_counts["LIST"] - lists_before == 3
+
+
+def test_create_on_a_versioned_bucket_checks_first(
+    store: OSSStore, oss_double: OssDouble, bucket_name: str
+) -> None:
+    """OSS ignores x-oss-forbid-overwrite once versioning is on; the create must not."""
+    oss_double.set_versioning(bucket_name, "Enabled")
+    oss2_bucket(oss_double, bucket_name).put_object("kops/lock", b"held by someone")
+    with pytest.raises(ObjectExists):
+        store.write("lock", b"ours", if_none_match=True)
+    assert store.read("lock").data == b"held by someone"
+    store.write("other", b"new", if_none_match=True)  # absent: created
+    assert store.request_counts["OTHER"] == 1  # versioning asked once per store
+
+
+def test_create_reads_back_and_reports_a_lost_race(
+    store: OSSStore, oss_double: OssDouble, bucket_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A racer whose PUT lands right after ours wins; our read-back must notice."""
+    racer = oss2_bucket(oss_double, bucket_name)
+    real_put = store._bucket.put_object
+
+    def put_then_lose(name: str, data: bytes, headers: dict[str, str]) -> object:
+        result = real_put(name, data, headers=headers)
+        racer.put_object(name, b"the other creator")  # lands between our PUT and read-back
+        return result
+
+    monkeypatch.setattr(store._bucket, "put_object", put_then_lose)
+    with pytest.raises(ObjectExists, match="meanwhile"):
+        store.write("lock", b"ours", if_none_match=True)
+
+
+def test_empty_objects_do_not_disturb_the_next_request(store: OSSStore) -> None:
+    """oss2 streams bodies, so requests sends an empty one chunked; every later request on
+    the same connection must still be understood (real OSS accepts chunked uploads)."""
+    for n in range(10):
+        store.write(f"c/k{n}", b"" if n % 2 else b"x")
+    assert {o.key: o.size for o in store.list("c/")} == {
+        f"c/k{n}": 0 if n % 2 else 1 for n in range(10)
+    }
