@@ -23,11 +23,15 @@ pytest_plugins = [f"tests.servers.{name}" for name in _SERVER_MODULES]
 
 STORE_FACTORIES: list[str] = []
 for _name in _SERVER_MODULES:
-    STORE_FACTORIES += getattr(importlib.import_module(f"tests.servers.{_name}"), "STORE_FACTORIES", [])
+    STORE_FACTORIES += getattr(
+        importlib.import_module(f"tests.servers.{_name}"), "STORE_FACTORIES", []
+    )
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No test may see the developer's kops config, git identity or state store."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
