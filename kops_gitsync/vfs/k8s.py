@@ -53,7 +53,7 @@ LIST_PAGE_SIZE = 500
 SERVER_MANAGED = ("resourceVersion", "uid", "managedFields", "selfLink", "generation",
                   "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "namespace")
-_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
+_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER")
 T = TypeVar("T")
 
 
@@ -332,7 +332,7 @@ class KubernetesStore:
     def _ensure_namespace(self, namespace: str) -> None:
         body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
         try:
-            self._api("PUT", None, self._core.create_namespace, body)
+            self._api("OTHER", None, self._core.create_namespace, body)
         except ApiException as exc:
             if exc.status != 409:
                 raise

@@ -51,7 +51,7 @@ warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"o
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"openstack\.")
 
 _RETRYABLE_STATUS = {408, 429, 498, 500, 502, 503, 504}
-_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE")
+_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER")
 
 
 class SwiftStore:
@@ -232,7 +232,7 @@ class SwiftStore:
         return _etag(response) or md5
 
     def _create_container(self) -> None:
-        response = self._send("PUT", "PUT", self._path(), headers={"Content-Length": "0"})
+        response = self._send("OTHER", "PUT", self._path(), headers={"Content-Length": "0"})
         if response.status_code not in (201, 202, 204):
             raise self._unexpected(response, f"creating container {self.container!r}", None)
 

@@ -46,6 +46,7 @@ def test_missing_container_fails_listing_but_is_created_by_a_write(
     with pytest.raises(FatalStoreError, match="does not exist"):
         list(store.list())
     store.write("c.example.com/config", b"kind: Cluster\n")
+    assert (store.request_counts["PUT"], store.request_counts["OTHER"]) == (2, 1)
     _headers, objects = swift_client.get_container("kgs-created-on-write")
     assert [o["name"] for o in objects] == ["c.example.com/config"]
 
@@ -100,7 +101,9 @@ def test_request_counts_by_kind(swift_cluster: SwiftCluster, opened: list[SwiftS
     store.read("a")
     list(store.list())
     store.delete("a")
-    assert store.request_counts == {"LIST": 1, "GET": 1, "HEAD": 0, "PUT": 1, "DELETE": 1}
+    assert store.request_counts == {
+        "LIST": 1, "GET": 1, "HEAD": 0, "PUT": 1, "DELETE": 1, "OTHER": 0
+    }
 
 
 @pytest.fixture
