@@ -31,6 +31,7 @@ STORE_FACTORIES = ["gcs_store_factory"]
 SERVER_GAPS = {
     "conditional_delete": "fake-gcs-server ignores ifGenerationMatch on DELETE "
     "(real GCS enforces it)",
+    "bad_credentials": "fake-gcs-server accepts any credentials, so none can be wrong",
 }
 _buckets = itertools.count()
 

@@ -139,7 +139,11 @@ def new_bucket(endpoint: str, **credentials: str) -> str:
 
 
 def _factory(scheme: str, root: str, endpoint: str, env: dict[str, str],
-             opened: list[S3Store], proxies: list[FailingProxyDouble]) -> Callable[[], S3Store]:
+             request: pytest.FixtureRequest) -> Iterator[Callable[[], S3Store]]:
+    """The factory and its contract helpers; closes every store and proxy it made."""
+    opened: list[S3Store] = []
+    proxies: list[FailingProxyDouble] = []
+
     def open_store(url: str, env_for: dict[str, str]) -> S3Store:
         store = S3Store.from_url(url, env_for)
         opened.append(store)
@@ -150,6 +154,13 @@ def _factory(scheme: str, root: str, endpoint: str, env: dict[str, str],
 
     def missing_root() -> S3Store:
         return open_store(f"{scheme}://kgs-never-created{root}", env)
+
+    def bad_credentials() -> S3Store:
+        auth: AuthMoto = request.getfixturevalue("moto_auth_server")
+        bucket = new_bucket(auth.url, access_key=auth.access_key, secret_key=auth.secret_key)
+        wrong = {**env, "S3_ENDPOINT": auth.url, "S3_ACCESS_KEY_ID": auth.access_key,
+                 "S3_SECRET_ACCESS_KEY": "not-the-secret"}
+        return open_store(f"{scheme}://{bucket}{root}", wrong)
 
     def failing(failures: int) -> S3Store:
         """A store whose first ``failures`` requests (-1: all) get 503 from a proxy."""
@@ -162,29 +173,8 @@ def _factory(scheme: str, root: str, endpoint: str, env: dict[str, str],
         return store
 
     make.missing_root = missing_root  # type: ignore[attr-defined]
-    make.failing = failing  # type: ignore[attr-defined]
-    return make
-
-
-@pytest.fixture
-def s3_store_factory(
-    moto_server: str, request: pytest.FixtureRequest
-) -> Iterator[Callable[[], S3Store]]:
-    """``s3://`` against moto through S3_ENDPOINT; preconditions trusted (``on``)."""
-    opened: list[S3Store] = []
-    proxies: list[FailingProxyDouble] = []
-    env = s3_env(moto_server, KOPS_GITSYNC_S3_CONDITIONAL="on")
-    make = _factory("s3", "", moto_server, env, opened, proxies)
-
-    def bad_credentials() -> S3Store:
-        auth: AuthMoto = request.getfixturevalue("moto_auth_server")
-        bucket = new_bucket(auth.url, access_key=auth.access_key, secret_key=auth.secret_key)
-        wrong = {**env, "S3_ENDPOINT": auth.url, "S3_SECRET_ACCESS_KEY": "not-the-secret"}
-        store = S3Store.from_url(f"s3://{bucket}", wrong)
-        opened.append(store)
-        return store
-
     make.bad_credentials = bad_credentials  # type: ignore[attr-defined]
+    make.failing = failing  # type: ignore[attr-defined]
     yield make
     for store in opened:
         store.close()
@@ -193,15 +183,20 @@ def s3_store_factory(
 
 
 @pytest.fixture
-def do_store_factory(moto_server: str) -> Iterator[Callable[[], S3Store]]:
+def s3_store_factory(
+    moto_server: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], S3Store]]:
+    """``s3://`` against moto through S3_ENDPOINT; preconditions trusted (``on``)."""
+    env = s3_env(moto_server, KOPS_GITSYNC_S3_CONDITIONAL="on")
+    yield from _factory("s3", "", moto_server, env, request)
+
+
+@pytest.fixture
+def do_store_factory(
+    moto_server: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], S3Store]]:
     """``do://`` with a store root below the bucket and conditional support probed (``auto``)."""
-    opened: list[S3Store] = []
-    proxies: list[FailingProxyDouble] = []
-    yield _factory("do", "/kops/state", moto_server, s3_env(moto_server), opened, proxies)
-    for store in opened:
-        store.close()
-    for proxy in proxies:
-        proxy.stop()
+    yield from _factory("do", "/kops/state", moto_server, s3_env(moto_server), request)
 
 
 @pytest.fixture(scope="session")
