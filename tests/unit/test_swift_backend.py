@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kops_gitsync.errors import FatalStoreError, PreconditionFailed
+from kops_gitsync.errors import FatalStoreError, ObjectExists, PreconditionFailed
 from kops_gitsync.vfs.swift import SwiftStore
 from tests.doubles.keystone_double import KeystoneDouble
 from tests.servers.swift import SwiftCluster, new_container, swift_env
@@ -165,3 +165,24 @@ def test_wrong_password_is_a_credentials_error(
     opened.append(store)
     with pytest.raises(FatalStoreError, match="credentials"):
         list(store.list())
+
+
+def test_create_reads_back_and_reports_a_lost_race(
+    swift_cluster: SwiftCluster, swift_client: Any, opened: list[SwiftStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Swift gives 201 to every racing If-None-Match PUT; the newest one stays. A racer
+    landing between our PUT and our read-back must turn our create into ObjectExists."""
+    container = new_container(swift_cluster)
+    store = SwiftStore.from_url(f"swift://{container}", swift_env(swift_cluster))
+    opened.append(store)
+    real_head = store._head_version
+
+    def racer_lands_first(key: str) -> str | None:
+        swift_client.put_object(container, key, b"the other creator")
+        return real_head(key)
+
+    monkeypatch.setattr(store, "_head_version", racer_lands_first)
+    with pytest.raises(ObjectExists, match="meanwhile"):
+        store.write("lock", b"ours", if_none_match=True)
+    assert swift_client.get_object(container, "lock")[1] == b"the other creator"
