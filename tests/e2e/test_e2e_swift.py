@@ -16,17 +16,13 @@ from kops_gitsync.sync.context import open_contexts
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.sync.pull import pull
 from tests.conftest import FIXTURE_STORES
-from tests.core.conftest import git
+from tests.core.conftest import git, repo, snapshot
 from tests.servers.swift import SwiftCluster, new_container, swift_env
+
+__all__ = ["repo"]  # the review-repository fixture, shared with tests/core
 
 CLUSTER = "minimal-aws.example.com"
 NODES = f"{CLUSTER}/instancegroup/nodes"
-
-
-def fixture_objects(name: str) -> dict[str, bytes]:
-    root = FIXTURE_STORES / name
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def container_objects(connection: object, container: str, root: str) -> dict[str, bytes]:
@@ -43,20 +39,9 @@ def cli(repo: Path, verb: str, *args: str) -> int:
     return main([verb, "--repo", str(repo), *args])
 
 
-@pytest.fixture
-def review_repo(tmp_path: Path) -> Path:
-    path = tmp_path / "review"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("review repo\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-qm", "initial")
-    return path
-
-
 @pytest.mark.parametrize("root", ["", "kops/state/"])
 def test_pull_edit_push_read_back(
-    root: str, swift_cluster: SwiftCluster, review_repo: Path,
+    root: str, swift_cluster: SwiftCluster, repo: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     import swiftclient
@@ -65,23 +50,23 @@ def test_pull_edit_push_read_back(
         preauthurl=swift_cluster.storage_url, preauthtoken="unused", retries=0
     )
     container = new_container(swift_cluster)
-    original = fixture_objects("minimal-aws")
+    original = snapshot(FIXTURE_STORES / "minimal-aws")
     for key, data in original.items():
         connection.put_object(container, root + key, data)
     for name, value in swift_env(swift_cluster).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("KOPS_STATE_STORE", f"swift://{container}/{root}")
 
-    assert cli(review_repo, "pull") == 0
-    mirrored = review_repo / "state" / NODES
+    assert cli(repo, "pull") == 0
+    mirrored = repo / "state" / NODES
     assert mirrored.read_bytes() == original[NODES]
 
     text = mirrored.read_text()
     assert "maxSize: 2" in text
     mirrored.write_text(text.replace("maxSize: 2", "maxSize: 5"))
-    git(review_repo, "commit", "-qam", "nodes: allow five")
+    git(repo, "commit", "-qam", "nodes: allow five")
     capsys.readouterr()
-    assert cli(review_repo, "push", "--yes") == 0, capsys.readouterr().err
+    assert cli(repo, "push", "--yes") == 0, capsys.readouterr().err
 
     after = container_objects(connection, container, root)
     changed = {k for k in set(original) | set(after) if original.get(k) != after.get(k)}
@@ -93,11 +78,11 @@ def test_pull_edit_push_read_back(
     connection.close()
 
     capsys.readouterr()
-    assert cli(review_repo, "pull") == 0
+    assert cli(repo, "pull") == 0
     assert "up to date" in capsys.readouterr().out
 
     # A no-op pull costs the listing page and nothing else: no GET, no HEAD.
-    (context,) = open_contexts(review_repo, None, None, dict(os.environ))
+    (context,) = open_contexts(repo, None, None, dict(os.environ))
     try:
         assert pull(context).observed_commit is None
         counts = context.store.request_counts  # type: ignore[attr-defined]
