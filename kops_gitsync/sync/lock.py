@@ -99,8 +99,15 @@ class StoreLock:
             info = self._new_info(adopt_id)
             try:
                 self._version = self.store.write(LOCK_KEY, self._encode(info), if_none_match=True)
-                self.info = info
-                return info
+                # Where create-if-absent is not atomic (Swift, OSS, S3 servers that ignore
+                # If-None-Match) two creators can both "win": reading the lock back tells
+                # the loser, whose bytes were overwritten, that it does not hold it.
+                current, version = self.holder(self.store)
+                if current is not None and current.id == info.id:
+                    self._version = version or self._version
+                    self.info = info
+                    return info
+                raise ObjectExists("lost a racing create of the lock", key=LOCK_KEY)
             except ObjectExists:
                 current, version = self.holder(self.store)
                 if version is None:

@@ -33,7 +33,7 @@ def call(fn: Callable[[], T], *, attempts: int = ATTEMPTS, initial: float = INIT
     retrying = Retrying(
         retry=retry_if_exception_type(RetryableStoreError),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=initial, max=MAX_WAIT),
+        wait=wait_exponential_jitter(multiplier=initial, max=MAX_WAIT),
         reraise=True,
     )
     return retrying(fn)
