@@ -255,9 +255,15 @@ class Daemon:
             reasons = schedule.begin(time.monotonic())
         reason = "+".join(sorted(reasons))
         if runner.standby():
+            assert runner.lease is not None
+            if runner.lease.held:
+                # Ours, but the last renewal is too old to write on: wait for the keeper's
+                # next one rather than dropping what this turn was for.
+                schedule.defer(reasons, time.monotonic(), runner.lease.ttl / 4)
+                return
             runner.state.lease = "standby"
-            runner.state.lease_holder = runner.lease.holder_description() if runner.lease else None
-            schedule.idle(time.monotonic())
+            runner.state.lease_holder = runner.lease.holder_description()
+            schedule.idle(time.monotonic())  # the keeper pokes us when the lease is ours
             return
         outcome = Outcome("pull", "failed")
         try:

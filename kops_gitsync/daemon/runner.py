@@ -168,10 +168,8 @@ class StoreRunner:
         branch = push_branch(ctx) if ctx.config.auto_push else None
         before = self._push_key(branch)
         result: PullResult = pull(ctx, merge=wip is None)
-        if result.merged and before == self.checked and branch is not None:
-            # Merging the store into a branch that matched the store leaves nothing to push:
-            # record that, so the daemon's own merge does not cost a push attempt.
-            self.checked = self._push_key(branch)
+        if result.merged and before is not None and before == self.checked:
+            self._skip_own_merge(before)
         outcome.objects_read = result.objects_read
         changed = len(result.added) + len(result.modified) + len(result.deleted)
         if result.observed_commit is not None:
@@ -188,6 +186,23 @@ class StoreRunner:
         self.state.last_pull_summary = result.summary
         outcome.detail = result.summary
         return outcome
+
+    def _skip_own_merge(self, before: tuple[str | None, str | None]) -> None:
+        """Merging the store into a branch that matched it leaves nothing to push.
+
+        Recorded only when the branch tip is exactly that merge (or the fast-forward to the
+        observed state): a commit somebody made a moment later must still be pushed.
+        """
+        repo, observed = self.ctx.repo, self.ctx.repo.resolve(self.ctx.observed_ref)
+        branch = push_branch(self.ctx)
+        tip = repo.resolve(f"refs/heads/{branch}") if branch else None
+        if tip is None or observed is None:
+            return
+        ours = tip == observed or (
+            repo.resolve(f"{tip}^1") == before[0] and repo.resolve(f"{tip}^2") == observed
+        )
+        if ours:
+            self.checked = (tip, observed)
 
     def _finish_journal_with_lease(self) -> None:
         """Let pull finish an interrupted push under its own lock, then take the lease back.
@@ -227,7 +242,8 @@ class StoreRunner:
             # next move of the branch or the store is a new situation worth a new try.
             self.checked = key
             raise
-        self.checked = self._push_key(branch)
+        # What was pushed, not what the branch is now: a commit made during the push is new.
+        self.checked = (result.commit, ctx.repo.resolve(ctx.observed_ref))
         outcome.objects_written = len(result.written) + len(result.deleted)
         if result.applied:
             outcome.result = "written"

@@ -91,6 +91,11 @@ class StoreSchedule:
         self.next_due = now + delay
         return delay
 
+    def defer(self, reasons: frozenset[str], now: float, delay: float) -> None:
+        """Not now, but soon, for the same reasons (a lease waiting for its renewal)."""
+        self.poked |= reasons - {"interval"} or {"retry"}
+        self.poked_at = now + delay - self.settle
+
     def idle(self, now: float) -> None:
         """Nothing was tried (standby, shutting down): look again after one interval."""
         self.next_due = now + self.jittered(self.interval)

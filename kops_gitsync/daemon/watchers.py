@@ -17,6 +17,8 @@ fetch (``remote.py``).
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
+from kops_gitsync.daemon import logs
 from kops_gitsync.sync.policy import LOCK_KEY
 
 BRANCH_MOVED = "branch moved"
@@ -113,5 +116,7 @@ class _Handler(FileSystemEventHandler):
         if event.is_directory or event.event_type in ("opened", "closed_no_write"):
             return
         paths = [event.src_path, getattr(event, "dest_path", "")]
-        if any(p and self._matters(str(p)) for p in paths):
+        if any(p and self._matters(os.fsdecode(p)) for p in paths):
+            logs.event(logging.DEBUG, "", action="event", result=event.event_type,
+                       path=os.fsdecode(paths[-1] or paths[0]))
             self._act()

@@ -114,8 +114,17 @@ class DaemonProc:
         try:
             found: dict[str, Any] = wait_for(find, what, timeout)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n--- daemon log ---\n{self.text()}") from None
+            raise AssertionError(f"{exc}\n{self.diagnosis()}") from None
         return found
+
+    def diagnosis(self) -> str:
+        """The log with every thread's stack (SIGUSR1) and the state file, for a failure."""
+        if self.proc.poll() is None:
+            self.send(signal.SIGUSR1)
+            time.sleep(0.5)
+        state = self.repo / ".git" / "kops-gitsync" / "daemon-state.json"
+        state_text = state.read_text() if state.exists() else "(none)"
+        return f"--- daemon log ---\n{self.text()}\n--- state file ---\n{state_text}"
 
     def has_event(self, after: int, match: dict[str, Any]) -> bool:
         return any(all(e.get(k) == v for k, v in match.items()) for e in self.events()[after:])

@@ -107,6 +107,16 @@ def test_a_run_that_is_also_due_by_interval_says_so() -> None:
     assert s.begin(11.0) == {"branch moved", "interval"}
 
 
+def test_a_deferred_run_keeps_its_reasons() -> None:
+    s = schedule(interval=3600)
+    s.succeeded(0.0)
+    s.poke("branch moved", 1.0)
+    reasons = s.begin(1.0 + s.settle)
+    s.defer(reasons, 2.0, 1.0)
+    assert not s.is_due(2.5)
+    assert s.is_due(3.0) and s.begin(3.0) == {"branch moved"}
+
+
 def test_events_do_not_break_back_off() -> None:
     s = schedule()
     s.failed(0.0)
