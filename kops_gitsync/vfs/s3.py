@@ -186,12 +186,16 @@ class S3Store:
         # cost of a no-op pull. ISO 8601 goes through the standard library instead.
         core.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=_parse_timestamp)
-        self._session = boto3.session.Session(
-            botocore_session=core, aws_access_key_id=settings.access_key,
-            aws_secret_access_key=settings.secret_key, aws_session_token=settings.session_token,
-            profile_name=settings.profile,
-        )
-        if self._session.get_credentials() is None:
+        try:
+            self._session = boto3.session.Session(
+                botocore_session=core, aws_access_key_id=settings.access_key,
+                aws_secret_access_key=settings.secret_key,
+                aws_session_token=settings.session_token, profile_name=settings.profile,
+            )
+            credentials = self._session.get_credentials()
+        except botocore.exceptions.BotoCoreError as exc:  # unknown profile, broken config
+            raise FatalError(f"AWS settings for {url} are not usable: {exc}") from exc
+        if credentials is None:
             raise FatalError(
                 f"no AWS credentials for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
                 "AWS_PROFILE, or run where an instance role is available"

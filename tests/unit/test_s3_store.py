@@ -164,3 +164,12 @@ def test_missing_aws_credentials_are_a_clear_error(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(FatalError, match="no AWS credentials"):
         open_store("s3://bucket", {"AWS_REGION": "us-east-1"})
+
+
+def test_unknown_aws_profile_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with pytest.raises(FatalError, match="no-such-profile"):
+        open_store("s3://bucket", {"AWS_PROFILE": "no-such-profile", "AWS_REGION": "us-east-1"})
