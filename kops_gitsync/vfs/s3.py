@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import email.utils
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -149,10 +150,12 @@ def region_from_location(location: str | None) -> str:
 
 
 def _parse_timestamp(value: Any) -> datetime.datetime:
+    """ISO 8601 (listings) and RFC 1123 (Last-Modified headers) without dateutil."""
     if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            parsed = datetime.datetime.fromisoformat(value)
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+        for parse in (datetime.datetime.fromisoformat, email.utils.parsedate_to_datetime):
+            with contextlib.suppress(ValueError, TypeError):
+                parsed = parse(value)
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
     return botocore.utils.parse_timestamp(value)  # type: ignore[no-any-return]
 
 

@@ -107,3 +107,16 @@ def test_unknown_conditional_mode_is_refused() -> None:
 )
 def test_bucket_location_to_region(location: str | None, region: str) -> None:
     assert region_from_location(location) == region
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-11-24T03:01:49.000Z", "Tue, 24 Nov 2026 03:01:49 GMT", "2026-11-24T03:01:49"],
+)
+def test_timestamps_parse_without_dateutil_to_the_same_instant(value: str) -> None:
+    import datetime
+
+    from kops_gitsync.vfs.s3 import _parse_timestamp
+
+    assert _parse_timestamp(value) == datetime.datetime(2026, 11, 24, 3, 1, 49,
+                                                        tzinfo=datetime.UTC)
