@@ -88,18 +88,20 @@ class Daemon:
         runners: dict[str, StoreRunner] = {}
         for ctx in contexts:
             previous = old.pop(ctx.name, None)
-            same = previous is not None and previous.ctx.url == ctx.url
-            lease = previous.lease if same and previous is not None else None
+            if previous is not None and previous.ctx.url != ctx.url:
+                _retire(previous)  # same name, another store: nothing carries over
+                previous = None
+            lease = previous.lease if previous is not None else None
             if ctx.config.auto_push and lease is None:
                 lease = Lease(ctx.name, ctx.store, self.options.lease_ttl,
                               adopt_id=journal_lock_id(ctx))
             elif not ctx.config.auto_push and lease is not None:
                 lease.release()
                 lease = None
-            if lease is not None and same and previous is not None:
+            if lease is not None:
                 lease.lock.store = ctx.store  # renew through the newly opened store
             runner = StoreRunner(ctx, StoreSchedule(ctx.name, ctx.config.interval), lease)
-            if same and previous is not None:
+            if previous is not None:
                 runner.state = previous.state
                 runner.state.auto_push = ctx.config.auto_push
                 runner.checked = previous.checked
@@ -107,9 +109,7 @@ class Daemon:
             runner.schedule.start(now)
             runners[ctx.name] = runner
         for gone in old.values():  # stores removed from the config
-            if gone.lease is not None:
-                gone.lease.release()
-            gone.ctx.close()
+            _retire(gone)
         self.runners = runners
         self.repo = contexts[0].repo if contexts else None
         self.state.stores = {name: r.state for name, r in runners.items()}
@@ -382,3 +382,10 @@ class Daemon:
             runner.ctx.close()
         signal.set_wakeup_fd(-1)
         logs.event(action="stop", result="ok")
+
+
+def _retire(runner: StoreRunner) -> None:
+    """A store the new configuration no longer runs: give its lease back, close it."""
+    if runner.lease is not None:
+        runner.lease.release()
+    runner.ctx.close()

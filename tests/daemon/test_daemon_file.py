@@ -149,9 +149,10 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
 ) -> None:
     store = copy_fixture_store(tmp_path / "store")
     other = copy_fixture_store(tmp_path / "other", "ha")
-    repo = make_repo(tmp_path / "repo", [store_config(store, interval=3600)])
+    repo = make_repo(tmp_path / "repo", [store_config(store, interval=3600, auto_push=True)])
     daemon = start_daemon(repo)
     first_pull(daemon)
+    lease_id = json.loads((store / LOCK_KEY).read_text())["id"]
 
     (repo / ".kops-gitsync.yaml").write_text("stores:\n  - name: dev\n    intervall: 5\n")
     mark = daemon.mark()
@@ -167,7 +168,8 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
                       action="pull", result="changed")
 
     (repo / ".kops-gitsync.yaml").write_text(yaml_config([
-        {"name": "dev", "state": f"file://{store}", "path": "state", "interval": 3600},
+        {"name": "dev", "state": f"file://{store}", "path": "state", "interval": 3600,
+         "auto_push": True},
         {"name": "ha", "state": f"file://{other}", "path": "state-ha", "interval": 3600},
     ]))
     mark = daemon.mark()
@@ -176,6 +178,7 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
     daemon.wait_event("the new store's first pull", after=mark, store="ha", action="pull",
                       result="changed")
     assert daemon.proc.poll() is None
+    assert json.loads((store / LOCK_KEY).read_text())["id"] == lease_id  # kept across reloads
 
 
 def test_two_daemons_one_writer_and_takeover(tmp_path: Path, start_daemon: Start) -> None:
