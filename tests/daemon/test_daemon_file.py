@@ -364,3 +364,18 @@ def test_a_daemon_whose_lease_is_taken_stops_writing(tmp_path: Path, start_daemo
     daemon.wait_event("the held-back push", after=mark, store="dev", action="push",
                       result="written")
     assert "# must not be pushed" in (store / CLUSTER / "config").read_text()
+
+
+def test_once_runs_every_store_one_turn_and_exits(tmp_path: Path) -> None:
+    store = copy_fixture_store(tmp_path / "store")
+    repo = make_repo(tmp_path / "repo", [store_config(store, auto_push=True)])
+    done = subprocess.run(
+        [sys.executable, "-m", "kops_gitsync", "daemon", "--repo", str(repo), "--once",
+         "--log-format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    actions = [json.loads(line)["action"] for line in done.stderr.splitlines()]
+    assert actions == ["lease", "start", "pull", "push", "stop"]
+    assert len(pull_commits(repo, "dev")) == 1
+    assert not (store / LOCK_KEY).exists()
