@@ -15,7 +15,6 @@ file, a GET) every 10 ms, so they include up to that much polling delay.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -29,31 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.daemon.conftest import git, make_repo  # noqa: E402
 from tests.servers.s3 import admin_client, s3_env, start_moto, stop_process  # noqa: E402
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "stores" / "minimal-aws"
 CLUSTER = "minimal-aws.example.com"
 POLL = 0.01
-
-
-def git(repo: Path, *args: str) -> str:
-    for _ in range(100):
-        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-        if done.returncode == 0:
-            return done.stdout
-        if "index.lock" not in done.stderr:
-            raise RuntimeError(done.stderr)
-        time.sleep(0.02)
-    raise RuntimeError("index.lock")
-
-
-def make_repo(path: Path, stores: list[dict[str, object]]) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    (path / ".kops-gitsync.yaml").write_text(json.dumps({"stores": stores}))
-    git(path, "add", ".")
-    git(path, "commit", "-q", "-m", "config")
-    return path
 
 
 def start_daemon(repo: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -36,6 +36,17 @@ def store_config(store: Path, **extra: object) -> dict[str, object]:
     return {"name": "dev", "state": f"file://{store}", **extra}
 
 
+def store_and_remote(tmp_path: Path, *clones: str) -> tuple[Path, Path]:
+    """An auto_push file:// store, a bare remote holding its config, and ``clones`` of it."""
+    store = copy_fixture_store(tmp_path / "store")
+    seed = make_repo(tmp_path / "seed", [store_config(store, interval=3600, auto_push=True)])
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+    for name in clones:
+        git(tmp_path, "clone", "-q", str(origin), name)
+    return store, origin
+
+
 def first_pull(daemon: DaemonProc) -> None:
     daemon.wait_event("the first pull", store="dev", action="pull", result="changed")
 
@@ -273,11 +284,7 @@ def test_bad_config_at_start_is_a_clear_error(tmp_path: Path) -> None:
 def test_approval_on_the_remote_is_fetched_and_pushed_and_drift_is_published(
     tmp_path: Path, start_daemon: Start
 ) -> None:
-    store = copy_fixture_store(tmp_path / "store")
-    seed = make_repo(tmp_path / "seed", [store_config(store, interval=3600, auto_push=True)])
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
-    git(tmp_path, "clone", "-q", str(origin), "daemon")
+    store, origin = store_and_remote(tmp_path, "daemon")
     daemon = start_daemon(tmp_path / "daemon", "--fetch-interval", "1", "--push-remote")
     first_pull(daemon)
     daemon.wait_event("the mirror published to the remote", action="publish", result="pushed")
@@ -304,12 +311,7 @@ def test_approval_on_the_remote_is_fetched_and_pushed_and_drift_is_published(
 def test_high_availability_pair_shares_one_history_through_the_remote(
     tmp_path: Path, start_daemon: Start
 ) -> None:
-    store = copy_fixture_store(tmp_path / "store")
-    seed = make_repo(tmp_path / "seed", [store_config(store, interval=3600, auto_push=True)])
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
-    git(tmp_path, "clone", "-q", str(origin), "a")
-    git(tmp_path, "clone", "-q", str(origin), "b")
+    store, origin = store_and_remote(tmp_path, "a", "b")
     args = ("--fetch-interval", "1", "--push-remote", "--lease-ttl", "4")
     a = start_daemon(tmp_path / "a", *args, name="a")
     first_pull(a)
