@@ -2,14 +2,16 @@
 
 A path in the review repository is a kops object when it lies under a configured store's
 ``path`` (``.kops-gitsync.yaml``) or, for repositories that keep stores without a config
-file, under a folder that holds a ``<cluster>/config`` in the index. Both give the same
-answer for the default layout, and the second lets the hooks check a plain copy of a store.
+file, under a folder whose ``<cluster>/config`` in the index is a ``kind: Cluster``. Both
+give the same answer for the default layout; the second lets the hooks check a plain copy
+of a store.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from kops_gitsync.config.repo_config import StoreConfig
 from kops_gitsync.gitrepo import staged
 
 STAGES = ("commit", "merge", "push")
+_CLUSTER = re.compile(rb"^kind:[ \t]*[\"']?Cluster[\"']?[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,18 @@ class Layout:
     def load(cls, root: Path) -> Layout:
         from kops_gitsync.hooks.config_cache import load_stores
 
-        configs = staged.index_paths(root, [":(glob)**/config"])
-        dirs = {str(PurePosixPath(p).parent) for p in configs if "/" in p}
-        return cls(load_stores(root), frozenset(dirs))
+        stores = load_stores(root)
+        prefixes = tuple(s.path.rstrip("/") + "/" for s in stores)
+        configs = [
+            p
+            for p in staged.index_paths(root, [":(glob)**/config"])
+            if "/" in p and not p.startswith(prefixes)
+        ]
+        # Outside the configured stores, a folder is a cluster only if its config says so:
+        # an application's "app/config" must not turn "app/manifests/" into kops objects.
+        blobs = staged.index_blobs(configs, root)
+        dirs = {str(PurePosixPath(p).parent) for p, data in blobs.items() if _CLUSTER.search(data)}
+        return cls(stores, frozenset(dirs))
 
     def locate(self, path: str) -> ObjectPath | None:
         """The store object ``path`` is, or None for a file outside every store."""
@@ -96,9 +108,7 @@ class Layout:
         parts = PurePosixPath(path).parts
         for depth in range(len(parts) - 1, 0, -1):
             candidate = "/".join(parts[:depth])
-            if candidate in self.cluster_dirs or (
-                depth == len(parts) - 1 and parts[-1] == "config"
-            ):
+            if candidate in self.cluster_dirs:
                 key = "/".join(parts[depth - 1 :])
                 return ObjectPath(path, key, None, candidate)
         return None

@@ -20,23 +20,12 @@ from kops_gitsync.hooks.base import (
 )
 
 
-def _looks_like_cluster(files: dict[str, bytes]) -> bool:
-    """Outside a configured store, only a ``config`` that claims to be a Cluster counts."""
-    config = files.get("config", b"")
-    return b"kind:" in config and b"Cluster" in config
-
-
-def _display_path(cluster_dir: str, path: str) -> str:
-    if path == cluster_dir or path.startswith(cluster_dir + "/"):
-        return path
-    return f"{cluster_dir}/{path}" if path else cluster_dir
-
-
 def validate_clusters(
     ctx: HookContext, cluster_dirs: Iterable[str], previous_rev: str | None
 ) -> int:
     """Validate each cluster as staged; print findings; 1 if any is an error."""
     from kops_gitsync.validate import validate_cluster
+    from kops_gitsync.validate.report import format_finding
 
     failed = False
     for cluster_dir in cluster_dirs:
@@ -44,17 +33,11 @@ def validate_clusters(
         files = cluster_files(staged.index_blobs(specs, ctx.root), cluster_dir)
         if not files:
             continue  # the whole cluster is deleted: nothing left to validate
-        located = ctx.layout.locate(f"{cluster_dir}/config")
-        if located is not None and located.store is None and not _looks_like_cluster(files):
-            continue
         previous = cluster_files(staged.tree_blobs(previous_rev, specs, ctx.root), cluster_dir)
         findings = validate_cluster(cluster_dir, files, previous or None)
-        for f in findings:
-            ctx.say(
-                f"{_display_path(cluster_dir, f.path)}:{f.line}:{f.column}: "
-                f"{f.rule}: {f.message}" + ("" if f.severity == "error" else f" ({f.severity})")
-            )
-            failed = failed or f.severity == "error"
+        for finding in findings:
+            ctx.say(format_finding(finding))
+            failed = failed or finding.severity == "error"
     return 1 if failed else 0
 
 
