@@ -44,7 +44,7 @@ _DERIVED_ROOT = re.compile(r"^(\.well-known/openid-configuration|openid/v1/jwks)
 
 
 def classify(key: str) -> Kind:
-    if key == LOCK_KEY:
+    if key.startswith(".kops-gitsync"):  # the lock, and the S3 backend's precondition probe
         return Kind.TOOL
     if key.endswith(".key"):
         return Kind.SECRET

@@ -22,6 +22,12 @@ def file_store_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[],
         root = tmp_path_factory.mktemp("filestore")
         return FileStore(root, f"file://{root}")
 
+    def missing_root() -> Store:
+        root = tmp_path_factory.mktemp("filestore-parent") / "never-created"
+        return FileStore(root, f"file://{root}")
+
+    make.missing_root = missing_root  # type: ignore[attr-defined]
+    make.creates_root_on_write = True  # type: ignore[attr-defined]
     return make
 
 

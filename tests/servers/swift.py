@@ -249,9 +249,8 @@ def swift_store_factory(swift_cluster: SwiftCluster) -> Iterator[Callable[[], An
     """Each call: a new, empty container on the real Swift, opened through ``from_url``.
 
     Offers ``bad_credentials()`` (a wrong token on the tempauth proxy) and ``failing(n)``
-    (a 503-injecting proxy in front). No ``missing_root()``: like kops, a swift:// write
-    creates a missing container, which the contract's missing-root check forbids; the
-    Swift tests check that behaviour themselves.
+    (a 503-injecting proxy in front), and ``missing_root()`` with
+    ``creates_root_on_write``: like kops, a swift:// write creates a missing container.
     """
     from kops_gitsync.vfs.swift import SwiftStore
 
@@ -282,8 +281,14 @@ def swift_store_factory(swift_cluster: SwiftCluster) -> Iterator[Callable[[], An
         store.proxy = proxy  # type: ignore[attr-defined]
         return store
 
+    def missing_root() -> SwiftStore:
+        name = f"never-created-{uuid.uuid4().hex[:12]}"
+        return open_store(f"swift://{name}", swift_env(swift_cluster))
+
     make.bad_credentials = bad_credentials  # type: ignore[attr-defined]
     make.failing = failing  # type: ignore[attr-defined]
+    make.missing_root = missing_root  # type: ignore[attr-defined]
+    make.creates_root_on_write = True  # type: ignore[attr-defined]
     yield make
     for store in stores:
         store.close()
