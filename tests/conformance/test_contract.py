@@ -63,11 +63,17 @@ def helper(factory: Any, name: str) -> Any:
     return found
 
 
-def expect_gap(request: pytest.FixtureRequest, factory: Any, check: str) -> None:
-    """Mark the running test as a known server gap if the factory declares one."""
+def expect_gap(
+    request: pytest.FixtureRequest, factory: Any, check: str, *, strict: bool = True
+) -> None:
+    """Mark the running test as a known server gap if the factory declares one.
+
+    Races against a server that ignores the precondition can still come out right by
+    timing, so those pass ``strict=False``; a deterministic check stays strict.
+    """
     reason = getattr(factory, "server_gaps", {}).get(check)
     if reason:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=strict))
 
 
 def listing(store: Store, prefix: str = "") -> dict[str, tuple[int, str]]:
@@ -304,7 +310,7 @@ def test_racing_delete_and_replace_one_wins(
 ) -> None:
     if not store.capabilities.conditional_delete:
         pytest.skip("backend does not claim an atomic delete-if-version")
-    expect_gap(request, store_factory, "conditional_delete")
+    expect_gap(request, store_factory, "conditional_delete", strict=False)
     base = store.write("c/config", b"base")
     calls: list[Callable[[], object]] = []
     for n in range(RACERS // 2):
