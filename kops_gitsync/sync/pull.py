@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -51,16 +51,31 @@ def load_state(ctx: SyncContext, commit: str | None) -> SyncState:
     return SyncState.from_bytes(data, f"{commit}:{ctx.state_file}")
 
 
-def _read_all(store: Store, keys: list[str], progress: bool) -> dict[str, Blob | None]:
-    """Read ``keys`` concurrently; a key deleted since the listing maps to None."""
+@dataclass(frozen=True)
+class Fetched:
+    blob: Blob
+    sha256: str
+    looks_secret: bool
 
-    def read_one(key: str) -> tuple[str, Blob | None]:
+
+def _read_all(
+    store: Store, keys: list[str], progress: bool, scan_content: Callable[[str], bool]
+) -> dict[str, Fetched | None]:
+    """Read ``keys`` concurrently; a key deleted since the listing maps to None.
+
+    Hashing and the secret scan run in the reader threads, so on a network store they
+    overlap with other reads in flight instead of waiting for the last one.
+    """
+
+    def read_one(key: str) -> tuple[str, Fetched | None]:
         try:
-            return key, store.read(key)
+            blob = store.read(key)
         except FileNotFoundError:
             return key, None
+        secret = scan_content(key) and bool(scan(blob.data))
+        return key, Fetched(blob, hashlib.sha256(blob.data).hexdigest(), secret)
 
-    results: dict[str, Blob | None] = {}
+    results: dict[str, Fetched | None] = {}
     if not keys:
         return results
     from tqdm import tqdm
@@ -152,23 +167,26 @@ def pull(
             state.withheld[key] = info.version
         else:
             to_read.append(key)
-    blobs = _read_all(ctx.store, to_read, progress)
+    def scan_content(key: str) -> bool:
+        secret_ok = ctx.config.secrets == "include" and classify(key) in (Kind.SECRET, Kind.BACKUP)
+        return not secret_ok
+
+    fetched = _read_all(ctx.store, to_read, progress, scan_content)
     result.objects_read = len(to_read)
-    _confirm_vanished(ctx, [k for k, blob in blobs.items() if blob is None])
+    _confirm_vanished(ctx, [k for k, got in fetched.items() if got is None])
 
     changes: dict[str, str | None] = {}
     new_content: dict[str, bytes] = {}
     prefix = ctx.mirror_path + "/"
-    for key in sorted(blobs):
-        blob = blobs[key]
-        if blob is None:
+    for key in sorted(fetched):
+        got = fetched[key]
+        if got is None:
             continue  # gone since the listing: handled as a deletion below
-        secret_ok = ctx.config.secrets == "include" and classify(key) in (Kind.SECRET, Kind.BACKUP)
-        if not secret_ok and scan(blob.data):
+        blob, digest = got.blob, got.sha256
+        if got.looks_secret:
             state.withheld[key] = blob.version
             result.withheld_by_content.append(key)
             continue
-        digest = hashlib.sha256(blob.data).hexdigest()
         state.objects[key] = Recorded(blob.version, len(blob.data), digest)
         before = previous.objects.get(key)
         if before is not None and before.sha256 == digest:
