@@ -77,6 +77,7 @@ class Policy:
             pathspec.PathSpec.from_lines("gitwildmatch", store.include) if store.include else None
         )
         self._exclude = pathspec.PathSpec.from_lines("gitwildmatch", store.exclude)
+        self._mirrored: dict[str, bool] = {}
 
     def selected(self, key: str) -> bool:
         """Inside the configured include/exclude patterns (patterns match store keys)."""
@@ -85,7 +86,13 @@ class Policy:
         return not self._exclude.match_file(key)
 
     def mirrored(self, key: str) -> bool:
-        """May this object's bytes be written into git?"""
+        """May this object's bytes be written into git? (Memoised: asked per key per pull.)"""
+        known = self._mirrored.get(key)
+        if known is None:
+            known = self._mirrored[key] = self._decide_mirrored(key)
+        return known
+
+    def _decide_mirrored(self, key: str) -> bool:
         kind = classify(key)
         if kind is Kind.TOOL or not self.selected(key):
             return False
