@@ -266,8 +266,9 @@ class Daemon:
             schedule.idle(time.monotonic())  # the keeper pokes us when the lease is ours
             return
         outcome = Outcome("pull", "failed")
+        pull = reasons != {BRANCH_MOVED}  # a ref move changes git, not the store
         try:
-            if reasons != {BRANCH_MOVED}:  # a ref move changes git, not the store
+            if pull:
                 runner.state.activity = "pulling"
                 self._publish()
                 outcome = runner.pull_step()
@@ -292,7 +293,8 @@ class Daemon:
             runner.state.activity = "idle"
         runner.state.failures = 0
         runner.state.last_error = None
-        schedule.succeeded(time.monotonic())
+        if pull:  # a push-only turn must not postpone the next pull: commits can be frequent
+            schedule.succeeded(time.monotonic())
 
     def _failed(self, runner: StoreRunner, outcome: Outcome, reason: str,
                 exc: Exception) -> None:

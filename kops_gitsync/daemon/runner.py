@@ -77,7 +77,6 @@ class Outcome:
     started: float = field(default_factory=time.monotonic)
     objects_read: int = 0
     objects_written: int = 0
-    detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -176,15 +175,14 @@ class StoreRunner:
             outcome.result = "changed"
         outcome.extra = {"committed": changed, "merged": result.merged,
                          "commit": (result.observed_commit or "")[:12] or None}
-        if wip is not None and ctx.repo.resolve(ctx.observed_ref) is not None:
+        observed = ctx.repo.resolve(ctx.observed_ref)
+        if wip is not None and observed is not None:
             head = ctx.repo.head_commit()
-            observed = ctx.repo.resolve(ctx.observed_ref)
-            if head is None or observed is None or not ctx.repo.is_ancestor(observed, head):
+            if head is None or not ctx.repo.is_ancestor(observed, head):
                 outcome.extra["merge_deferred"] = wip
         self.state.merge_deferred = outcome.extra.get("merge_deferred")
         self.state.last_pull = iso(time.time())
         self.state.last_pull_summary = result.summary
-        outcome.detail = result.summary
         return outcome
 
     def _skip_own_merge(self, before: tuple[str | None, str | None]) -> None:
@@ -226,8 +224,7 @@ class StoreRunner:
             return None
         branch = push_branch(ctx)
         if branch is None:
-            self.state.activity = "idle (no approved branch checked out)"
-            return None
+            return None  # nothing approved is checked out or exists: nothing may be pushed
         key = self._push_key(branch)
         if key == self.checked:
             return None
