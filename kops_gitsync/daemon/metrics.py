@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kops_gitsync.errors import MissingDependency
+from kops_gitsync.errors import FatalError, MissingDependency
 
 PREFIX = "kops_gitsync"
 
@@ -57,7 +57,11 @@ class Metrics:
         self._lease_holder = Gauge(
             f"{PREFIX}_lease_holder_info", "Who holds the store's lease (value is always 1)",
             ["store", "holder"], registry=registry)
-        self._server, _thread = start_http_server(port, addr=address, registry=registry)
+        try:
+            self._server, _thread = start_http_server(port, addr=address, registry=registry)
+        except OSError as exc:
+            raise FatalError(f"--metrics-port: cannot listen on {address}:{port}: "
+                             f"{exc.strerror or exc}") from None
         self.port = int(self._server.server_port)
         self.enabled = True
         return self.port

@@ -22,7 +22,7 @@ from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.runner import LeaseGuardedStore
 from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, StoreState, describe, read_state, write_state
-from kops_gitsync.errors import FatalStoreError
+from kops_gitsync.errors import FatalError, FatalStoreError
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.file import FileStore
@@ -261,6 +261,15 @@ def test_metrics_endpoint_on_loopback() -> None:
     assert "me@here" not in text  # the old holder's series is gone
     assert 'kops_gitsync_lease_held{store="dev"} 0.0' in text
     assert 'kops_gitsync_drift_objects{store="dev"} 4.0' in text
+
+
+def test_metrics_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(FatalError, match=f"cannot listen on 127.0.0.1:{port}"):
+            Metrics().serve(port)
 
 
 def test_metrics_off_is_a_no_op() -> None:
