@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 LOGGER_NAME = "kops_gitsync.daemon"
 log = logging.getLogger(LOGGER_NAME)
 
+_JOURNAL_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+                     logging.CRITICAL: 2}
 _FIELD_ORDER = ("store", "action", "result", "duration", "objects_read", "objects_written")
 
 
@@ -28,7 +31,10 @@ class TextFormatter(logging.Formatter):
         )
         parts = [f"{key}={_text_value(fields[key])}" for key in ordered]
         message = record.getMessage()
-        return " ".join([f"{record.levelname.lower()}:", *parts, message]).rstrip()
+        line = " ".join([f"{record.levelname.lower()}:", *parts, message]).rstrip()
+        if record.exc_info:  # a bug: the traceback follows, one journal line per line
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,6 +47,8 @@ class JsonFormatter(logging.Formatter):
         message = record.getMessage()
         if message:
             body["message"] = message
+        if record.exc_info:
+            body["traceback"] = self.formatException(record.exc_info)
         return json.dumps(body, sort_keys=False, default=str)
 
 
@@ -49,10 +57,30 @@ def _text_value(value: Any) -> str:
     return json.dumps(text) if (" " in text or not text) else text
 
 
-def setup(log_format: str, level: int = logging.INFO) -> None:
-    """Route daemon logs to stderr (journald captures it) in the chosen format."""
+class JournalPriority(logging.Formatter):
+    """Prefixes ``<N>`` (sd-daemon(3)) so journald files each line under its priority."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _JOURNAL_PRIORITY.get(record.levelno, 6)
+        return "\n".join(f"<{priority}>{line}"
+                         for line in self._inner.format(record).splitlines())
+
+
+def setup(log_format: str, level: int = logging.INFO, *, journald: bool | None = None) -> None:
+    """Route daemon logs to stderr (journald captures it) in the chosen format.
+
+    Under systemd (``$JOURNAL_STREAM`` set) each line carries its syslog priority, so
+    ``journalctl -p warning`` shows exactly the failures.
+    """
+    if journald is None:
+        journald = bool(os.environ.get("JOURNAL_STREAM"))
+    formatter: logging.Formatter = JsonFormatter() if log_format == "json" else TextFormatter()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(JournalPriority(formatter) if journald else formatter)
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False

@@ -238,6 +238,29 @@ def test_text_log_line_is_one_line_of_fields(capsys: pytest.CaptureFixture[str])
     )
 
 
+def test_under_journald_each_line_carries_its_priority(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.setup("text", journald=True)
+    logs.event(logging.ERROR, "", store="dev", action="pull", result="error")
+    logs.event(store="dev", action="pull", result="unchanged")
+    assert capsys.readouterr().err.splitlines() == [
+        "<3>error: store=dev action=pull result=error",
+        "<6>info: store=dev action=pull result=unchanged",
+    ]
+
+
+def test_a_bug_logs_its_traceback_in_both_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    for log_format in ("json", "text"):
+        logs.setup(log_format)
+        try:
+            raise ZeroDivisionError("bug")
+        except ZeroDivisionError:
+            logs.log.error("", extra={"event": {"store": "dev", "result": "error"}},
+                           exc_info=True)
+        assert "ZeroDivisionError: bug" in capsys.readouterr().err
+
+
 # --- metrics -----------------------------------------------------------------------------
 
 
