@@ -6,9 +6,6 @@ branch move and the push follows. With ``--push-remote`` it also publishes what 
 the observed refs and the branch they were merged into, so store drift shows up as commits
 where the team reviews. Both directions are plain, non-forced git operations: a rejected
 push (the remote moved) is retried after the next fetch has merged it.
-
-``GitRepo`` has no fetch or push yet, so these two calls use its GitPython handle directly;
-they belong in ``gitrepo/repo.py`` and move there once it offers them.
 """
 
 from __future__ import annotations
@@ -28,11 +25,8 @@ def remote_of(repo: GitRepo) -> str | None:
     branch = repo.current_branch()
     if branch is None:
         return None
-    try:
-        remote: str = repo.git.config("--get", f"branch.{branch}.remote")
-    except Exception:  # GitCommandError: not configured
-        return None
-    return remote.strip() or None
+    values = repo.config_get(f"branch.{branch}.remote")
+    return values[0].strip() if values else None
 
 
 def remote_observed_ref(remote: str, observed_ref: str) -> str:
@@ -50,12 +44,9 @@ def fetch_upstream(repo: GitRepo) -> str | None:
     remote = remote_of(repo)
     if remote is None:
         return None
-    try:
-        configured: str = repo.git.config("--get-all", f"remote.{remote}.fetch")
-    except Exception:  # GitCommandError: no fetch refspec configured
-        configured = ""
+    configured = repo.config_get(f"remote.{remote}.fetch")
     observed = f"+refs/kops-gitsync/observed/*:refs/kops-gitsync/remotes/{remote}/observed/*"
-    repo.git.fetch("--quiet", "--no-tags", remote, *configured.split(), observed)
+    repo.fetch(remote, *configured, observed)
     return repo.resolve("@{upstream}")
 
 
@@ -88,11 +79,10 @@ def publishable(repo: GitRepo, observed_refs: list[str]) -> list[str]:
         return specs
     if upstream is not None and not repo.is_ancestor(upstream, head):
         return specs  # diverged: the next fetch merges, then the branch goes out
-    try:
-        target: str = repo.git.config("--get", f"branch.{branch}.merge")
-    except Exception:  # GitCommandError: no upstream branch configured
-        return specs
-    specs.append(f"refs/heads/{branch}:{target.strip()}")
+    targets = repo.config_get(f"branch.{branch}.merge")
+    if not targets:
+        return specs  # no upstream branch configured
+    specs.append(f"refs/heads/{branch}:{targets[0].strip()}")
     return specs
 
 
@@ -101,7 +91,7 @@ def push_upstream(repo: GitRepo, specs: list[str]) -> None:
     remote = remote_of(repo)
     if remote is None or not specs:
         return
-    repo.git.push("--quiet", "--porcelain", remote, *specs)
+    repo.push_refs(remote, *specs)
 
 
 class RemoteSync:

@@ -132,6 +132,23 @@ class GitRepo:
                 f"nothing was lost, run the command again: {exc.stderr.strip()}"
             ) from None
 
+    # --- configuration and remotes -----------------------------------------------------
+
+    def config_get(self, key: str) -> list[str]:
+        """Every value of a git config key (empty when unset)."""
+        try:
+            out: str = self.git.config("--get-all", key)
+        except GitCommandError:
+            return []
+        return [line for line in out.splitlines() if line.strip()]
+
+    def fetch(self, remote: str, *refspecs: str) -> None:
+        self.git.fetch("--quiet", "--no-tags", remote, *refspecs)
+
+    def push_refs(self, remote: str, *refspecs: str) -> None:
+        """Non-forced ``git push``; raises GitCommandError when the remote refuses."""
+        self.git.push("--quiet", "--porcelain", remote, *refspecs)
+
     # --- trees and blobs --------------------------------------------------------------
 
     def read_tree(self, commit: str | None, prefix: str) -> dict[str, TreeEntry]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kops_gitsync.errors import FatalError, PreconditionFailed
 from kops_gitsync.sync.context import SyncContext
+from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.messages import change_message
 from kops_gitsync.sync.plan import Action, Op
 from kops_gitsync.sync.syncstate import Recorded, SyncState
@@ -183,17 +184,21 @@ def apply_entry(ctx: SyncContext, journal: Journal, entry: JournalEntry) -> Appl
     return applied
 
 
-def finish_interrupted_push(ctx: SyncContext) -> Journal | None:
-    """Complete (or account for) a push that was killed part-way; None if there was none."""
-    from kops_gitsync.sync.lock import StoreLock
+def finish_interrupted_push(ctx: SyncContext, lock: StoreLock | None = None) -> Journal | None:
+    """Complete (or account for) a push that was killed part-way; None if there was none.
 
+    ``lock``: a lock the caller already holds (the daemon's lease); otherwise the journal's
+    own lock is adopted, or a new one taken, for the duration.
+    """
     journal = Journal.load(ctx.journal_path)
     if journal is None:
         return None
     print(f"kops-gitsync: finishing the interrupted push of {journal.source_commit[:12]} "
           f"to {ctx.name}", file=sys.stderr)
-    lock = StoreLock(ctx.store, "push (resume)")
-    lock.acquire(adopt_id=journal.lock_id)
+    own_lock = None
+    if lock is None:
+        own_lock = StoreLock(ctx.store, "push (resume)")
+        own_lock.acquire(adopt_id=journal.lock_id)
     try:
         done = {a.key for a in journal.applied}
         conflicts = []
@@ -229,4 +234,5 @@ def finish_interrupted_push(ctx: SyncContext) -> Journal | None:
                   + ", ".join(conflicts), file=sys.stderr)
         return journal
     finally:
-        lock.release()
+        if own_lock is not None:
+            own_lock.release()

@@ -218,7 +218,7 @@ def push(
     lock: StoreLock | None = None,
 ) -> PushResult:
     if apply:
-        finish_interrupted_push(ctx)
+        finish_interrupted_push(ctx, lock)
     elif ctx.journal_path.exists():
         raise FatalError(f"an interrupted push to {ctx.name} is pending; `kops-gitsync push "
                          "--yes` or `kops-gitsync pull` finishes it")

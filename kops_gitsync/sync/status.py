@@ -7,7 +7,6 @@ as push, so status never disagrees with what push would do.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from kops_gitsync.errors import FatalError
@@ -32,7 +31,6 @@ class StoreStatus:
     branch_approved: bool = False
     lock: str | None = None
     journal_pending: bool = False
-    daemon: dict[str, object] = field(default_factory=dict)
 
     def render(self) -> str:
         lines = [f"{self.store} ({self.url})"]
@@ -52,8 +50,6 @@ class StoreStatus:
             lines.append(f"  locked: {self.lock}")
         if self.journal_pending:
             lines.append("  an interrupted push is pending (push --yes or pull finishes it)")
-        for key, value in sorted(self.daemon.items()):
-            lines.append(f"  daemon {key}: {value}")
         return "\n".join(lines)
 
 
@@ -61,13 +57,6 @@ def store_status(ctx: SyncContext) -> StoreStatus:
     repo = ctx.repo
     result = StoreStatus(ctx.name, ctx.url, branch=repo.current_branch())
     result.journal_pending = ctx.journal_path.exists()
-    daemon_file = repo.git_dir / "kops-gitsync" / "daemon-state.json"
-    if daemon_file.exists():
-        try:
-            stores = json.loads(daemon_file.read_text()).get("stores", {})
-            result.daemon = dict(stores.get(ctx.name, {}))
-        except (ValueError, AttributeError):
-            result.daemon = {"state file": "unreadable"}
     tip = repo.resolve(ctx.observed_ref)
     result.observed = tip
     info, version = StoreLock.holder(ctx.store)
