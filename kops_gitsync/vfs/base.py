@@ -16,6 +16,7 @@ Keys are relative to the store root, ``/``-separated, and never start with ``/``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -57,6 +58,26 @@ class Capabilities:
     @property
     def compare_and_swap(self) -> bool:
         return self.conditional_create and self.conditional_replace and self.conditional_delete
+
+
+class RequestCounts(dict[str, int]):
+    """Requests a backend sent, by kind (LIST, GET, HEAD, PUT, DELETE, OTHER).
+
+    Network backends keep one as ``request_counts`` for the benchmarks and the daemon's log
+    lines. Thread-safe to add to; a kind never sent reads as 0 without being stored, so a
+    comparison with ``{"LIST": 1}`` says exactly which requests went out.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def __missing__(self, kind: str) -> int:
+        return 0
+
+    def add(self, kind: str) -> None:
+        with self._lock:
+            self[kind] = self.get(kind, 0) + 1
 
 
 @runtime_checkable

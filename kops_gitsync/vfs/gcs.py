@@ -17,7 +17,6 @@ call, so that ``vfs/pacer.py`` alone decides how long a push keeps trying.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,7 +36,7 @@ from kops_gitsync.errors import (
     RetryableStoreError,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
 from kops_gitsync.vfs.keys import check_key, printable
 
 T = TypeVar("T")
@@ -89,10 +88,9 @@ class GCSStore:
     def __init__(self, settings: GCSSettings, url: str) -> None:
         self.url = url
         self.settings = settings
-        self.request_counts: dict[str, int] = {}
+        self.request_counts = RequestCounts()
         self.retry_attempts = pacer.ATTEMPTS
         self.retry_initial_wait = pacer.INITIAL_WAIT
-        self._count_lock = threading.Lock()
         try:
             if settings.emulator:
                 self._client = storage.Client(
@@ -120,8 +118,7 @@ class GCSStore:
     def _count_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         request = response.request
         kind = _request_kind(request.method or "", request.url or "")
-        with self._count_lock:
-            self.request_counts[kind] = self.request_counts.get(kind, 0) + 1
+        self.request_counts.add(kind)
 
     def _name(self, key: str) -> str:
         return self.settings.prefix + check_key(key)

@@ -23,7 +23,6 @@ server-side compare-and-swap.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from kops_gitsync.errors import (
 )
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
 from kops_gitsync.vfs.keys import check_key, printable
 
 GROUP, VERSION = "kops.k8s.io", "v1alpha2"
@@ -53,7 +52,6 @@ LIST_PAGE_SIZE = 500
 SERVER_MANAGED = ("resourceVersion", "uid", "managedFields", "selfLink", "generation",
                   "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "namespace")
-_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER")
 T = TypeVar("T")
 
 
@@ -118,9 +116,8 @@ class KubernetesStore:
     def __init__(self, url: str, api_client: Any, lock_namespace: str) -> None:
         self.url = url
         self.lock_namespace = lock_namespace
-        self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
+        self.request_counts = RequestCounts()
         self.retry_initial_wait = pacer.INITIAL_WAIT
-        self._counts_lock = threading.Lock()
         self._api_client = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
@@ -150,8 +147,7 @@ class KubernetesStore:
 
     def _call(self, kind: str, fn: Callable[[], T], key: str | None = None) -> T:
         def attempt() -> T:
-            with self._counts_lock:
-                self.request_counts[kind] += 1
+            self.request_counts.add(kind)
             try:
                 return fn()
             except ApiException as exc:

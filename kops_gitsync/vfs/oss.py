@@ -19,7 +19,6 @@ atomic; push relies on its lock plus these checks, as on Swift.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,12 +32,11 @@ from kops_gitsync.errors import (
     RetryableStoreError,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
 from kops_gitsync.vfs.keys import check_key, printable
 
 ENDPOINT_VAR = "KOPS_GITSYNC_OSS_ENDPOINT"
 LIST_PAGE_SIZE = 1000  # OSS's maximum max-keys
-_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER")
 _RETRYABLE_CODES = {"ServiceUnavailable", "InternalError", "Throttling"}
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                      "SecurityTokenExpired", "InvalidSecurityToken"}
@@ -88,8 +86,7 @@ class OSSStore:
         self.settings = settings
         self.page_size = LIST_PAGE_SIZE
         self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
-        self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
-        self._counts_lock = threading.Lock()
+        self.request_counts = RequestCounts()
         self._versioned: bool | None = None  # asked once, before the first create
         try:
             self._bucket = oss2.Bucket(
@@ -116,8 +113,7 @@ class OSSStore:
         """Count and send one request; translate oss2's errors; let the pacer retry."""
 
         def attempt() -> T:
-            with self._counts_lock:
-                self.request_counts[kind] += 1
+            self.request_counts.add(kind)
             try:
                 return fn()
             except oss2.exceptions.OssError as exc:

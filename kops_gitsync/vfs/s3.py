@@ -47,7 +47,7 @@ from kops_gitsync.errors import (
     RetryableStoreError,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
 from kops_gitsync.vfs.keys import check_key, printable
 
 T = TypeVar("T")
@@ -179,10 +179,9 @@ class S3Store:
     def __init__(self, settings: S3Settings, url: str) -> None:
         self.url = url
         self.settings = settings
-        self.request_counts: dict[str, int] = {}
+        self.request_counts = RequestCounts()
         self.retry_attempts = pacer.ATTEMPTS
         self.retry_initial_wait = pacer.INITIAL_WAIT
-        self._count_lock = threading.Lock()
         self._lazy_lock = threading.RLock()  # the probe writes like any write (SSE, ACL)
         self._sse: str | bool | None = False  # False: not asked yet
         self._capabilities = _configured_capabilities(settings)
@@ -234,8 +233,7 @@ class S3Store:
 
     def _count_request(self, event_name: str = "", **_: Any) -> None:
         kind = _REQUEST_KINDS.get(event_name.rsplit(".", 1)[-1], "OTHER")
-        with self._count_lock:
-            self.request_counts[kind] = self.request_counts.get(kind, 0) + 1
+        self.request_counts.add(kind)
 
     def _bucket_region(self) -> str:
         """kops' lookup: GetBucketLocation, else HeadBucket's region header, else us-east-1."""

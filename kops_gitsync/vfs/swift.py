@@ -41,7 +41,7 @@ from kops_gitsync.errors import (
     RetryableStoreError,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
 from kops_gitsync.vfs.keys import check_key, printable
 
 LIST_PAGE_SIZE = 1000  # under any sane container_listing_limit (default 10000; more gives 412)
@@ -51,7 +51,6 @@ warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"o
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"openstack\.")
 
 _RETRYABLE_STATUS = {408, 429, 498, 500, 502, 503, 504}
-_REQUEST_KINDS = ("LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER")
 
 
 class SwiftStore:
@@ -70,8 +69,7 @@ class SwiftStore:
         self.settings = settings
         self.page_size = LIST_PAGE_SIZE
         self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
-        self.request_counts: dict[str, int] = dict.fromkeys(_REQUEST_KINDS, 0)
-        self._counts_lock = threading.Lock()
+        self.request_counts = RequestCounts()
         self._connection: Any = None
         self._connection_lock = threading.Lock()
 
@@ -100,8 +98,7 @@ class SwiftStore:
             return self._connection.object_store
 
     def _count(self, kind: str) -> None:
-        with self._counts_lock:
-            self.request_counts[kind] += 1
+        self.request_counts.add(kind)
 
     def _path(self, key: str | None = None) -> str:
         container = quote(self.container, safe="")
