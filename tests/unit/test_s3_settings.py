@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kops_gitsync.errors import FatalError
-from kops_gitsync.vfs.s3 import parse_url, region_from_location, s3_settings
+from kops_gitsync.vfs.s3_settings import parse_url, region_from_location, s3_settings
 
 ENDPOINT_ENV = {"S3_ENDPOINT": "nyc3.digitaloceanspaces.com", "S3_ACCESS_KEY_ID": "ak",
                 "S3_SECRET_ACCESS_KEY": "sk"}
