@@ -17,8 +17,11 @@ from kops_gitsync.validate.rules.catalog import RULES, RuleInfo, rule
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
+from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
 from kops_gitsync.validate.rules.network import CHECKS as NETWORK_CHECKS
+from kops_gitsync.validate.rules.stores import CHECKS as STORE_CHECKS
+from kops_gitsync.validate.rules.strict import CHECKS as STRICT_CHECKS
 from kops_gitsync.validate.rules.update import CHECKS as UPDATE_ONLY_CHECKS
 from kops_gitsync.validate.rules.version import CHECKS as VERSION_CHECKS
 
@@ -38,6 +41,9 @@ CHECKS: tuple[Check, ...] = (
     *NETWORK_CHECKS,
     *ETCD_CHECKS,
     *IG_CHECKS,
+    *LABEL_CHECKS,
+    *STORE_CHECKS,
+    *STRICT_CHECKS,
 )
 UPDATE_CHECKS: tuple[UpdateCheck, ...] = UPDATE_ONLY_CHECKS
 

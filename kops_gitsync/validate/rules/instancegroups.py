@@ -25,6 +25,7 @@ from kops_gitsync.validate.rules.base import (
     is_control_plane,
 )
 from kops_gitsync.validate.rules.catalog import rule
+from kops_gitsync.validate.rules.labels import label_key_problem, label_value_problem
 
 _IG = "pkg/apis/kops/validation/instancegroup.go"
 AWS_VOLUME_TYPES = ("standard", "gp2", "gp3", "io1", "io2")
@@ -140,12 +141,10 @@ def _sizes(file_name: str, spec: dict[str, Any], control_plane: bool) -> Iterato
 def _taints_and_sysctls(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]:
     seen: set[tuple[str, str]] = set()
     for index, taint in enumerate(as_list(spec.get("taints"))):
-        text = as_str(taint)
-        key_value, _, effect = text.rpartition(":")
-        key = key_value.partition("=")[0]
-        if not key or effect not in TAINT_EFFECTS:
+        key, effect, problem = _parse_taint(as_str(taint))
+        if problem:
             yield ig_issue(file_name, IG_TAINTS, ("spec", "taints", index),
-                           f"taint {taint!r} does not parse; write key=value:Effect with Effect"
+                           f"taint {taint!r} {problem}; write key[=value]:Effect with Effect"
                            f" one of {', '.join(TAINT_EFFECTS)}")
         elif (key, effect) in seen:
             yield ig_issue(file_name, IG_TAINTS, ("spec", "taints", index),
@@ -162,6 +161,23 @@ def _taints_and_sysctls(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]
                            ("spec", "additionalUserData", index, "type"),
                            f"user data type {kind!r} is not one cloud-init knows; use e.g."
                            " text/x-shellscript or text/cloud-config")
+
+
+def _parse_taint(text: str) -> tuple[str, str, str | None]:
+    """(key, effect, problem): kops splits once on ':' and once on '='; kubelet checks the rest."""
+    key_value, colon, effect = text.partition(":")
+    key, _, value = key_value.partition("=")
+    if not colon or ":" in effect or "=" in value:
+        return key, effect, "does not parse (one ':' and at most one '=')"
+    if effect not in TAINT_EFFECTS:
+        return key, effect, f"has effect {effect!r}"
+    key_problem = label_key_problem(key)
+    if key_problem:
+        return key, effect, f"key {key_problem}"
+    value_problem = label_value_problem(value)
+    if value_problem:
+        return key, effect, f"value {value_problem}"
+    return key, effect, None
 
 
 def check_cross_instance_groups(view: ClusterView) -> Iterator[Issue]:

@@ -90,13 +90,23 @@ NETWORKING_UNSUPPORTED = rule(
     f"{_V}: validateNetworking")
 SUBNET_EGRESS = rule(
     "subnet-egress",
-    "egress (a NAT gateway, instance or External) routes private subnets only",
-    "remove egress from the public subnet, or make the subnet Private",
+    "egress (a NAT gateway, instance or transit gateway) routes Private, DualStack or"
+    " IPv6-capable Public subnets only",
+    "remove egress, make the subnet Private, or give the Public subnet an ipv6CIDR",
     f"{_V}: validateSubnet")
+SUBNET_EGRESS_TYPE = rule(
+    "subnet-egress-type",
+    "kops routes egress only through nat-, eipalloc-, i-, tgw- resources or External",
+    "set egress to a NAT gateway (nat-...), an Elastic IP (eipalloc-...), a NAT instance"
+    " (i-...), a transit gateway (tgw-...) or External", f"{_V}: validateSubnet")
 SUBNET_DUAL_STACK = rule(
     "subnet-dual-stack", "DualStack subnets exist only in IPv6 clusters",
     "use Private/Public, or make the cluster IPv6 (nonMasqueradeCIDR ::/0)",
     f"{_V}: validateSubnet")
+NON_MASQ_IPV6 = rule(
+    "non-masquerade-cidr-ipv6",
+    "an IPv6 cluster masquerades nothing, so kops wants its nonMasqueradeCIDR to be ::/0",
+    "set spec.nonMasqueradeCIDR: ::/0", f"{_V}: validateNetworking")
 ACCESS_CIDR = rule(
     "access-cidr",
     "sshAccess, kubernetesApiAccess and nodePortAccess hold CIDRs (pl- prefix lists on AWS)",
@@ -196,19 +206,50 @@ def check_subnets(view: ClusterView) -> Iterator[Issue]:
 
 
 def is_ipv6_cluster(view: ClusterView) -> bool:
-    return ":" in as_str(view.spec.get("nonMasqueradeCIDR"))
+    """kops' ``IsIPv6Only``: nonMasqueradeCIDR parses as a CIDR whose address is not IPv4.
+
+    Go's ``net.ParseCIDR`` accepts host bits, and ``To4()`` turns an IPv4-mapped address
+    (``::ffff:a.b.c.d``) back into IPv4, so such a range does not make the cluster IPv6.
+    """
+    text = as_str(view.spec.get("nonMasqueradeCIDR"))
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return isinstance(network, ipaddress.IPv6Network) and \
+        network.network_address.ipv4_mapped is None
+
+
+EGRESS_TYPES = ("nat", "eipalloc", "i", "tgw", "External")
 
 
 def _ipv6_only_features(view: ClusterView, here: YamlPath, subnet: dict[str, Any]) -> list[Issue]:
-    kind, ipv6 = subnet.get("type"), is_ipv6_cluster(view)
+    """DualStack needs an IPv6 cluster; egress needs a known target and a routable subnet.
+
+    kops reads the egress kind as the text before the first ``-`` (``nat-0123`` is a NAT
+    gateway, ``External`` leaves routing to the user) and allows it on Private and
+    DualStack subnets, and on a Public subnet that has its own ipv6CIDR.
+    """
+    kind = subnet.get("type")
     found = []
-    if kind == "DualStack" and not ipv6:
+    if kind == "DualStack" and not is_ipv6_cluster(view):
         found.append(cluster_issue(SUBNET_DUAL_STACK, (*here, "type"),
                                    "DualStack subnets need an IPv6 cluster; use Private"))
-    if subnet.get("egress") and kind in ("Public", "Utility") and not ipv6:
+    egress = subnet.get("egress")
+    if not egress:
+        return found
+    text = as_str(egress)
+    if text.split("-")[0] not in EGRESS_TYPES:
+        found.append(cluster_issue(SUBNET_EGRESS_TYPE, (*here, "egress"),
+                                   f"egress {egress!r} is not a NAT gateway (nat-), Elastic IP"
+                                   " (eipalloc-), NAT instance (i-), transit gateway (tgw-) or"
+                                   " External"))
+    public_ipv6 = kind == "Public" and bool(subnet.get("ipv6CIDR"))
+    if text != "External" and kind not in ("Private", "DualStack") and not public_ipv6:
         found.append(cluster_issue(SUBNET_EGRESS, (*here, "egress"),
-                                   f"egress on a {kind} subnet is not allowed; remove it or"
-                                   " make the subnet Private"))
+                                   f"egress on a {kind or 'untyped'} subnet is not allowed;"
+                                   " remove it, make the subnet Private, or give a Public"
+                                   " subnet an ipv6CIDR"))
     return found
 
 
@@ -225,6 +266,10 @@ def check_network_ranges(view: ClusterView) -> Iterator[Issue]:
         issues.append(cluster_issue(NON_MASQ_REQUIRED, ("spec",),
                                     "spec.nonMasqueradeCIDR is missing; set it, e.g."
                                     " 100.64.0.0/10", at_key=True))
+    if non_masq is not None and is_ipv6_cluster(view) and str(raw_non_masq) != "::/0":
+        issues.append(cluster_issue(NON_MASQ_IPV6, ("spec", "nonMasqueradeCIDR"),
+                                    f"nonMasqueradeCIDR {raw_non_masq} is IPv6; IPv6 clusters"
+                                    " must use ::/0"))
     net = parse_cidr(spec.get("networkCIDR"), ("spec", "networkCIDR"), scratch)
     cilium_eni = as_dict(as_dict(spec.get("networking")).get("cilium")).get("ipam") == "eni"
     exempt = view.uses_networking("amazonvpc") or cilium_eni
