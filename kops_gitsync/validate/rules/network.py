@@ -247,7 +247,7 @@ def _ipv6_only_features(view: ClusterView, here: YamlPath, subnet: dict[str, Any
     public_ipv6 = kind == "Public" and bool(subnet.get("ipv6CIDR"))
     if text != "External" and kind not in ("Private", "DualStack") and not public_ipv6:
         found.append(cluster_issue(SUBNET_EGRESS, (*here, "egress"),
-                                   f"egress on a {kind or 'untyped'} subnet is not allowed;"
+                                   f"egress on a subnet of type {kind!r} is not allowed;"
                                    " remove it, make the subnet Private, or give a Public"
                                    " subnet an ipv6CIDR"))
     return found
