@@ -172,6 +172,30 @@ def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], base: Path) 
             time.sleep(0.05)
 
 
+def _wait_storage_ready(cluster: SwiftCluster) -> None:
+    """The proxy answers /info before the account, container and object servers accept
+    requests (a loaded machine showed a 503 on the first container PUT): wait for a real
+    write to go through before any test runs."""
+    import swiftclient
+
+    deadline = time.monotonic() + 60
+    while True:
+        connection = swiftclient.Connection(
+            preauthurl=cluster.storage_url, preauthtoken="unused", retries=0
+        )
+        try:
+            connection.put_container("kgs-readiness")
+            connection.put_object("kgs-readiness", "probe", b"ok")
+            connection.delete_object("kgs-readiness", "probe")
+            return
+        except swiftclient.ClientException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+        finally:
+            connection.close()
+
+
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
@@ -213,7 +237,9 @@ def swift_cluster() -> Iterator[SwiftCluster]:
         tempauth_url = f"http://127.0.0.1:{ports['tempauth']}"
         _wait_ready(open_url, processes, base)
         _wait_ready(tempauth_url, processes, base)
-        yield SwiftCluster(open_url=open_url, tempauth_url=tempauth_url, base=base)
+        cluster = SwiftCluster(open_url=open_url, tempauth_url=tempauth_url, base=base)
+        _wait_storage_ready(cluster)
+        yield cluster
     finally:
         _stop(processes)
         shutil.rmtree(base, ignore_errors=True)
@@ -229,7 +255,7 @@ def make_container(cluster: SwiftCluster, name: str) -> None:
     import swiftclient
 
     connection = swiftclient.Connection(
-        preauthurl=cluster.storage_url, preauthtoken="unused", retries=0
+        preauthurl=cluster.storage_url, preauthtoken="unused", retries=3
     )
     connection.put_container(name)
     connection.close()
