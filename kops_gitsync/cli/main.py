@@ -58,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"kops-gitsync {args.verb}: store error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"kops-gitsync {args.verb}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"kops-gitsync {args.verb}: interrupted", file=sys.stderr)
         return 130

@@ -51,6 +51,7 @@ class GitRepo:
         self.git = repo.git
         self.root = Path(repo.working_tree_dir or ".")
         self.git_dir = Path(repo.git_dir)
+        self.common_dir = Path(repo.common_dir)
         self._loose: LooseObjectDB | None = None
 
     @classmethod
@@ -64,6 +65,15 @@ class GitRepo:
             ) from None
         if repo.bare:
             raise FatalError(f"{where} is a bare repository; kops-gitsync needs a working tree")
+        try:
+            object_format = repo.git.rev_parse("--show-object-format").strip()
+        except GitCommandError:
+            object_format = "sha1"  # git too old to know other formats
+        if object_format != "sha1":
+            raise FatalError(
+                f"{where} uses {object_format} object names; kops-gitsync supports SHA-1 "
+                "repositories only"
+            )
         return cls(repo)
 
     # --- refs and commits -------------------------------------------------------------

@@ -47,7 +47,9 @@ class SyncContext:
 
     @property
     def journal_path(self) -> Path:
-        return self.repo.git_dir / "kops-gitsync" / f"journal-{self.config.name}.json"
+        # In the common git dir: every worktree shares the observed refs, so it must see the
+        # journal of a push interrupted in another one.
+        return self.repo.common_dir / "kops-gitsync" / f"journal-{self.config.name}.json"
 
     def close(self) -> None:
         self.store.close()

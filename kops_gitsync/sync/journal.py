@@ -78,10 +78,18 @@ class Journal:
 
     def record(self, applied: Applied) -> None:
         self.applied.append(applied)
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(asdict(applied)) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            # r+ and not "a": a journal removed by someone else must not come back headless
+            with self.path.open("r+") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.write(json.dumps(asdict(applied)) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except FileNotFoundError:
+            raise FatalError(
+                f"the push journal {self.path} was removed by another process while this push "
+                f"was writing; written so far: {', '.join(a.key for a in self.applied)}"
+            ) from None
 
     def finish(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -95,17 +103,18 @@ class Journal:
             header = json.loads(lines[0])
             entries = [JournalEntry(**e) for e in header.pop("entries")]
             journal = cls(path=path, entries=entries, **header)
-            for line in lines[1:]:
-                if line.strip():
-                    journal.applied.append(Applied(**json.loads(line)))
         except (ValueError, TypeError, KeyError, IndexError):
-            # A line torn by a kill is the only partial write possible; everything before it
-            # is intact, and the resume re-checks the store for every action anyway.
-            if not lines:
-                return None
-            header = json.loads(lines[0])
-            entries = [JournalEntry(**e) for e in header.pop("entries")]
-            journal = cls(path=path, entries=entries, **header)
+            raise FatalError(
+                f"the push journal {path} is damaged (no plan in its first line); check the "
+                "store by hand, then remove the file and run pull"
+            ) from None
+        for line in lines[1:]:
+            try:
+                journal.applied.append(Applied(**json.loads(line)))
+            except (ValueError, TypeError):
+                # Only the last line can be torn by a kill; the resume re-checks every
+                # action against the store anyway.
+                break
         return journal
 
 
@@ -120,12 +129,9 @@ def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str:
     from kops_gitsync.sync.pull import load_state
 
     repo = ctx.repo
+    # The newest observation, which may be newer than the one the push started from (a pull
+    # in another worktree): what this push wrote is recorded on top of it either way.
     tip = repo.resolve(ctx.observed_ref)
-    if tip != journal.observed_tip:
-        raise FatalError(
-            f"{ctx.observed_ref} moved during the push; run `kops-gitsync pull` to re-read the "
-            "store (the objects written are listed above)"
-        )
     state: SyncState = load_state(ctx, tip)
     desired = {key: entry.sha for key, entry in repo.read_tree(tip, ctx.mirror_path).items()}
     written: list[str] = []

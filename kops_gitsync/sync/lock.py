@@ -48,6 +48,22 @@ class LockInfo:
         return time.time() > self.expires
 
 
+def holder_gone(info: LockInfo) -> bool:
+    """True only when the holder provably no longer runs: this host, and no such pid (or it
+    is this very process). Another host's holder cannot be checked, so it counts as alive."""
+    if info.host != socket.gethostname():
+        return False
+    if info.pid == os.getpid():
+        return True
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _parse(data: bytes) -> LockInfo | None:
     try:
         doc = json.loads(data)
@@ -93,7 +109,8 @@ class StoreLock:
         """Take the lock, or raise FatalError naming who holds it.
 
         ``adopt_id``: a lock with this id is ours from an interrupted run (the push journal
-        recorded it) and is taken over instead of refused.
+        recorded it) and is taken over instead of refused, but only once its holder is gone:
+        a push that is still running must not be finished behind its back.
         """
         for _attempt in range(3):
             info = self._new_info(adopt_id)
@@ -113,7 +130,7 @@ class StoreLock:
                 if version is None:
                     continue  # released meanwhile: try again
                 takeover = current is None or current.expired or (
-                    adopt_id is not None and current.id == adopt_id
+                    adopt_id is not None and current.id == adopt_id and holder_gone(current)
                 )
                 if not takeover:
                     assert current is not None

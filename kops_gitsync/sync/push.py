@@ -99,6 +99,12 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
     tip = repo.resolve(ctx.observed_ref)
     if tip is None:
         raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
+    mirrored_from = load_state(ctx, tip).url
+    if mirrored_from != ctx.url:
+        raise FatalError(
+            f"store {ctx.name!r} mirrors {mirrored_from}, not {ctx.url}; refusing to push its "
+            "history to another store (give that store its own name in .kops-gitsync.yaml)"
+        )
     chain = repo.first_parent_chain(tip)
     base_commit = next((c for c in chain if repo.is_ancestor(c, commit)), None)
     if base_commit is None:
@@ -224,6 +230,7 @@ def push(
                          "--yes` or `kops-gitsync pull` finishes it")
     sides = gather_sides(ctx, branch)
     own_lock = None
+    journal_open = False
     if apply and lock is None:
         own_lock = lock = StoreLock(ctx.store, f"push {sides.branch}")
         lock.acquire()
@@ -238,6 +245,7 @@ def push(
         if not apply or not plan.actions:
             return result
         assert lock is not None
+        journal_open = True
         journal = Journal.start(
             ctx, sides.commit, sides.branch, sides.observed_tip,
             lock.info.id if lock.info else None,
@@ -258,6 +266,7 @@ def push(
             note += f" Stopped at {stopped}: it changed in the store during the push."
         result.observed_commit = record_observed(ctx, journal, note)
         journal.finish()
+        journal_open = False
         result.applied = True
         if stopped:
             done = ", ".join(result.written + result.deleted) or "none"
@@ -269,5 +278,7 @@ def push(
         result.summary += f"\napplied: {len(result.written)} written, {len(result.deleted)} deleted"
         return result
     finally:
-        if own_lock is not None:
+        # A journal left behind keeps its lock: the next run adopts both once this
+        # process is gone, and nobody else writes in between.
+        if own_lock is not None and not journal_open:
             own_lock.release()

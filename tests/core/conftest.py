@@ -73,3 +73,17 @@ def make_store(tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return make
+
+
+@pytest.fixture
+def pulled(
+    repo: Path,
+    make_store: Callable[[str], Path],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Path, Path]:
+    """A review repo that has pulled a writable copy of minimal-aws (KOPS_STATE_STORE set)."""
+    store = make_store("minimal-aws")
+    monkeypatch.setenv("KOPS_STATE_STORE", f"file://{store}")
+    assert cli("pull", cwd=repo).code == 0
+    return repo, store

@@ -19,19 +19,6 @@ MASTER = "minimal-aws.example.com/instancegroup/master-us-test-1a"
 CONFIG = "minimal-aws.example.com/config"
 
 
-@pytest.fixture
-def pulled(
-    repo: Path,
-    make_store: Callable[[str], Path],
-    cli: Callable[..., Run],
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[Path, Path]:
-    store = make_store("minimal-aws")
-    monkeypatch.setenv("KOPS_STATE_STORE", f"file://{store}")
-    assert cli("pull", cwd=repo).code == 0
-    return repo, store
-
-
 def edit(repo: Path, key: str, old: str, new: str, message: str) -> None:
     path = repo / "state" / key
     text = path.read_text()
