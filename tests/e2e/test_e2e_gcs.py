@@ -11,7 +11,7 @@ import pytest
 
 from kops_gitsync.sync.policy import LOCK_KEY
 from tests.core.conftest import git
-from tests.e2e.test_e2e_s3 import NODES, cli, fixture_objects, review_repo  # noqa: F401
+from tests.e2e.test_e2e_s3 import NODES, cli, fixture_objects
 from tests.servers.gcs import admin_client, new_bucket
 
 ROOT = "clusters/"
@@ -20,13 +20,15 @@ ROOT = "clusters/"
 def bucket_objects(client: object, bucket: str) -> dict[str, tuple[bytes, int]]:
     found: dict[str, tuple[bytes, int]] = {}
     for blob in client.list_blobs(bucket, prefix=ROOT):  # type: ignore[attr-defined]
-        found[blob.name[len(ROOT):]] = (blob.download_as_bytes(), blob.generation)
+        found[blob.name[len(ROOT) :]] = (blob.download_as_bytes(), blob.generation)
     return found
 
 
 def test_pull_edit_push_read_back(
-    fake_gcs_server: str, review_repo: Path,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    fake_gcs_server: str,
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     client = admin_client(fake_gcs_server)
     bucket_name = new_bucket(fake_gcs_server)
@@ -38,14 +40,14 @@ def test_pull_edit_push_read_back(
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs_server)
     monkeypatch.setenv("KOPS_STATE_STORE", f"gs://{bucket_name}/{ROOT}")
 
-    assert cli(review_repo, "pull") == 0
-    mirrored = review_repo / "state" / NODES
+    assert cli(repo, "pull") == 0
+    mirrored = repo / "state" / NODES
     assert mirrored.read_bytes() == original[NODES]
     text = mirrored.read_text()
     mirrored.write_text(text.replace("maxSize: 2", "maxSize: 5"))
-    git(review_repo, "commit", "-qam", "nodes: allow five")
+    git(repo, "commit", "-qam", "nodes: allow five")
     capsys.readouterr()
-    assert cli(review_repo, "push", "--yes") == 0, capsys.readouterr().err
+    assert cli(repo, "push", "--yes") == 0, capsys.readouterr().err
 
     after = bucket_objects(client, bucket_name)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
@@ -55,6 +57,6 @@ def test_pull_edit_push_read_back(
     assert LOCK_KEY not in after
 
     capsys.readouterr()
-    assert cli(review_repo, "pull") == 0
+    assert cli(repo, "pull") == 0
     assert "up to date" in capsys.readouterr().out
     client.close()

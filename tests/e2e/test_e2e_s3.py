@@ -21,8 +21,11 @@ NODES = f"{CLUSTER}/instancegroup/nodes"
 
 def fixture_objects(name: str) -> dict[str, bytes]:
     root = FIXTURE_STORES / name
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def bucket_objects(client: object, bucket: str, root: str) -> dict[str, bytes]:
@@ -32,7 +35,7 @@ def bucket_objects(client: object, bucket: str, root: str) -> dict[str, bytes]:
     ):
         for entry in page.get("Contents", []):
             body = client.get_object(Bucket=bucket, Key=entry["Key"])  # type: ignore[attr-defined]
-            found[entry["Key"][len(root):]] = body["Body"].read()
+            found[entry["Key"][len(root) :]] = body["Body"].read()
     return found
 
 
@@ -40,21 +43,14 @@ def cli(repo: Path, verb: str, *args: str) -> int:
     return main([verb, "--repo", str(repo), *args])
 
 
-@pytest.fixture
-def review_repo(tmp_path: Path) -> Path:
-    path = tmp_path / "review"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("review repo\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-qm", "initial")
-    return path
-
-
 @pytest.mark.parametrize(("scheme", "root"), [("s3", ""), ("do", "kops/")])
 def test_pull_edit_push_read_back(
-    scheme: str, root: str, moto_server: str, review_repo: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    scheme: str,
+    root: str,
+    moto_server: str,
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     client = admin_client(moto_server)
     bucket = new_bucket(moto_server)
@@ -65,16 +61,16 @@ def test_pull_edit_push_read_back(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("KOPS_STATE_STORE", f"{scheme}://{bucket}/{root}")
 
-    assert cli(review_repo, "pull") == 0
-    mirrored = review_repo / "state" / NODES
+    assert cli(repo, "pull") == 0
+    mirrored = repo / "state" / NODES
     assert mirrored.read_bytes() == original[NODES]
 
     text = mirrored.read_text()
     assert "maxSize: 2" in text
     mirrored.write_text(text.replace("maxSize: 2", "maxSize: 5"))
-    git(review_repo, "commit", "-qam", "nodes: allow five")
+    git(repo, "commit", "-qam", "nodes: allow five")
     capsys.readouterr()
-    assert cli(review_repo, "push", "--yes") == 0, capsys.readouterr().err
+    assert cli(repo, "push", "--yes") == 0, capsys.readouterr().err
 
     after = bucket_objects(client, bucket, root)
     changed = {k for k in set(original) | set(after) if original.get(k) != after.get(k)}
@@ -85,5 +81,5 @@ def test_pull_edit_push_read_back(
     assert head.get("ServerSideEncryption") == ("AES256" if scheme == "s3" else None)
 
     capsys.readouterr()
-    assert cli(review_repo, "pull") == 0
+    assert cli(repo, "pull") == 0
     assert "up to date" in capsys.readouterr().out
