@@ -40,7 +40,15 @@ _PLACEHOLDERS = {b"redacted", b"null", b"none", b"", b"~", b"changeme", b"xxx", 
 # ``stringData:`` of a ``kind: Secret`` document counts.
 _DOCUMENT_START = re.compile(rb"^---[ \t]*$", re.MULTILINE)
 _SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*$", re.MULTILINE)
-_SECRET_DATA = re.compile(rb"^(data|stringData):[ \t]*$", re.MULTILINE)
+_SECRET_DATA = re.compile(rb"^(data|stringData):[ \t]*(#.*)?$", re.MULTILINE)
+# ``stringData: {token: abc}``: the flow style people write by hand (and docs show).
+_SECRET_FLOW_DATA = re.compile(rb"^(?:data|stringData):[ \t]*\{(.*)\}[ \t]*(?:#.*)?$", re.MULTILINE)
+# A container env entry: ``- name: HCLOUD_TOKEN`` with ``value: ...`` on the next line.
+_ENV_TOKEN = re.compile(
+    rb"name:[ \t]*[\"']?(DIGITALOCEAN_ACCESS_TOKEN|HCLOUD_TOKEN|SCW_SECRET_KEY|SCW_ACCESS_KEY"
+    rb"|OS_PASSWORD|OS_APPLICATION_CREDENTIAL_SECRET|AWS_SECRET_ACCESS_KEY)[\"']?[ \t]*\n"
+    rb"[ \t]*-?[ \t]*value:[ \t]*[\"']?([^\s\"']+)",
+)
 _ENTRY = re.compile(rb"^([ \t]+)[^\s:#][^:]*:[ \t]*(.*?)[ \t]*$")
 
 
@@ -111,6 +119,10 @@ def _k8s_secret_values(data: bytes) -> list[int]:
         document = data[start:end]
         if not _SECRET_KIND.search(document):
             continue
+        for flow in _SECRET_FLOW_DATA.finditer(document):
+            values = [item.partition(b":")[2] for item in flow.group(1).split(b",")]
+            if any(not _placeholder(value) for value in values if value.strip()):
+                lines.append(_line_of(data, start + flow.start()))
         for block in _SECRET_DATA.finditer(document):
             offset = block.end() + 1
             indent: bytes | None = None
@@ -130,6 +142,7 @@ def _k8s_secret_values(data: bytes) -> list[int]:
 
 def scan(data: bytes) -> list[SecretFinding]:
     """Every place in ``data`` that looks like secret material, in file order."""
+    data = data.replace(b"\r\n", b"\n")  # CRLF files must not slip past line-anchored rules
     findings: list[SecretFinding] = []
     for match in _PEM_PRIVATE.finditer(data):
         findings.append(
@@ -176,6 +189,14 @@ def scan(data: bytes) -> list[SecretFinding]:
                 _line_of(data, match.start()), "cloud-credential", f"cloud credential {name}"
             )
         )
+    for match in _ENV_TOKEN.finditer(data) if has_token_word else iter(()):
+        if not _placeholder(match.group(2)):
+            name = match.group(1).decode("ascii", "replace")
+            findings.append(
+                SecretFinding(
+                    _line_of(data, match.start()), "cloud-credential", f"cloud credential {name}"
+                )
+            )
     seen_lines = {f.line for f in findings}
     for line in _k8s_secret_values(data):
         if line not in seen_lines:

@@ -33,10 +33,15 @@ def _from_json(entry: dict[str, Any]) -> StoreConfig:
 
 
 def load_stores(root: Path) -> tuple[StoreConfig, ...]:
+    """The stores as the commit being made will record them: the config is read from the
+    index (an unstaged edit must not switch production protection or the secret scan off),
+    falling back to HEAD, and to the one-store default when neither has the file."""
     source = root / CONFIG_NAME
-    try:
-        raw = source.read_bytes()
-    except FileNotFoundError:
+    raw = staged.index_blobs([CONFIG_NAME], root).get(CONFIG_NAME)
+    if raw is None:
+        head = staged.resolve("HEAD", root)
+        raw = staged.tree_blobs(head, [CONFIG_NAME], root).get(CONFIG_NAME)
+    if raw is None:
         return (StoreConfig(),)
     digest = _digest(raw)
     cache = staged.git_dir(root) / "kops-gitsync" / CACHE_NAME

@@ -5,7 +5,9 @@
 the next update or, worse, pushed: nodeup refuses a nodeupconfig whose hash moved and
 channels re-applies a changed addon within a minute. The only legitimate source of such a
 change is a pull, which merges ``refs/kops-gitsync/observed/<store>``; that merge is
-recognised by the merged commit being (an ancestor of) an observed ref.
+recognised by the merged commit being (an ancestor of) an observed ref, and even then only
+paths whose staged content is exactly what a merged store state holds pass: a hand edit made
+in the middle of such a merge is still a hand edit.
 """
 
 from __future__ import annotations
@@ -25,13 +27,25 @@ def _is_pull_merge(ctx: HookContext) -> bool:
     )
 
 
+def _not_from_merged_state(ctx: HookContext, paths: list[str]) -> list[str]:
+    """The paths whose staged content (or absence) matches none of the merged heads."""
+    staged_now = staged.index_blobs(paths, ctx.root)
+    heads = [staged.tree_blobs(head, paths, ctx.root) for head in staged.merge_heads(ctx.root)]
+    return [
+        path for path in paths
+        if all(head.get(path) != staged_now.get(path) for head in heads)
+    ]
+
+
 def run(ctx: HookContext) -> int:
     derived = [
         obj.path
         for obj in ctx.layout.objects(changed_paths(ctx))
         if classify(obj.key) is Kind.DERIVED
     ]
-    if not derived or _is_pull_merge(ctx):
+    if derived and _is_pull_merge(ctx):
+        derived = _not_from_merged_state(ctx, derived)
+    if not derived:
         return 0
     print_listing(
         ctx, "generated objects (written by `kops update cluster`) changed by hand:", derived

@@ -168,3 +168,18 @@ def test_conflicted_pull_merge_is_committed_after_resolution(make_repo: MakeRepo
     proc = repo.git("commit", "-q", "--no-edit", check=False)
     assert proc.returncode == 0, output(proc)
     assert repo.read("state/ha.example.com/kops-version.txt") == b"1.37.0"
+
+
+def test_hand_edit_inside_a_pull_merge_is_still_rejected(make_repo: MakeRepo) -> None:
+    """Only content that a merged store state holds is exempt, not every derived path."""
+    repo = _mirrored_ha(make_repo)
+    _observed_commit(repo, b"1.37.0")
+    path = "state/ha.example.com/kops-version.txt"
+    repo.write(path, b"1.36.9")
+    assert repo.commit("someone edited the version by hand", verify=False).returncode == 0
+    proc = repo.git("merge", "--no-edit", "refs/kops-gitsync/observed/default", check=False)
+    assert proc.returncode != 0 and "CONFLICT" in output(proc)
+    repo.write(path, b"1.38.0-mine")  # resolved with neither side: a hand edit
+    repo.git("add", path)
+    proc = repo.git("commit", "-q", "--no-edit", check=False)
+    assert proc.returncode == 1 and "kops-version.txt" in output(proc)

@@ -154,3 +154,22 @@ def test_kops_secret_json_and_empty_json() -> None:
     assert [f.rule for f in scan(secret)] == ["kops-secret"]
     assert scan(b'{"Data":""}') == []
     assert scan(b"") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("crlf", b"kind: Secret\r\nstringData:\r\n  token: Xk3b9QzLm2Pq7RtYvW8sA1dF4gH6jK0n\r\n"),
+        ("flow", b"kind: Secret\nstringData: {token: Xk3b9QzLm2Pq7RtYvW8sA1dF4gH6jK0n}\n"),
+        ("comment", b"kind: Secret\ndata: # creds\n  token: WGszYjlRekxtMlBxN1J0WXZXOHNBMWRG\n"),
+        ("env pair", b"env:\n- name: HCLOUD_TOKEN\n  value: Xk3b9QzLm2Pq7RtYvW8sA1dF4gH6jK0n\n"),
+    ],
+)
+def test_secret_forms_found_in_review(name: str, data: bytes) -> None:
+    assert scan(data), name
+
+
+def test_placeholders_and_references_are_not_secrets() -> None:
+    assert not scan(b"kind: Secret\nstringData: {token: REDACTED}\n")
+    ref = b"env:\n- name: HCLOUD_TOKEN\n  valueFrom:\n    secretKeyRef: {name: h, key: t}\n"
+    assert not scan(ref)
