@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 
 from kops_gitsync.sync.policy import LOCK_KEY
 from tests.core.conftest import Run, git, snapshot
-from tests.core.test_push import KILLER, MASTER, NODES, edit
+from tests.core.test_push import MASTER, NODES, edit, push_killed_after_first_write
 
 
 @pytest.fixture
@@ -84,17 +83,7 @@ def test_killed_push_is_finished_from_another_worktree(
     pulled: tuple[Path, Path], cli: Callable[..., Run], tmp_path: Path
 ) -> None:
     repo, store = pulled
-    edit(repo, NODES, "maxSize: 2", "maxSize: 5", "first")
-    edit(repo, MASTER, "maxSize: 1", "maxSize: 1\n# second", "second")
-    script = tmp_path / "killer.py"
-    script.write_text(KILLER)
-    proc = subprocess.run(
-        [sys.executable, str(script), "push", "--yes"],
-        cwd=repo,
-        capture_output=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-    )
-    assert proc.returncode == -9
+    push_killed_after_first_write(repo, tmp_path)
     other = tmp_path / "other-worktree"
     git(repo, "worktree", "add", "-q", "--detach", str(other))
     result = cli("pull", "--no-merge", cwd=other)

@@ -211,11 +211,8 @@ KILLER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("resume_with", ["push", "pull"])
-def test_killed_push_is_finished_by_the_next_run(
-    pulled: tuple[Path, Path], cli: Callable[..., Run], tmp_path: Path, resume_with: str
-) -> None:
-    repo, store = pulled
+def push_killed_after_first_write(repo: Path, tmp_path: Path) -> None:
+    """Commit two IG edits and run ``push --yes`` in a process SIGKILLed after one write."""
     edit(repo, NODES, "maxSize: 2", "maxSize: 5", "first")
     edit(repo, MASTER, "maxSize: 1", "maxSize: 1\n# second", "second")
     script = tmp_path / "killer.py"
@@ -227,6 +224,14 @@ def test_killed_push_is_finished_by_the_next_run(
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     assert proc.returncode == -9
+
+
+@pytest.mark.parametrize("resume_with", ["push", "pull"])
+def test_killed_push_is_finished_by_the_next_run(
+    pulled: tuple[Path, Path], cli: Callable[..., Run], tmp_path: Path, resume_with: str
+) -> None:
+    repo, store = pulled
+    push_killed_after_first_write(repo, tmp_path)
     written_first = [
         k
         for k in (MASTER, NODES)

@@ -11,7 +11,8 @@ import pytest
 
 from kops_gitsync.sync.policy import LOCK_KEY
 from tests.core.conftest import git
-from tests.e2e.test_e2e_s3 import NODES, cli, fixture_objects
+from tests.e2e.steps import NODES, cli
+from tests.e2e.test_e2e_s3 import fixture_objects
 from tests.servers.gcs import admin_client, new_bucket
 
 ROOT = "clusters/"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kops_gitsync.cli.main import main
-from kops_gitsync.sync.policy import LOCK_KEY
 from tests.conftest import FIXTURE_STORES
-from tests.core.conftest import git
+from tests.e2e.steps import (
+    NODES,
+    assert_next_pull_is_up_to_date,
+    assert_only_the_edit_landed,
+    pull_edit_push,
+)
 from tests.servers.s3 import admin_client, new_bucket, s3_env
-
-CLUSTER = "minimal-aws.example.com"
-NODES = f"{CLUSTER}/instancegroup/nodes"
 
 
 def fixture_objects(name: str) -> dict[str, bytes]:
@@ -39,10 +39,6 @@ def bucket_objects(client: object, bucket: str, root: str) -> dict[str, bytes]:
     return found
 
 
-def cli(repo: Path, verb: str, *args: str) -> int:
-    return main([verb, "--repo", str(repo), *args])
-
-
 @pytest.mark.parametrize(("scheme", "root"), [("s3", ""), ("do", "kops/")])
 def test_pull_edit_push_read_back(
     scheme: str,
@@ -61,25 +57,11 @@ def test_pull_edit_push_read_back(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("KOPS_STATE_STORE", f"{scheme}://{bucket}/{root}")
 
-    assert cli(repo, "pull") == 0
-    mirrored = repo / "state" / NODES
-    assert mirrored.read_bytes() == original[NODES]
-
-    text = mirrored.read_text()
-    assert "maxSize: 2" in text
-    mirrored.write_text(text.replace("maxSize: 2", "maxSize: 5"))
-    git(repo, "commit", "-qam", "nodes: allow five")
-    capsys.readouterr()
-    assert cli(repo, "push", "--yes") == 0, capsys.readouterr().err
+    pull_edit_push(repo, original, capsys)
 
     after = bucket_objects(client, bucket, root)
-    changed = {k for k in set(original) | set(after) if original.get(k) != after.get(k)}
-    assert changed == {NODES}
-    assert b"maxSize: 5" in after[NODES]
-    assert LOCK_KEY not in after
+    assert_only_the_edit_landed(original, after)
     head = client.head_object(Bucket=bucket, Key=root + NODES)
     assert head.get("ServerSideEncryption") == ("AES256" if scheme == "s3" else None)
 
-    capsys.readouterr()
-    assert cli(repo, "pull") == 0
-    assert "up to date" in capsys.readouterr().out
+    assert_next_pull_is_up_to_date(repo, capsys)
