@@ -109,11 +109,14 @@ class FileStore:
             finally:
                 os.close(fd)
 
-    def _current_version(self, path: Path) -> str | None:
+    def _require_version(self, path: Path, key: str, expected: str) -> None:
+        """Raise unless ``path`` holds version ``expected`` (call under the root lock)."""
         try:
-            return content_version(path.read_bytes())
+            current = content_version(path.read_bytes())
         except FileNotFoundError:
-            return None
+            raise FileNotFoundError(key) from None
+        if current != expected:
+            raise PreconditionFailed(f"{printable(key)} changed", key=key)
 
     def write(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
@@ -134,11 +137,7 @@ class FileStore:
                     raise ObjectExists(f"{printable(key)} already exists", key=key) from None
             elif if_match is not None:
                 with self._root_lock():
-                    current = self._current_version(path)
-                    if current is None:
-                        raise FileNotFoundError(key)
-                    if current != if_match:
-                        raise PreconditionFailed(f"{printable(key)} changed", key=key)
+                    self._require_version(path, key, if_match)
                     os.replace(tmp, path)
             else:
                 os.replace(tmp, path)
@@ -154,11 +153,7 @@ class FileStore:
                 path.unlink()
             return
         with self._root_lock():
-            current = self._current_version(path)
-            if current is None:
-                raise FileNotFoundError(key)
-            if current != if_match:
-                raise PreconditionFailed(f"{printable(key)} changed", key=key)
+            self._require_version(path, key, if_match)
             path.unlink()
 
     def close(self) -> None:
