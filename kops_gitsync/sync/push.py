@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from kops_gitsync.errors import FatalError, ObjectExists, PreconditionFailed
+from kops_gitsync.sync.approval import approved_commit
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import (
     Journal,
@@ -54,26 +55,6 @@ class Sides:
     known: dict[tuple[str, str], str]
 
 
-def _pushed_branch(
-    ctx: SyncContext, branch: str | None, check_approval: bool = True
-) -> tuple[str, str]:
-    repo = ctx.repo
-    name = branch or repo.current_branch()
-    if name is None:
-        raise FatalError("HEAD is detached: check out the approved branch, or pass --branch")
-    commit = repo.resolve(f"refs/heads/{name}")
-    if commit is None:
-        raise FatalError(f"no branch named {name!r} with commits")
-    default = repo.default_branch()
-    if check_approval and not ctx.config.approves(name, default):
-        patterns = ", ".join(ctx.config.approved_branches or (default,))
-        raise FatalError(
-            f"branch {name!r} is not approved for store {ctx.name!r} (approved: {patterns}); "
-            "merge the change into an approved branch after review, then push from there"
-        )
-    return name, commit
-
-
 def _pushed_from_ancestor(
     ctx: SyncContext, observed: str, state: dict[str, Recorded], commit: str
 ) -> dict[str, Recorded | None]:
@@ -95,7 +76,7 @@ def _pushed_from_ancestor(
 
 def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = True) -> Sides:
     repo = ctx.repo
-    name, commit = _pushed_branch(ctx, branch, check_approval)
+    name, commit = approved_commit(ctx, branch, check_approval)
     tip = repo.resolve(ctx.observed_ref)
     if tip is None:
         raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
