@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             ctx.close()
         print(status.render())
-        if status.conflicts:
+        if status.failed:
             worst = 1
     daemon = read_state(git_dir) if git_dir is not None else None
     if daemon is not None:

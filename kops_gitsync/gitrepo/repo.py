@@ -120,6 +120,37 @@ class GitRepo:
         except GitCommandError:
             return False
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two commits; None for unrelated histories."""
+        try:
+            out: str = self.git.merge_base(a, b)
+            return out.split()[0] if out.strip() else None
+        except GitCommandError:
+            return None
+
+    def changed_paths(self, old: str, new: str, prefix: str) -> dict[str, str | None]:
+        """Files below ``prefix`` that differ between two commits: path -> new blob, None if gone."""
+        out: bytes = self.git.diff_tree(
+            "-r", "-z", "--no-renames", old, new, "--", prefix, stdout_as_string=False
+        )
+        fields = out.split(b"\0")
+        changes: dict[str, str | None] = {}
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(b":"):
+                continue
+            _old_mode, _new_mode, _old_sha, new_sha, status = meta[1:].decode().split()
+            changes[path.decode("utf-8", "surrogateescape")] = None if status == "D" else new_sha
+        return changes
+
+    def log_grep(self, revs: list[str], patterns: list[str]) -> str | None:
+        """The first commit in topological order from ``revs`` whose message matches all
+        ``patterns`` (extended regexes); children come before parents, so it is the newest."""
+        out: str = self.git.log(
+            "--topo-order", "-1", "--format=%H", "--all-match", "-E",
+            *[f"--grep={p}" for p in patterns], *revs, "--",
+        )
+        return out.strip() or None
+
     def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
         out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
         return out.split()

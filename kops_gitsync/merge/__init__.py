@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kops_gitsync.merge.structural import MISSING, Side, merge_trees
+from kops_gitsync.merge.structural import MISSING, Side, merge_trees, same
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,12 @@ def merge_files(
         theirs_tree, _ = _load(theirs)
         if ours_tree is MISSING or theirs_tree is MISSING:
             raise _NotMergeable("one side is empty")
+        # A side whose bytes changed but whose values did not edited comments or layout,
+        # which the tree merge cannot carry over: git's line merge keeps such edits.
+        if (same(base_tree, ours_tree) and base != ours) or (
+            same(base_tree, theirs_tree) and base != theirs
+        ):
+            raise _NotMergeable("comments or layout changed")
     except _NotMergeable as exc:
         text, count = line_merge(base, ours, theirs, labels, marker_size)
         return MergeResult(text, [f"line merge: {exc}"] if count else [], structural=False)

@@ -23,7 +23,7 @@ from pathlib import Path
 from kops_gitsync.errors import FatalError, PreconditionFailed
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.lock import StoreLock
-from kops_gitsync.sync.messages import change_message
+from kops_gitsync.sync.messages import TRAILER_SOURCE, change_message
 from kops_gitsync.sync.plan import Action, Op
 from kops_gitsync.sync.syncstate import Recorded, SyncState
 
@@ -98,12 +98,12 @@ class Journal:
     def load(cls, path: Path) -> Journal | None:
         if not path.exists():
             return None
-        lines = path.read_text().splitlines()
         try:
+            lines = path.read_bytes().decode("utf-8").splitlines()
             header = json.loads(lines[0])
             entries = [JournalEntry(**e) for e in header.pop("entries")]
             journal = cls(path=path, entries=entries, **header)
-        except (ValueError, TypeError, KeyError, IndexError):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             raise FatalError(
                 f"the push journal {path} is damaged (no plan in its first line); check the "
                 "store by hand, then remove the file and run pull"
@@ -118,55 +118,45 @@ class Journal:
         return journal
 
 
-def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str:
-    """Commit the store state after a push on the observed ref; return the commit.
+def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str | None:
+    """Record what the push wrote as the next observed commit; None if it wrote nothing.
 
-    The commit has two parents, the previous observed state and the pushed commit, and the
-    pushed commit's tree with the mirror replaced by what the store now holds. So when the
-    branch later merges it, git's merge base is the pushed commit: a follow-up edit on the
-    branch merges cleanly instead of conflicting with its own earlier push.
+    The commit is the newest observed state (which may be newer than the one the push started
+    from: a pull in another worktree) with exactly the applied actions on top: the observed
+    history says only what the store holds. Its one parent is that observed state; the pushed
+    commit is named in a trailer, not made a parent (sync/observed.py says why).
     """
     from kops_gitsync.sync.pull import load_state
 
     repo = ctx.repo
-    # The newest observation, which may be newer than the one the push started from (a pull
-    # in another worktree): what this push wrote is recorded on top of it either way.
     tip = repo.resolve(ctx.observed_ref)
+    if not journal.applied:
+        return None
     state: SyncState = load_state(ctx, tip)
-    desired = {key: entry.sha for key, entry in repo.read_tree(tip, ctx.mirror_path).items()}
+    prefix = ctx.mirror_path + "/"
+    changes: dict[str, str | None] = {}
     written: list[str] = []
     deleted: list[str] = []
     created: list[str] = []
     for item in journal.applied:
         if item.op == Op.DELETE.value:
-            state.objects.pop(item.key, None)
-            desired.pop(item.key, None)
-            deleted.append(item.key)
+            if state.objects.pop(item.key, None) is not None:
+                deleted.append(item.key)
+            changes[prefix + item.key] = None
         else:
             assert item.version is not None and item.sha256 is not None and item.blob
             existed = item.key in state.objects
             state.objects[item.key] = Recorded(item.version, item.size, item.sha256)
-            desired[item.key] = item.blob
+            changes[prefix + item.key] = item.blob
             (written if existed else created).append(item.key)
-    prefix = ctx.mirror_path + "/"
-    source = journal.source_commit
-    source_entries = repo.read_tree(source, ctx.mirror_path)
-    changes: dict[str, str | None] = {
-        prefix + key: None for key in source_entries if key not in desired
-    }
-    for key, sha in desired.items():
-        entry = source_entries.get(key)
-        if entry is None or entry.sha != sha:
-            changes[prefix + key] = sha
     changes[ctx.state_file] = repo.write_blob(state.to_bytes())
     message = change_message(
         operation="push", store=ctx.name, url=ctx.url, added=created, modified=written,
         deleted=deleted, withheld={}, note=note,
     )
-    message += f"Kops-Gitsync-Source: {source}\n"
-    tree = repo.build_tree(source, changes)
-    parents = [tip, source] if tip else [source]
-    commit = repo.commit_tree(tree, parents, message)
+    message += f"{TRAILER_SOURCE}: {journal.source_commit}\n"
+    tree = repo.build_tree(tip, changes)
+    commit = repo.commit_tree(tree, [tip] if tip else [], message)
     repo.update_ref(ctx.observed_ref, commit, tip, f"kops-gitsync push {ctx.name}")
     return commit
 
@@ -227,14 +217,15 @@ def finish_interrupted_push(ctx: SyncContext, lock: StoreLock | None = None) -> 
                     conflicts.append(entry.key)
             else:
                 conflicts.append(entry.key)
-        written = ", ".join(a.key for a in journal.applied) or "none"
+        written = ", ".join(a.key for a in journal.applied if a.op != Op.DELETE.value) or "none"
+        removed = ", ".join(a.key for a in journal.applied if a.op == Op.DELETE.value)
         note = f"Completed an interrupted push from {journal.branch}."
         if conflicts:
             note += " Not applied (changed in the store meanwhile): " + ", ".join(conflicts)
         record_observed(ctx, journal, note)
         journal.finish()
-        print(f"kops-gitsync: interrupted push finished; objects in the store now: {written}",
-              file=sys.stderr)
+        print(f"kops-gitsync: interrupted push finished; written: {written}"
+              + (f"; deleted: {removed}" if removed else ""), file=sys.stderr)
         if conflicts:
             print("kops-gitsync: these changed in the store meanwhile and were NOT written: "
                   + ", ".join(conflicts), file=sys.stderr)

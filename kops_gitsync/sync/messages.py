@@ -14,6 +14,7 @@ from kops_gitsync.sync.policy import cluster_of
 TRAILER_STORE = "Kops-Gitsync-Store"
 TRAILER_OPERATION = "Kops-Gitsync-Operation"
 TRAILER_URL = "Kops-Gitsync-State"
+TRAILER_SOURCE = "Kops-Gitsync-Source"  # on a push's observed commit: the pushed commit
 
 
 def _grouped(changes: Sequence[tuple[str, str]]) -> list[str]:

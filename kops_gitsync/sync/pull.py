@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from kops_gitsync.errors import FatalError
 from kops_gitsync.secretscan import scan
 from kops_gitsync.sync.context import SyncContext
-from kops_gitsync.sync.messages import TRAILER_OPERATION, TRAILER_STORE, change_message
+from kops_gitsync.sync.messages import change_message
+from kops_gitsync.sync.observed import merge_observed, observed_tip, store_lost
 from kops_gitsync.sync.policy import Kind, classify
 from kops_gitsync.sync.syncstate import Recorded, SyncState
 from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
@@ -109,6 +110,24 @@ def _check_keys(keys: Iterable[str]) -> None:
         )
 
 
+def _check_recorded(ctx: SyncContext, commit: str, state: SyncState) -> None:
+    """The commit must hold every object the sync state says is mirrored.
+
+    git silently drops paths it will not track (a mirror folder that git treats as its own,
+    names it refuses), and a sync state claiming objects the tree lacks would make push
+    delete them. Checked before the observed ref moves, so nothing is recorded.
+    """
+    held = ctx.repo.read_tree(commit, ctx.mirror_path)
+    missing = [k for k in state.objects if k not in held]
+    if missing:
+        shown = ", ".join(printable(k) for k in missing[:5])
+        raise FatalError(
+            f"git did not keep {len(missing)} of the {len(state.objects)} mirrored objects "
+            f"under {ctx.mirror_path}/ ({shown}); nothing was recorded. Check the store's "
+            "`path:` in .kops-gitsync.yaml"
+        )
+
+
 def _confirm_vanished(ctx: SyncContext, vanished: list[str]) -> None:
     """Objects listed but gone when read: deleted, or is the whole store going away?
 
@@ -138,7 +157,7 @@ def pull(
     finish_interrupted_push(ctx)
     repo, policy = ctx.repo, ctx.policy
     result = PullResult(store=ctx.name)
-    tip = repo.resolve(ctx.observed_ref)
+    tip = observed_tip(ctx)
     previous = load_state(ctx, tip)
     if tip is not None and previous.url != ctx.url:
         raise FatalError(
@@ -148,7 +167,13 @@ def pull(
 
     listing: list[ObjectInfo] = list(ctx.store.list())
     result.objects_listed = len(listing)
-    if not listing and (previous.objects or not allow_empty):
+    lost = store_lost(previous.objects, {o.key: o.version for o in listing})
+    if lost and not allow_empty:
+        raise FatalError(
+            f"{ctx.url}: {lost}. Only if the store is meant to have lost them, "
+            "`pull --allow-empty` records the deletions"
+        )
+    if not listing and not allow_empty:
         held = f"; the last pull saw {len(previous.objects)} objects" if previous.objects else ""
         raise FatalError(
             f"{ctx.url} lists no objects{held}. Refusing to mirror an empty store "
@@ -165,6 +190,8 @@ def pull(
             state.objects[key] = recorded
         elif previous.withheld.get(key) == info.version:
             state.withheld[key] = info.version
+            if key in previous.objects:  # the last clean version stays mirrored
+                state.objects[key] = previous.objects[key]
         else:
             to_read.append(key)
     def scan_content(key: str) -> bool:
@@ -186,6 +213,10 @@ def pull(
         if got.looks_secret:
             state.withheld[key] = blob.version
             result.withheld_by_content.append(key)
+            if key in previous.objects:
+                # Keep the last clean version rather than record a deletion that never
+                # happened (and leave the InstanceGroups without their Cluster).
+                state.objects[key] = previous.objects[key]
             continue
         state.objects[key] = Recorded(blob.version, len(blob.data), digest)
         before = previous.objects.get(key)
@@ -203,8 +234,12 @@ def pull(
     old_state_bytes = repo.read_file(tip, ctx.state_file)
     if changes or state_bytes != old_state_bytes:
         withheld = policy.withheld_counts(o.key for o in listing)
+        note = ""
         if result.withheld_by_content:
             withheld["secret by content"] = len(result.withheld_by_content)
+            note = "Withheld because the content looks like a secret (git keeps the last " \
+                "clean version, if any): " + ", ".join(
+                    printable(k) for k in result.withheld_by_content)
         message = change_message(
             operation="pull",
             store=ctx.name,
@@ -213,10 +248,12 @@ def pull(
             modified=result.modified,
             deleted=result.deleted,
             withheld=withheld,
+            note=note,
         )
         changes[ctx.state_file] = repo.write_blob(state_bytes)
         tree = repo.build_tree(tip, changes)
         commit = repo.commit_tree(tree, [tip] if tip else [], message)
+        _check_recorded(ctx, commit, state)
         repo.update_ref(ctx.observed_ref, commit, tip, f"kops-gitsync pull {ctx.name}")
         result.observed_commit = tip = commit
 
@@ -224,43 +261,6 @@ def pull(
         result.merged = merge_observed(ctx, tip)
     result.summary = _summary(ctx, result)
     return result
-
-
-def merge_observed(ctx: SyncContext, commit: str) -> bool:
-    """Merge the observed store state into the current branch; False if already there."""
-    repo = ctx.repo
-    head = repo.head_commit()
-    if head is not None and repo.is_ancestor(commit, head):
-        return False
-    busy = repo.operation_in_progress()
-    if busy:
-        raise FatalError(
-            f"the store state is recorded on {ctx.observed_ref}, but the repository is in the "
-            f"middle of {busy}; finish it, then run pull again to merge"
-        )
-    dirty = repo.dirty_paths([ctx.mirror_path, ctx.state_file])
-    if dirty:
-        shown = ", ".join(dirty[:10]) + (" ..." if len(dirty) > 10 else "")
-        raise FatalError(
-            f"the store state is recorded on {ctx.observed_ref}, but there are uncommitted "
-            f"changes under {ctx.mirror_path}/ ({shown}); commit or stash them, then run pull "
-            "again (nothing was lost)"
-        )
-    branch = repo.current_branch() or "HEAD"
-    message = (
-        f"Merge store {ctx.name} into {branch}\n\n"
-        f"{TRAILER_STORE}: {ctx.name}\n{TRAILER_OPERATION}: pull-merge\n"
-    )
-    outcome = repo.merge(commit, message)
-    if outcome.conflicts:
-        raise FatalError(
-            f"the store state on {ctx.observed_ref} conflicts with {branch} in: "
-            f"{', '.join(outcome.conflicts)}. Your branch was left as it was. To resolve: "
-            f"git merge {ctx.observed_ref}, fix the files, commit."
-        )
-    if outcome.refused:
-        raise FatalError(f"git refused to merge {ctx.observed_ref}: {outcome.refused}")
-    return True
 
 
 def _summary(ctx: SyncContext, result: PullResult) -> str:
@@ -274,7 +274,10 @@ def _summary(ctx: SyncContext, result: PullResult) -> str:
     parts = [f"{ctx.name} ({ctx.url}): {head}",
              f"listed {result.objects_listed}, read {result.objects_read}"]
     if result.withheld_by_content:
-        parts.append(f"withheld {len(result.withheld_by_content)} that look like secrets")
+        shown = ", ".join(printable(k) for k in result.withheld_by_content[:10])
+        more = len(result.withheld_by_content) - 10
+        parts.append(f"withheld {len(result.withheld_by_content)} that look like secrets: {shown}"
+                     + (f" (and {more} more)" if more > 0 else ""))
     if result.merged:
         parts.append(f"merged into {ctx.repo.current_branch() or 'HEAD'}")
     return "; ".join(parts)

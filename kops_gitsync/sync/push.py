@@ -21,6 +21,7 @@ from kops_gitsync.sync.journal import (
     record_observed,
 )
 from kops_gitsync.sync.lock import StoreLock
+from kops_gitsync.sync.observed import observed_tip, push_source, store_lost
 from kops_gitsync.sync.plan import Op, Plan, plan_push
 from kops_gitsync.sync.policy import Kind, classify
 from kops_gitsync.sync.pull import load_state
@@ -63,8 +64,9 @@ def _pushed_from_ancestor(
     Those objects hold content ``commit`` already contains, so for them the push is the
     base (this is what lets two pushes from one branch follow each other without a pull).
     """
+    source = push_source(ctx.repo, observed)
     parents = ctx.repo.parents(observed)
-    if len(parents) != 2 or not ctx.repo.is_ancestor(parents[1], commit):
+    if source is None or not parents or not ctx.repo.is_ancestor(source, commit):
         return {}
     before = load_state(ctx, parents[0]).objects
     return {
@@ -77,7 +79,7 @@ def _pushed_from_ancestor(
 def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = True) -> Sides:
     repo = ctx.repo
     name, commit = approved_commit(ctx, branch, check_approval)
-    tip = repo.resolve(ctx.observed_ref)
+    tip = observed_tip(ctx)
     if tip is None:
         raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
     mirrored_from = load_state(ctx, tip).url
@@ -217,6 +219,9 @@ def push(
         lock.acquire()
     try:
         live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
+        lost = store_lost(sides.base, live)
+        if lost:
+            raise FatalError(f"push to {ctx.name} refused: {lost}")
         plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
         if _learn_conflicting_content(ctx, plan, live, sides.known):
             plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)

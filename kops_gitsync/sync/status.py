@@ -7,15 +7,19 @@ as push, so status never disagrees with what push would do.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from kops_gitsync.errors import FatalError
 from kops_gitsync.sync.context import SyncContext
+from kops_gitsync.sync.journal import Journal
 from kops_gitsync.sync.lock import StoreLock
+from kops_gitsync.sync.observed import observed_tip, store_lost
 from kops_gitsync.sync.plan import plan_push
 from kops_gitsync.sync.policy import Kind, classify
 from kops_gitsync.sync.pull import load_state
 from kops_gitsync.sync.push import gather_sides
+from kops_gitsync.vfs.keys import key_problem, printable
 
 
 @dataclass
@@ -31,6 +35,12 @@ class StoreStatus:
     branch_approved: bool = False
     lock: str | None = None
     journal_pending: bool = False
+    problems: list[str] = field(default_factory=list)  # what pull or push would refuse
+
+    @property
+    def failed(self) -> bool:
+        """Exit non-zero: a cron job or CI must see what a person would."""
+        return bool(self.conflicts or self.problems)
 
     def render(self) -> str:
         lines = [f"{self.store} ({self.url})"]
@@ -50,28 +60,47 @@ class StoreStatus:
             lines.append(f"  locked: {self.lock}")
         if self.journal_pending:
             lines.append("  an interrupted push is pending (push --yes or pull finishes it)")
+        lines += [f"  ! {problem}" for problem in self.problems]
         return "\n".join(lines)
 
 
 def store_status(ctx: SyncContext) -> StoreStatus:
     repo = ctx.repo
     result = StoreStatus(ctx.name, ctx.url, branch=repo.current_branch())
-    result.journal_pending = ctx.journal_path.exists()
-    tip = repo.resolve(ctx.observed_ref)
+    journal = Journal.load(ctx.journal_path)
+    result.journal_pending = journal is not None
+    tip = observed_tip(ctx)
     result.observed = tip
     info, version = StoreLock.holder(ctx.store)
     if version is not None:
         result.lock = info.describe() if info else "unreadable lock object"
     live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
+    mirrored_live = {k: v for k, v in live.items() if ctx.policy.mirrored(k)}
+    unsafe = [f"{printable(k)!r}: {p}" for k in mirrored_live if (p := key_problem(k))]
+    if unsafe:
+        result.problems.append(
+            "the store holds keys pull refuses to mirror: " + "; ".join(unsafe[:10])
+        )
     if tip is None:
-        result.store_ahead = sorted(k for k in live if ctx.policy.mirrored(k))
+        result.store_ahead = sorted(mirrored_live)
         return result
     state = load_state(ctx, tip)
-    mirrored_live = {k: v for k, v in live.items() if ctx.policy.mirrored(k)}
+    if state.url != ctx.url:
+        result.problems.append(
+            f"{ctx.name} was mirrored from {state.url}, not {ctx.url}: pull and push refuse "
+            "this store (give it its own name in .kops-gitsync.yaml)"
+        )
+        return result
+    lost = store_lost(state.objects, live)
+    if lost:
+        result.problems.append(lost)
+    # A pending push's own writes are neither news from the store nor conflicts.
+    own = {(a.key, a.version) for a in journal.applied} if journal else set()
     result.store_ahead = sorted(
         k for k in set(mirrored_live) | set(state.objects)
         if (state.objects[k].version if k in state.objects else None) != mirrored_live.get(k)
         and state.withheld.get(k) != mirrored_live.get(k)
+        and (k, mirrored_live.get(k)) not in own
     )
     head = repo.head_commit()
     result.unmerged_observed = head is None or not repo.is_ancestor(tip, head)
@@ -82,7 +111,34 @@ def store_status(ctx: SyncContext) -> StoreStatus:
         sides = gather_sides(ctx, result.branch, check_approval=False)
     except FatalError:
         return result
+    if journal is not None and repo.is_ancestor(journal.source_commit, sides.commit):
+        _learn_journal(ctx, journal, live, sides.known)
     plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
     result.git_ahead = [a.key for a in plan.actions]
     result.conflicts = [c.key for c in plan.conflicts]
     return result
+
+
+def _learn_journal(
+    ctx: SyncContext, journal: Journal, live: dict[str, str], known: dict[tuple[str, str], str]
+) -> None:
+    """Teach the planner what a pending push already wrote, so it is no conflict.
+
+    Journalled writes are known by version; the one write a kill can tear (done, not yet
+    journalled) is recognised by reading that object once.
+    """
+    done = set()
+    for applied in journal.applied:
+        done.add(applied.key)
+        if applied.version is not None and applied.sha256 is not None:
+            known[(applied.key, applied.version)] = applied.sha256
+    for entry in journal.entries:
+        version = live.get(entry.key)
+        if entry.key in done or version is None or version == entry.expect:
+            continue
+        try:
+            blob = ctx.store.read(entry.key)
+        except FileNotFoundError:
+            continue
+        if blob.version == version:
+            known[(entry.key, version)] = hashlib.sha256(blob.data).hexdigest()

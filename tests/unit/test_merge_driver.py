@@ -235,3 +235,15 @@ def test_driver_through_git_merge(tmp_path: Path) -> None:
     ]
     merged = config.read_text()
     assert "<<<<<<< ours" in merged and "us-test-1e" in merged
+
+
+def test_a_comment_only_edit_is_not_lost_when_the_other_side_changes_a_value() -> None:
+    """A reviewed comment must survive (or conflict), never vanish silently."""
+    from kops_gitsync.merge import merge_files
+
+    base = b"spec:\n  maxSize: 1\n  minSize: 1\n"
+    ours = b"spec:\n  maxSize: 1\n  # reviewed: keep one\n  minSize: 1\n"
+    theirs = b"spec:\n  maxSize: 11\n  minSize: 1\n"
+    result = merge_files(base, ours, theirs, "ig")
+    assert b"# reviewed" in result.text or not result.clean
+    assert b"maxSize: 11" in result.text or not result.clean
