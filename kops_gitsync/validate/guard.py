@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterable
 
 from kops_gitsync.validate.issues import Issue
@@ -37,6 +36,8 @@ def crash_issue(stage: str, key: str, exc: BaseException) -> Issue:
     kind = type(exc).__name__
     hint = "traceback on stderr" if debug_enabled() else f"set {DEBUG_ENV}=1 for the traceback"
     if debug_enabled():
+        import traceback  # only after a crash, and only when asked for
+
         print(f"kops-gitsync: {stage} crashed on {key}:", file=sys.stderr)
         traceback.print_exception(exc, file=sys.stderr)
     return Issue(
