@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kops_gitsync.hooks.base import is_spec_key
 from kops_gitsync.sync.context import SyncContext
+
+if TYPE_CHECKING:  # the validation engine loads when a push is checked, not on import
+    from kops_gitsync.validate.engine import Located
 
 # Regular files only: a symbolic link or submodule in the mirror is refused by push itself.
 _FILE_MODES = ("100644", "100755")
@@ -71,7 +75,6 @@ def check_push(
     ``commit`` is being deleted and has nothing to validate.
     """
     from kops_gitsync.hooks.validate import blocks, judge_cluster
-    from kops_gitsync.validate.report import format_finding
 
     clusters = clusters_of(keys)
     errors: list[str] = []
@@ -81,13 +84,26 @@ def check_push(
         current = _spec_blobs(ctx, commit, cluster_dir)
         previous = _spec_blobs(ctx, base, cluster_dir) if current and base else {}
         for located in judge_cluster(cluster_dir, current, previous):
-            line = format_finding(located.finding)
-            if located.field:
-                # "path:line:col: spec.maxSize: rule: message": the field, for a terminal
-                where, _, rest = line.partition(f": {located.finding.rule}: ")
-                line = f"{where}: {located.field}: {located.finding.rule}: {rest}"
-            (errors if blocks(located) else warnings).append(line)
+            (errors if blocks(located) else warnings).append(_describe(located))
     return PushCheck(tuple(clusters), tuple(errors), tuple(warnings))
+
+
+def _describe(located: Located) -> str:
+    """The hook's line with the field added: ``path:line:col: spec.maxSize: rule: message``.
+
+    In a terminal, away from an editor that jumps to ``line:col``, the field path is what
+    tells the reader which setting is wrong.
+    """
+    from kops_gitsync.validate.report import format_finding
+
+    line = format_finding(located.finding)
+    if not located.field:
+        return line
+    marker = f": {located.finding.rule}: "
+    where, found, rest = line.partition(marker)
+    if not found:
+        return f"{line} [{located.field}]"
+    return f"{where}: {located.field}{marker}{rest}"
 
 
 def _spec_blobs(ctx: SyncContext, commit: str | None, cluster_dir: str) -> dict[str, bytes]:

@@ -188,24 +188,23 @@ def _store_clusters(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "config").is_file())
 
 
-def test_example_store_has_no_errors(tmp_path: Path, repo: Path) -> None:
+def test_example_store_has_no_errors(repo: Path) -> None:
     _assert_store_clean(EXAMPLE_STORE, repo)
 
 
-@pytest.mark.parametrize(
-    "store", sorted(p.name for p in _shared_stores().iterdir() if p.is_dir())
-    if _shared_stores() is not None else [],
+_SHARED = _shared_stores()
+SHARED_STORES = (
+    [p.name for p in sorted(_SHARED.iterdir()) if p.is_dir()]
+    if _SHARED is not None
+    else [pytest.param("absent", marks=pytest.mark.skip(
+        reason="shared fixture stores absent (/work/shared/fixtures/stores)"))]
 )
+
+
+@pytest.mark.parametrize("store", SHARED_STORES)
 def test_shared_fixture_stores_have_no_errors(store: str, repo: Path) -> None:
-    root = _shared_stores()
-    if root is None:  # pragma: no cover - parametrize is empty then
-        pytest.skip("shared fixture stores absent")
-    _assert_store_clean(root / store, repo)
-
-
-def test_shared_fixture_stores_present_or_skipped() -> None:
-    if _shared_stores() is None:
-        pytest.skip("shared fixture stores absent (/work/shared/fixtures/stores)")
+    assert _SHARED is not None
+    _assert_store_clean(_SHARED / store, repo)
 
 
 def _assert_store_clean(source: Path, repo: Path) -> None:
