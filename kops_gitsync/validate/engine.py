@@ -5,16 +5,23 @@ syntax finding and nothing else (rules on half-read data only add noise), a file
 wrong kind gets no schema check, and cross-object rules run only on objects that loaded.
 Positions are attached here, from the loader's map, so the rules stay pure functions of
 plain data.
+
+Every stage runs guarded (validate/guard.py): whatever raises becomes a ``rule-crashed``
+error on the file it was working on, so a bug fails the run in one line instead of
+passing it or ending it in a traceback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kops_gitsync.validate import Finding
-from kops_gitsync.validate.issues import Issue
+from kops_gitsync.validate.guard import crash_issue, guarded
+from kops_gitsync.validate.issues import Issue, dotted
 from kops_gitsync.validate.loader import LoadedDoc, load_object
 from kops_gitsync.validate.rules.base import (
     CONFIG_KEY,
@@ -34,16 +41,48 @@ def expected_kind(key: str) -> str:
     return CLUSTER_KIND if key == CONFIG_KEY else IG_KIND
 
 
+@dataclass(frozen=True)
+class Located:
+    """A finding plus the YAML field it is about (``spec.maxSize``; "" for the whole file)."""
+
+    finding: Finding
+    field: str
+
+
 def check_cluster(
     cluster_dir: str,
     files: Mapping[str, bytes],
     previous: Mapping[str, bytes] | None = None,
 ) -> list[Finding]:
+    return [located.finding for located in locate_cluster(cluster_dir, files, previous)]
+
+
+def locate_cluster(
+    cluster_dir: str,
+    files: Mapping[str, bytes],
+    previous: Mapping[str, bytes] | None = None,
+) -> list[Located]:
+    """``check_cluster`` with the field path of each finding (what ``push`` prints)."""
+    display = cluster_dir.rstrip("/") or cluster_dir
+    docs: dict[str, LoadedDoc] = {}
+    try:
+        issues = _cluster_issues(display, files, previous, docs)
+    except Exception as exc:  # a bug outside the guarded stages: still one line, still failing
+        issues = [crash_issue("validation", CONFIG_KEY, exc)]
+    return to_findings(display, docs, issues)
+
+
+def _cluster_issues(
+    display: str,
+    files: Mapping[str, bytes],
+    previous: Mapping[str, bytes] | None,
+    docs: dict[str, LoadedDoc],
+) -> list[Issue]:
     from kops_gitsync.validate.rules import run_rules, run_update_rules
 
-    display = cluster_dir.rstrip("/") or cluster_dir
     name = PurePosixPath(display.replace("\\", "/")).name or Path(display).resolve().name
-    docs, issues = load_cluster(files)
+    loaded, issues = load_cluster(files)
+    docs.update(loaded)
     view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok}, ig_file_names(files))
     if CONFIG_KEY not in files and ig_file_names(files):
         issues.append(
@@ -58,11 +97,18 @@ def check_cluster(
         )
     issues.extend(run_rules(view))
     if previous is not None:
-        before, _ = load_cluster(previous, schema=False)  # only its data is compared
+        before, crashes = load_cluster(previous, schema=False)  # only its data is compared
         good = {k: d for k, d in before.items() if d.shape_ok}
         before_view = build_view(name, good, ig_file_names(previous))
         issues.extend(run_update_rules(before_view, view))
-    return to_findings(display, docs, issues)
+        # The previous version is not what is being judged, but a crash reading it means
+        # the update rules did not run: that must not pass silently either.
+        issues.extend(
+            replace(i, message=f"in the version before the change: {i.message}")
+            for i in crashes
+            if i.rule == "rule-crashed"
+        )
+    return issues
 
 
 def ig_file_names(files: Mapping[str, bytes]) -> list[str]:
@@ -73,24 +119,34 @@ def load_cluster(
     files: Mapping[str, bytes], *, schema: bool = True
 ) -> tuple[dict[str, LoadedDoc], list[Issue]]:
     """Load and shape-check every object file; ``shape_ok`` marks those rules may read."""
-    from kops_gitsync.validate.schema import check_schema
-
     docs: dict[str, LoadedDoc] = {}
     issues: list[Issue] = []
     for key in sorted(k for k in files if is_object_key(k)):
-        doc, load_issues = load_object(key, files[key])
-        issues.extend(load_issues)
-        if doc is None:
-            continue
-        docs[key] = doc
-        shape = check_shape(key, doc.data)
-        issues.extend(shape)
-        if any(issue.severity == "error" for issue in shape):
-            continue
-        doc.shape_ok = True
-        if schema and doc.data.get("apiVersion") in SCHEMA_API_VERSIONS:
-            issues.extend(check_schema(expected_kind(key), key, doc.data))
+        issues.extend(guarded("the YAML loader", key, partial(_load, key, files[key], docs)))
+        if key in docs:
+            check = partial(_shape_and_schema, key, docs[key], schema)
+            issues.extend(guarded("the schema check", key, check))
     return docs, issues
+
+
+def _load(key: str, raw: bytes, into: dict[str, LoadedDoc]) -> list[Issue]:
+    doc, issues = load_object(key, raw)
+    if doc is not None:
+        into[key] = doc
+    return issues
+
+
+def _shape_and_schema(key: str, doc: LoadedDoc, schema: bool) -> list[Issue]:
+    """Shape first; the schema only for a mapping of the right kind (``shape_ok``)."""
+    from kops_gitsync.validate.schema import check_schema
+
+    issues = check_shape(key, doc.data)
+    if any(issue.severity == "error" for issue in issues):
+        return issues
+    doc.shape_ok = True  # the rules may read it even if the schema check below crashes
+    if schema and doc.data.get("apiVersion") in SCHEMA_API_VERSIONS:
+        issues += check_schema(expected_kind(key), key, doc.data)
+    return issues
 
 
 def check_shape(key: str, data: Any) -> list[Issue]:
@@ -156,17 +212,21 @@ def build_view(name: str, docs: Mapping[str, LoadedDoc], ig_files: Iterable[str]
 
 def to_findings(
     display: str, docs: Mapping[str, LoadedDoc], issues: Iterable[Issue]
-) -> list[Finding]:
+) -> list[Located]:
     findings = []
     for issue in issues:
         line, column = issue.line, issue.column
         doc = docs.get(issue.key)
         if line == 0 and doc is not None:
             finder = doc.key_position if issue.at_key else doc.position
-            line, column = finder(issue.path)
+            try:
+                line, column = finder(issue.path)
+            except Exception:  # an odd path from a rule: the finding matters, not the column
+                line, column = 1, 1
         path = f"{display}/{issue.key}"
-        findings.append(Finding(path, line, column, issue.rule, issue.message, issue.severity))
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
+        finding = Finding(path, line, column, issue.rule, issue.message, issue.severity)
+        findings.append(Located(finding, dotted(issue.path) if issue.path else ""))
+    findings.sort(key=lambda f: (f.finding.path, f.finding.line, f.finding.column, f.finding.rule))
     return findings
 
 

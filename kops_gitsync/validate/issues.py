@@ -23,3 +23,11 @@ class Issue:
     column: int = 0
     severity: str = "error"
     at_key: bool = False  # point at the key naming ``path`` rather than at its value
+
+
+def dotted(path: YamlPath) -> str:
+    """``spec.subnets[0].cidr`` for ``("spec", "subnets", 0, "cidr")``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(document)"

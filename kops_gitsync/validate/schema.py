@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from kops_gitsync.validate.issues import Issue, YamlPath
+from kops_gitsync.validate.issues import Issue, YamlPath, dotted
 from kops_gitsync.validate.rules.catalog import SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD
 
 _SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
@@ -125,14 +125,6 @@ def _object_errors(schema: dict[str, Any], value: dict[str, Any], path: YamlPath
             yield from schema_errors(extra, item, (*path, key))
     if unknown:
         yield "additionalProperties", path, f"unknown fields {unknown}", schema
-
-
-def dotted(path: YamlPath) -> str:
-    """``spec.subnets[0].cidr`` for ``("spec", "subnets", 0, "cidr")``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(document)"
 
 
 def suggest(name: str, known: list[str]) -> str | None:

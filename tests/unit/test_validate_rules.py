@@ -302,7 +302,7 @@ def test_egress_and_dual_stack_need_private_or_ipv6() -> None:
     assert {"subnet-egress", "subnet-dual-stack"} <= rules(docs)
 
 
-def test_a_crashing_check_becomes_a_warning_not_a_traceback(
+def test_a_crashing_check_fails_closed_and_the_others_still_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from kops_gitsync.validate import rules as rules_module
@@ -314,6 +314,6 @@ def test_a_crashing_check_becomes_a_warning_not_a_traceback(
     docs = cluster_docs()
     docs["instancegroup/nodes"]["spec"]["minSize"] = 9
     found = findings(docs)
-    assert {f.rule for f in found} == {"ig-size-order", "internal-error"}
-    (internal,) = [f for f in found if f.rule == "internal-error"]
-    assert internal.severity == "warning" and "broken_check" in internal.message
+    assert {f.rule for f in found} == {"ig-size-order", "rule-crashed"}
+    (internal,) = [f for f in found if f.rule == "rule-crashed"]
+    assert internal.severity == "error" and "broken_check" in internal.message

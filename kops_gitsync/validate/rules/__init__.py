@@ -1,19 +1,21 @@
 """kops' semantic rules, one module per topic, run over one parsed cluster.
 
 Every check is a pure function ``ClusterView -> Iterable[Issue]`` (update checks take the
-previous and the current view). A check that crashes on odd data would hide every other
-finding, so the runner turns an unexpected exception into an ``internal-error`` finding
-naming the check, instead of a traceback in someone's commit hook.
+previous and the current view). A check that crashes has not checked anything, so the
+runner turns the exception into a ``rule-crashed`` *error* (validate/guard.py: fail closed)
+naming the check and the file it tripped over, and the other checks still run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 
+from kops_gitsync.validate.guard import crash_issue
 from kops_gitsync.validate.issues import Issue
-from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck
-from kops_gitsync.validate.rules.catalog import RULES, RuleInfo, rule
+from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck, ig_key
+from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
@@ -26,13 +28,6 @@ from kops_gitsync.validate.rules.update import CHECKS as UPDATE_ONLY_CHECKS
 from kops_gitsync.validate.rules.version import CHECKS as VERSION_CHECKS
 
 __all__ = ["CHECKS", "RULES", "UPDATE_CHECKS", "RuleInfo", "run_rules", "run_update_rules"]
-
-INTERNAL_ERROR = rule(
-    "internal-error",
-    "a check failed on unexpected input; the other checks still ran",
-    "report it with the file that triggered it",
-    "none (kops-gitsync)",
-)
 
 CHECKS: tuple[Check, ...] = (
     *NAME_CHECKS,
@@ -51,7 +46,7 @@ UPDATE_CHECKS: tuple[UpdateCheck, ...] = UPDATE_ONLY_CHECKS
 def run_rules(view: ClusterView) -> list[Issue]:
     issues: list[Issue] = []
     for check in CHECKS:
-        issues.extend(_guarded(check.__name__, partial(check, view)))
+        issues.extend(_guarded(check, check, view))
     return issues
 
 
@@ -60,20 +55,43 @@ def run_update_rules(previous: ClusterView, current: ClusterView) -> list[Issue]
     if previous.cluster is None or current.cluster is None:
         return issues
     for check in UPDATE_CHECKS:
-        issues.extend(_guarded(check.__name__, partial(check, previous, current)))
+        issues.extend(_guarded(check, partial(check, previous), current))
     return issues
 
 
-def _guarded(name: str, produce: Callable[[], Iterable[Issue]]) -> list[Issue]:
+def check_name(check: Callable[..., object]) -> str:
+    """``check instancegroups.check_sizes``: the module and function a maintainer opens."""
+    module = str(getattr(check, "__module__", "") or "")
+    return f"check {module.rsplit('.', 1)[-1]}.{getattr(check, '__name__', repr(check))}"
+
+
+def _guarded(
+    check: Callable[..., object], run: Callable[[ClusterView], Iterable[Issue]], view: ClusterView
+) -> list[Issue]:
     try:
-        return list(produce())
-    except Exception as exc:  # one broken check must not hide the others
-        return [
-            Issue(
-                INTERNAL_ERROR,
-                CONFIG_KEY,
-                (),
-                f"check {name} failed: {type(exc).__name__}: {exc}",
-                severity="warning",
-            )
-        ]
+        return list(run(view))
+    except Exception as exc:  # fail closed, on the file that tripped the check
+        return [crash_issue(check_name(check), _culprit(run, view), exc)]
+
+
+def _culprit(run: Callable[[ClusterView], Iterable[Issue]], view: ClusterView) -> str:
+    """The file a crashing check trips over: rerun it on the Cluster alone, then with one IG.
+
+    Checks are pure functions of the view, so rerunning them is safe; this only happens
+    after a crash. When no single file reproduces it, the crash is blamed on ``config``.
+    """
+    if view.cluster is not None and _crashes(run, replace(view, igs={}, ig_files=())):
+        return CONFIG_KEY
+    for name in sorted(view.igs):
+        alone = replace(view, igs={name: view.igs[name]}, ig_files=(name,))
+        if _crashes(run, alone):
+            return ig_key(name)
+    return CONFIG_KEY
+
+
+def _crashes(run: Callable[[ClusterView], Iterable[Issue]], view: ClusterView) -> bool:
+    try:
+        list(run(view))
+    except Exception:
+        return True
+    return False

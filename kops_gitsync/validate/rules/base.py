@@ -93,7 +93,8 @@ class ClusterView:
 
     def networking(self) -> list[str]:
         """The networking options set (kops wants exactly one)."""
-        return sorted(as_dict(self.spec.get("networking")))
+        # str(): a YAML key may be a number or null; the schema check reports that one
+        return sorted(str(option) for option in as_dict(self.spec.get("networking")))
 
     def uses_networking(self, option: str) -> bool:
         return option in as_dict(self.spec.get("networking"))

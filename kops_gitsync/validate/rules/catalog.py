@@ -109,3 +109,9 @@ SCHEMA_INVALID = rule(
     "give the field a value of the declared type",
     "k8s/crds/kops.k8s.io_*.yaml (pkg/apis/kops/v1alpha2 types)",
 )
+RULE_CRASHED = rule(
+    "rule-crashed",
+    "a check raised on this file, so the file is not fully checked: fail closed, not pass",
+    "report it with the file; rerun with KOPS_GITSYNC_DEBUG=1 to get the traceback",
+    "none (kops-gitsync)",
+)
