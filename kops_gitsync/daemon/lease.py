@@ -86,6 +86,7 @@ class Lease:
         if not self.valid():
             raise LockLost(f"the lease on {self.lock.store.url} was not renewed for half its "
                            f"TTL ({self.ttl / 2:g} s); nothing more is written")
+        started, renewals = self._clock(), self.lock.renewals
         try:
             self.lock.ensure_held()
         except LockLost as exc:
@@ -94,6 +95,10 @@ class Lease:
                 self._unreported_loss = True
                 self.last_error = str(exc)
             raise
+        if self.lock.renewals != renewals:  # renewed on the way (no keeper in --once)
+            with self._state:
+                if self._renewed_at is not None:
+                    self._renewed_at = max(self._renewed_at, started)
 
     def holder_description(self) -> str:
         info = self.lock.info

@@ -180,6 +180,7 @@ class StoreLock:
         self._pending: LockInfo | None = None  # a renewal whose answer never came
         self._clock = clock
         self._mutex = threading.RLock()
+        self.renewals = 0  # successful renewals: a lease counts one made by ensure_held too
 
     def _new_info(self, lock_id: str | None = None) -> LockInfo:
         now = self._clock()
@@ -292,6 +293,7 @@ class StoreLock:
                 self._pending = info
                 raise
             self._held(info, version, started)
+            self.renewals += 1
 
     def ensure_held(self) -> None:
         """Raise LockLost unless this holder's lock is still in the store, as it wrote it,
