@@ -67,6 +67,7 @@ class Daemon:
         self._keeper: LeaseKeeper | None = None
         self._stopping = False
         self._reload = False
+        self.failures: list[str] = []  # one line per failed turn, for --once's exit status
         self.remote = RemoteSync(options.fetch_interval, options.push_remote)
         self._schedule_lock = threading.Lock()  # pokes come from the watcher threads
         self._wake_r, self._wake_w = socket.socketpair()
@@ -209,22 +210,49 @@ class Daemon:
         # that stopped logging is stuck, without stopping it.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         contexts = self._load()
-        if self.options.metrics_port is not None:
-            port = self.metrics.serve(self.options.metrics_port)
-            logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
-        self._install(contexts)
-        logs.event(action="start", result="ok", pid=os.getpid(), stores=",".join(self.runners))
-        self.state.activity = "running"
-        self.notifier.ready(self._status_line())
         try:
+            if self.options.metrics_port is not None:
+                port = self.metrics.serve(self.options.metrics_port)
+                logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
+            # Inside the try: leases are taken here, and a start-up that fails after taking
+            # them (a watcher that cannot start) must give them back, not leave the stores
+            # locked until the TTL runs out and the restart finds itself on standby.
+            self._install(contexts)
+            logs.event(action="start", result="ok", pid=os.getpid(),
+                       stores=",".join(self.runners))
+            self.state.activity = "running"
+            self.notifier.ready(self._status_line())
             if self.options.once:
-                for runner in list(self.runners.values()):
-                    self._turn(runner)
+                self._once()
             else:
                 self._loop()
         finally:
+            if not self.runners:  # _install never got as far as owning them
+                for ctx in contexts:
+                    ctx.close()
             self._shutdown()
-        return 0
+        return 1 if self.failures else 0
+
+    def _once(self) -> None:
+        """One turn of the loop for every store, remote included, then stop (cron).
+
+        Whatever failed is collected in :attr:`failures`, so ``--once`` exits non-zero: a
+        cron job that only sees exit 0 never learns that its pulls were refused.
+        """
+        if self.repo is not None:
+            self.remote.maybe_fetch(self.repo, list(self.runners.values()))
+            if self.remote.last_error:
+                self.failures.append(self.remote.last_error)
+        for runner in list(self.runners.values()):
+            if runner.standby() and runner.lease is not None:  # not a failure: the holder works
+                logs.event(logging.WARNING, "another daemon holds the lease: skipped",
+                           store=runner.name, action="lease", result="standby",
+                           holder=runner.lease.holder_description())
+            self._turn(runner)
+        if self.repo is not None:
+            self.remote.publish(self.repo, [r.ctx for r in self.runners.values()])
+            if self.remote.last_error:
+                self.failures.append(self.remote.last_error)
 
     def _loop(self) -> None:
         watchdog_every = self.notifier.watchdog_interval
@@ -310,6 +338,8 @@ class Daemon:
         runner.state.last_error = f"{outcome.action}: {exc}"
         runner.state.last_error_at = iso(time.time())
         outcome.result = "refused" if kind == "refused" else "error"
+        if self.options.once:  # the long-running loop logs failures and retries them
+            self.failures.append(f"{runner.name}: {outcome.action} {outcome.result}: {exc}")
         outcome.extra.update(kind=kind, retry_in=None if retry is None else round(retry, 1))
         self._log(runner, outcome, reason, error=str(exc),
                   exc_info=kind == "internal")
