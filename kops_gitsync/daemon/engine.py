@@ -214,10 +214,7 @@ class Daemon:
             if self.options.metrics_port is not None:
                 port = self.metrics.serve(self.options.metrics_port)
                 logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
-            # Inside the try: leases are taken here, and a start-up that fails after taking
-            # them (a watcher that cannot start) must give them back, not leave the stores
-            # locked until the TTL runs out and the restart finds itself on standby.
-            self._install(contexts)
+            self._install(contexts)  # takes leases: a failure after it must release them
             logs.event(action="start", result="ok", pid=os.getpid(),
                        stores=",".join(self.runners))
             self.state.activity = "running"
@@ -234,40 +231,40 @@ class Daemon:
         return 1 if self.failures else 0
 
     def _once(self) -> None:
-        """One turn of the loop for every store, remote included, then stop (cron).
-
-        Whatever failed is collected in :attr:`failures`, so ``--once`` exits non-zero: a
-        cron job that only sees exit 0 never learns that its pulls were refused.
-        """
-        if self.repo is not None:
-            self.remote.maybe_fetch(self.repo, list(self.runners.values()))
-            if self.remote.last_error:
-                self.failures.append(self.remote.last_error)
+        """One turn of the loop for every store, remote included (cron). Failures go to
+        :attr:`failures` and the exit status: a cron job only ever sees that."""
+        self._remote(fetch=True)
         for runner in list(self.runners.values()):
             if runner.standby() and runner.lease is not None:  # not a failure: the holder works
                 logs.event(logging.WARNING, "another daemon holds the lease: skipped",
                            store=runner.name, action="lease", result="standby",
                            holder=runner.lease.holder_description())
             self._turn(runner)
-        if self.repo is not None:
+        self._remote(fetch=False)
+
+    def _remote(self, fetch: bool) -> None:
+        """Fetch approvals (poking the stores they concern), or publish what was pulled."""
+        if self.repo is None:
+            return
+        if fetch:
+            for name in self.remote.maybe_fetch(self.repo, list(self.runners.values())):
+                self.poke(name, "approved upstream")
+        else:
             self.remote.publish(self.repo, [r.ctx for r in self.runners.values()])
-            if self.remote.last_error:
-                self.failures.append(self.remote.last_error)
+        if self.options.once and self.remote.last_error:
+            self.failures.append(self.remote.last_error)
 
     def _loop(self) -> None:
         watchdog_every = self.notifier.watchdog_interval
         while not self._stopping:
             if self._reload:
                 self.reload()
-            if self.repo is not None:
-                for name in self.remote.maybe_fetch(self.repo, list(self.runners.values())):
-                    self.poke(name, "approved upstream")
+            self._remote(fetch=True)
             for schedule in due([r.schedule for r in self.runners.values()], time.monotonic()):
                 if self._stopping or self._reload:
                     break
                 self._turn(self.runners[schedule.name])
-            if self.repo is not None:
-                self.remote.publish(self.repo, [r.ctx for r in self.runners.values()])
+            self._remote(fetch=False)
             self._publish()
             if self._stopping:
                 break
