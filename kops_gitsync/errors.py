@@ -47,3 +47,11 @@ class InvalidKey(StoreError, ValueError):
 
 class MissingDependency(FatalError):
     """A backend's SDK is not installed; the message carries the pip command to fix it."""
+
+
+class LockHeld(FatalError):
+    """Another writer holds the store lock (or a lock object this version cannot read)."""
+
+
+class LockLost(FatalError):
+    """The store lock this process held was removed, replaced or expired: stop writing now."""

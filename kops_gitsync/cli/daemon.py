@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from kops_gitsync.errors import FatalError
@@ -33,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="push observed refs, and the branch they merge into, to the "
                              "tracked git remote, so store drift shows up where you review")
     parser.add_argument("--once", action="store_true",
-                        help="pull (and push) every store once, then exit (for cron)")
+                        help="one turn of the loop (fetch, pull and push every store, publish), "
+                             "then exit; exit status 1 and a line per failure if any failed "
+                             "(for cron)")
     parser.add_argument("--verbose", action="store_true", help="log debug events too")
 
 
@@ -66,4 +69,8 @@ def run(args: argparse.Namespace) -> int:
         push_remote=args.push_remote,
         env=dict(os.environ),
     )
-    return Daemon(options).run()
+    daemon = Daemon(options)
+    code = daemon.run()
+    for line in daemon.failures:  # only --once collects them: the loop retries instead
+        print(f"kops-gitsync daemon: {line}", file=sys.stderr)
+    return code

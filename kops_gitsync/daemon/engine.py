@@ -67,6 +67,7 @@ class Daemon:
         self._keeper: LeaseKeeper | None = None
         self._stopping = False
         self._reload = False
+        self.failures: list[str] = []  # one line per failed turn, for --once's exit status
         self.remote = RemoteSync(options.fetch_interval, options.push_remote)
         self._schedule_lock = threading.Lock()  # pokes come from the watcher threads
         self._wake_r, self._wake_w = socket.socketpair()
@@ -209,37 +210,61 @@ class Daemon:
         # that stopped logging is stuck, without stopping it.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         contexts = self._load()
-        if self.options.metrics_port is not None:
-            port = self.metrics.serve(self.options.metrics_port)
-            logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
-        self._install(contexts)
-        logs.event(action="start", result="ok", pid=os.getpid(), stores=",".join(self.runners))
-        self.state.activity = "running"
-        self.notifier.ready(self._status_line())
         try:
+            if self.options.metrics_port is not None:
+                port = self.metrics.serve(self.options.metrics_port)
+                logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
+            self._install(contexts)  # takes leases: a failure after it must release them
+            logs.event(action="start", result="ok", pid=os.getpid(),
+                       stores=",".join(self.runners))
+            self.state.activity = "running"
+            self.notifier.ready(self._status_line())
             if self.options.once:
-                for runner in list(self.runners.values()):
-                    self._turn(runner)
+                self._once()
             else:
                 self._loop()
         finally:
+            if not self.runners:  # _install never got as far as owning them
+                for ctx in contexts:
+                    ctx.close()
             self._shutdown()
-        return 0
+        return 1 if self.failures else 0
+
+    def _once(self) -> None:
+        """One turn of the loop for every store, remote included (cron). Failures go to
+        :attr:`failures` and the exit status: a cron job only ever sees that."""
+        self._remote(fetch=True)
+        for runner in list(self.runners.values()):
+            if runner.standby() and runner.lease is not None:  # not a failure: the holder works
+                logs.event(logging.WARNING, "another daemon holds the lease: skipped",
+                           store=runner.name, action="lease", result="standby",
+                           holder=runner.lease.holder_description())
+            self._turn(runner)
+        self._remote(fetch=False)
+
+    def _remote(self, fetch: bool) -> None:
+        """Fetch approvals (poking the stores they concern), or publish what was pulled."""
+        if self.repo is None:
+            return
+        if fetch:
+            for name in self.remote.maybe_fetch(self.repo, list(self.runners.values())):
+                self.poke(name, "approved upstream")
+        else:
+            self.remote.publish(self.repo, [r.ctx for r in self.runners.values()])
+        if self.options.once and self.remote.last_error:
+            self.failures.append(self.remote.last_error)
 
     def _loop(self) -> None:
         watchdog_every = self.notifier.watchdog_interval
         while not self._stopping:
             if self._reload:
                 self.reload()
-            if self.repo is not None:
-                for name in self.remote.maybe_fetch(self.repo, list(self.runners.values())):
-                    self.poke(name, "approved upstream")
+            self._remote(fetch=True)
             for schedule in due([r.schedule for r in self.runners.values()], time.monotonic()):
                 if self._stopping or self._reload:
                     break
                 self._turn(self.runners[schedule.name])
-            if self.repo is not None:
-                self.remote.publish(self.repo, [r.ctx for r in self.runners.values()])
+            self._remote(fetch=False)
             self._publish()
             if self._stopping:
                 break
@@ -310,6 +335,8 @@ class Daemon:
         runner.state.last_error = f"{outcome.action}: {exc}"
         runner.state.last_error_at = iso(time.time())
         outcome.result = "refused" if kind == "refused" else "error"
+        if self.options.once:  # the long-running loop logs failures and retries them
+            self.failures.append(f"{runner.name}: {outcome.action} {outcome.result}: {exc}")
         outcome.extra.update(kind=kind, retry_in=None if retry is None else round(retry, 1))
         self._log(runner, outcome, reason, error=str(exc),
                   exc_info=kind == "internal")

@@ -100,12 +100,17 @@ class RemoteSync:
     def __init__(self, fetch_interval: float, push: bool) -> None:
         self.fetch_interval = fetch_interval
         self.push = push
-        self._last_fetch = 0.0
+        self._last_fetch: float | None = None  # never: the first fetch is due at once
         self._published: tuple[str | None, ...] | None = None
+        self.last_error: str | None = None  # of the last fetch or publish, for --once
 
     def fetch_wait(self) -> float | None:
         if self.fetch_interval <= 0:
             return None
+        if self._last_fetch is None:
+            # Not "0.0 seconds since boot": monotonic time starts near 0 at boot, which
+            # postponed the first fetch of a daemon (or a cron --once) started right then.
+            return 0.0
         return max(0.0, self._last_fetch + self.fetch_interval - time.monotonic())
 
     def maybe_fetch(self, repo: GitRepo, runners: list[StoreRunner]) -> list[str]:
@@ -113,6 +118,7 @@ class RemoteSync:
 
         Returns the stores to poke (the ones that may push) when the branch moved.
         """
+        self.last_error = None
         if not runners or self.fetch_wait() != 0.0:
             return []
         self._last_fetch = started = time.monotonic()
@@ -136,6 +142,7 @@ class RemoteSync:
         except Exception as exc:
             logs.event(logging.ERROR, "", store="*", action="fetch", result="error",
                        kind=error_kind(exc), error=str(exc).strip()[-500:])
+            self.last_error = f"fetch from the git remote failed: {str(exc).strip()[-300:]}"
             return []
         logs.event(store="*", action="fetch", result="merged", commit=upstream[:12],
                    duration=round(time.monotonic() - started, 3))
@@ -144,6 +151,7 @@ class RemoteSync:
 
     def publish(self, repo: GitRepo, contexts: list[SyncContext]) -> None:
         """With --push-remote: send new observed states (and the merged branch) upstream."""
+        self.last_error = None
         if not self.push:
             return
         try:
@@ -157,6 +165,7 @@ class RemoteSync:
         except Exception as exc:
             logs.event(logging.WARNING, "", store="*", action="publish", result="error",
                        kind=error_kind(exc), error=str(exc).strip()[-500:])
+            self.last_error = f"publish to the git remote failed: {str(exc).strip()[-300:]}"
             return
         logs.event(store="*", action="publish", result="pushed", refs=len(specs),
                    duration=round(time.monotonic() - started, 3))

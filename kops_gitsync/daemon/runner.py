@@ -23,7 +23,7 @@ from typing import Any
 from kops_gitsync.daemon.lease import Lease
 from kops_gitsync.daemon.scheduler import StoreSchedule
 from kops_gitsync.daemon.state import StoreState, iso
-from kops_gitsync.errors import FatalError, FatalStoreError, StoreError
+from kops_gitsync.errors import FatalError, FatalStoreError, LockLost, StoreError
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import Journal
 from kops_gitsync.sync.pull import PullResult, pull
@@ -47,6 +47,7 @@ class LeaseGuardedStore:
                 "(the push journal finishes the rest when the lease is back)",
                 key=key,
             )
+        self._lease.ensure_held()  # the lock object itself: not removed, not replaced
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         return self._store.list(prefix)
@@ -121,6 +122,8 @@ def push_branch(ctx: SyncContext) -> str | None:
 
 def error_kind(exc: BaseException) -> str:
     """A short, stable label for metrics and logs: what class of failure this was."""
+    if isinstance(exc, LockLost):
+        return "lease-lost"
     if isinstance(exc, FatalError):
         return "refused"
     if isinstance(exc, StoreError):
@@ -234,6 +237,8 @@ class StoreRunner:
         guarded = replace(ctx, store=LeaseGuardedStore(ctx.store, lease))
         try:
             result: PushResult = push(guarded, apply=True, branch=branch, lock=lease.lock)
+        except LockLost:
+            raise  # not a verdict on these commits: the journal resumes them with the lease
         except FatalError:
             # A refusal (conflict, guard): trying the same commits again cannot help; the
             # next move of the branch or the store is a new situation worth a new try.

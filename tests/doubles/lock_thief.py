@@ -1,0 +1,59 @@
+"""A store on which another writer takes the lock away in the middle of a push.
+
+What happened in production: between two writes of a push, an operator ran
+``kops-gitsync unlock --yes`` and another push (or daemon) took the lock. The double does
+exactly that through the real store after the ``n``-th object write, and records every
+object write that still reached the store afterwards: fencing means there are none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kops_gitsync.sync.lock import StoreLock
+from kops_gitsync.sync.policy import LOCK_KEY
+from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
+
+
+def rival_takes(store: Store, how: str) -> None:
+    """What another process does to our lock: an operator's ``unlock --yes`` followed by
+    another push taking the store, or just the removal."""
+    current = StoreLock.inspect(store)
+    store.delete(LOCK_KEY, if_match=current.version)
+    if how == "replaced":
+        StoreLock(store, "push from the rival").acquire()
+
+
+class TakenAfter:
+    """A store on which the lock is taken away right after the ``n``-th object write, and
+    which records every object write that reached it after that."""
+
+    def __init__(self, store: Store, n: int, how: str) -> None:
+        self.store, self.n, self.how = store, n, how
+        self.url, self.capabilities = store.url, store.capabilities
+        self.before: list[str] = []
+        self.after: list[str] = []
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self.store.list(prefix)
+
+    def read(self, key: str) -> Blob:
+        return self.store.read(key)
+
+    def write(
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> str:
+        version = self.store.write(key, data, if_match=if_match, if_none_match=if_none_match)
+        if len(self.before) < self.n:
+            self.before.append(key)
+            if len(self.before) == self.n:
+                rival_takes(self.store, self.how)
+        else:
+            self.after.append(key)
+        return version
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        self.store.delete(key, if_match=if_match)
+
+    def close(self) -> None:
+        pass
