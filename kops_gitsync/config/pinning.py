@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ from kops_gitsync.config.checks import default_path
 from kops_gitsync.errors import FatalError
 
 if TYPE_CHECKING:
-    from kops_gitsync.config.repo_config import RepoConfig
+    from kops_gitsync.config.repo_config import RepoConfig, StoreConfig
 
 OBSERVED_PREFIX = "refs/kops-gitsync/observed/"
 STATE_DIR = ".kops-gitsync"
@@ -105,14 +106,42 @@ def check_default_paths(config: RepoConfig, repo_root: Path) -> None:
     if not names:
         return
     moved = default_path_problems(names, len(config.stores), repo_root)
-    if not moved:
-        return
-    lines = []
+    if moved:
+        raise FatalError(describe_moves(config.source, config.lines, config.stores, moved))
+
+
+def _inside(path: str, folder: str) -> bool:
+    a, b = path.strip("/").casefold(), folder.strip("/").casefold()
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def describe_moves(
+    source: Path | None,
+    lines: Mapping[str, int],
+    stores: Sequence[StoreConfig],
+    moved: list[tuple[str, str, str]],
+) -> str:
+    """One line per moved store, ending in what to add (and what else must move out of the
+    way: a store pinned at ``state`` leaves no room for ``state/<name>`` defaults)."""
+    out = []
     for name, wanted, actual in moved:
-        line = config.lines.get(name, 1)
-        lines.append(
-            f"{config.source}:{line}: store {name!r} has no `path`, so with "
-            f"{len(config.stores)} store(s) it would be mirrored in {wanted}/, but its mirror "
-            f"is in {actual}/: add `path: {actual}` to store {name!r}"
+        fix = f"add `path: {actual}` to store {name!r}"
+        crowded = [s.name for s in stores if s.name != name and _inside(s.path, actual)]
+        if crowded:
+            others = ", ".join(repr(n) for n in crowded)
+            fix += (
+                f" and give {others} a `path` outside {actual}/ (like `path: mirror/"
+                f"{crowded[0]}`)"
+            )
+        out.append(
+            f"{source}:{lines.get(name, 1)}: store {name!r} has no `path`, so with "
+            f"{len(stores)} store(s) it would be mirrored in {wanted}/, but its mirror is in "
+            f"{actual}/: {fix}"
         )
-    raise FatalError("\n".join(lines))
+    return "\n".join(out)
+
+
+def state_tree(repo_root: Path) -> str | None:
+    """The id of HEAD's sync-state folder: what a cached check of the paths depends on."""
+    out = _git(["rev-parse", "-q", "--verify", f"HEAD:{STATE_DIR}"], repo_root)
+    return out.decode().strip() if out else None

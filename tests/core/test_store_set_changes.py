@@ -51,7 +51,8 @@ def test_adding_a_store_does_not_move_the_first_mirror(
         assert (
             ".kops-gitsync.yaml:2: store 'prod' has no `path`, so with 2 store(s) it would be "
             "mirrored in state/prod/, but its mirror is in state/: add `path: state` to store "
-            "'prod'" in result.err
+            "'prod' and give 'dev' a `path` outside state/ (like `path: mirror/dev`)"
+            in result.err
         ), (verb, result.err)
         assert "deleted" not in result.out
 
@@ -78,6 +79,7 @@ def test_a_store_never_pulled_may_use_the_default(
     )
     assert cli("pull", cwd=repo).code == 0
     assert (repo / f"state/one/{CLUSTER}/config").exists()
+    assert cli("status", cwd=repo).code == 0  # found where the default says: no complaint
     # Removing a store would move the other one from state/one/ to state/: refused too.
     write_config(repo, f"stores:\n  - name: one\n    state: file://{one}\n")
     result = cli("status", cwd=repo)
