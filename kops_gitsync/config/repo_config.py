@@ -185,11 +185,17 @@ def _trim_oversized(data: Any) -> list[tuple[tuple[Any, ...], bool, str]]:
     return problems
 
 
+MAX_REPORTED = 200  # a generated file can hold 100,000 mistakes; a terminal cannot show them
+
+
 def _raise_if(errors: list[tuple[int, str]], source: Path) -> None:
     """One line per problem, in file order, each ``file:line: key: message``."""
     if not errors:
         return
     lines = [f"{source}:{line}: {text}" for line, text in sorted(errors, key=lambda e: e[0])]
-    if len(lines) > 1:
-        lines.insert(0, f"{source}: {len(lines)} problems:")
+    count = len(lines)
+    if count > MAX_REPORTED:
+        lines[MAX_REPORTED:] = [f"... and {count - MAX_REPORTED} more"]
+    if count > 1:
+        lines.insert(0, f"{source}: {count} problems:")
     raise FatalError("\n".join(lines))

@@ -140,6 +140,13 @@ def test_every_error_is_reported_in_file_order() -> None:
     assert "true or false" in lines[5]
 
 
+def test_thousands_of_errors_are_counted_and_the_first_200_shown() -> None:
+    raw = b"stores:\n  - name: a\n    include: [" + b"'[z-a]'," * 900 + b"]\n"
+    lines = timed_error(raw).splitlines()
+    assert lines[0] == f"{SOURCE}: 900 problems:"
+    assert len(lines) == 202 and lines[-1] == "... and 700 more"
+
+
 def test_two_stores_named_alike_are_called_duplicates() -> None:
     message = error_of("stores:\n  - name: a\n  - name: a\n")
     assert message == (
