@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from kops_gitsync.cli.common import add_store_arguments, contexts
+from kops_gitsync.cli.common import add_store_arguments
+from kops_gitsync.cli.per_store import run_each
+from kops_gitsync.sync.context import SyncContext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,13 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Every selected store is pulled even when an earlier one fails."""
     from kops_gitsync.sync.pull import pull
 
-    for ctx in contexts(args):
-        try:
-            result = pull(ctx, merge=not args.no_merge, progress=True,
-                          allow_empty=args.allow_empty)
-        finally:
-            ctx.close()
+    def one(ctx: SyncContext) -> None:
+        result = pull(ctx, merge=not args.no_merge, progress=True, allow_empty=args.allow_empty)
         print(result.summary)
-    return 0
+
+    return run_each(args, "pull", one)

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import argparse
 
-from kops_gitsync.cli.common import add_store_arguments, contexts
+from kops_gitsync.cli.common import add_store_arguments
+from kops_gitsync.cli.per_store import run_each
+from kops_gitsync.sync.context import SyncContext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,14 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Every selected store is pushed (or planned) even when an earlier one is refused."""
     from kops_gitsync.sync.push import push
 
-    for ctx in contexts(args):
-        try:
-            result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete)
-        finally:
-            ctx.close()
+    def one(ctx: SyncContext) -> None:
+        result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete)
         print(result.summary)
         if not args.yes and result.plan.actions:
             print("(dry run: nothing was written; run again with --yes to apply)")
-    return 0
+
+    return run_each(args, "push", one)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from kops_gitsync.cli.common import add_store_arguments, contexts
+from kops_gitsync.cli.common import add_store_arguments
+from kops_gitsync.cli.per_store import run_each
+from kops_gitsync.sync.context import SyncContext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -10,21 +13,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Every selected store is shown even when an earlier one cannot be read; exit 1 on
+    conflicts or on a store that failed."""
     from kops_gitsync.daemon.state import describe, read_state
     from kops_gitsync.sync.status import store_status
 
-    worst = 0
-    git_dir = None
-    for ctx in contexts(args):
-        git_dir = ctx.repo.git_dir
-        try:
-            status = store_status(ctx)
-        finally:
-            ctx.close()
+    conflicts = False
+    git_dirs: list[Path] = []
+
+    def one(ctx: SyncContext) -> None:
+        nonlocal conflicts
+        git_dirs.append(ctx.repo.git_dir)
+        status = store_status(ctx)
         print(status.render())
-        if status.failed:
-            worst = 1
-    daemon = read_state(git_dir) if git_dir is not None else None
-    if daemon is not None:
-        print("\n".join(describe(daemon)))
-    return worst
+        conflicts = conflicts or status.failed
+
+    try:
+        code = run_each(args, "status", one)
+    finally:
+        daemon = read_state(git_dirs[0]) if git_dirs else None
+        if daemon is not None:
+            print("\n".join(describe(daemon)))
+    return 1 if conflicts else code

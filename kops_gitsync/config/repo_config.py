@@ -1,63 +1,35 @@
 """``.kops-gitsync.yaml``: which stores a review repo mirrors, and how.
 
-The file is checked against a JSON Schema (``jsonschema``) and every complaint is mapped
-back to the line of the offending key (ruamel.yaml keeps positions), because a config
-error that does not say where it is costs an operator more than the feature saves.
-With no file, the repository mirrors one store, ``default``, found the way kops finds it.
+The file is read by the same bounded loader as kops objects (``validate/loader.py``: a size
+limit, a node budget that stops alias bombs, a depth limit, duplicate keys reported), because
+the config is read by every command and every hook, and a file that hangs or crashes the
+loader would stop them all (issue 14). The data is then checked against a JSON Schema
+(``config/schema.py``) and by checks the schema cannot express (``config/checks.py``), and
+*every* complaint is reported with the file, line and key, and the forms the key allows
+(issue 9). With no file, the repository mirrors one store, ``default``, found the way kops
+finds it. ``load_repo_config`` also refuses a config under which a store's default mirror
+folder would move (``config/pinning.py``).
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from kops_gitsync.config.schema import MAX_LIST_ITEMS, MAX_STORES, SCHEMA, label
 from kops_gitsync.errors import FatalError
 
 CONFIG_NAME = ".kops-gitsync.yaml"
 DEFAULT_STORE = "default"
 DEFAULT_MAX_DELETE = "20%"
 
-_STORE_PROPERTIES: dict[str, Any] = {
-    "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
-    "state": {"type": "string", "minLength": 1},
-    "path": {"type": "string", "minLength": 1},
-    "production": {"type": "boolean"},
-    "approved_branches": {"type": "array", "items": {"type": "string", "minLength": 1}},
-    "include": {"type": "array", "items": {"type": "string", "minLength": 1}},
-    "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
-    "secrets": {"enum": ["exclude", "include"]},
-    "max_delete": {
-        "oneOf": [
-            {"type": "integer", "minimum": 0},
-            {"type": "string", "pattern": r"^(100|[1-9]?[0-9])%$"},
-        ]
-    },
-    "push_derived": {"type": "boolean"},
-    "auto_push": {"type": "boolean"},
-    "interval": {"type": "number", "exclusiveMinimum": 0},
-}
-
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "stores": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name"],
-                "properties": _STORE_PROPERTIES,
-            },
-        },
-    },
-}
+__all__ = [
+    "CONFIG_NAME", "DEFAULT_STORE", "SCHEMA", "RepoConfig", "StoreConfig",
+    "load_repo_config", "parse_repo_config",
+]
 
 
 @dataclass(frozen=True)
@@ -93,7 +65,9 @@ class StoreConfig:
 class RepoConfig:
     stores: tuple[StoreConfig, ...]
     source: Path | None = None  # None: no config file, built-in default
-    lines: Mapping[str, int] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)  # store name -> line of its entry
+    # Stores without an explicit ``path:`` (their folder depends on how many stores there are).
+    defaulted_paths: frozenset[str] = frozenset()
 
     def store(self, name: str | None) -> StoreConfig:
         if name is None:
@@ -114,116 +88,114 @@ class RepoConfig:
         return [self.store(name)] if name is not None else list(self.stores)
 
 
-def _position(data: Any, path: Sequence[Any]) -> tuple[int, str]:
-    """(1-based line, dotted key) of the deepest node on ``path`` that has a position."""
-    line = 1
-    node = data
-    labels: list[str] = []
-    for step in path:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(step, int):
-                if lc is not None:
-                    line = lc.item(step)[0] + 1
-                labels.append(f"[{step}]")
-            else:
-                if lc is not None:
-                    line = lc.key(step)[0] + 1
-                labels.append(f".{step}" if labels else str(step))
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            break
-    return line, "".join(labels) or "(top level)"
-
-
-def _unknown_key_message(error: Any, data: Any) -> tuple[int, str, str] | None:
-    if error.validator != "additionalProperties":
-        return None
-    allowed = sorted(error.schema.get("properties", {}))
-    for key in error.instance:
-        if key in allowed:
-            continue
-        line, label = _position(data, [*error.absolute_path, key])
-        close = difflib.get_close_matches(str(key), allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
-        return line, label, f"unknown key{hint}"
-    return None
-
-
-def _check_paths(stores: list[StoreConfig], source: Path) -> None:
-    seen: dict[str, str] = {}
-    for store in stores:
-        path = PurePosixPath(store.path)
-        bad = (
-            path.is_absolute()
-            or any(part in ("..", ".", ".git") for part in path.parts)
-            or str(path) in ("", ".")
-            or path.parts[0] == ".kops-gitsync"
-        )
-        if bad:
-            raise FatalError(
-                f"{source}: store {store.name!r}: path {store.path!r} must be a relative folder "
-                "inside the repository, not its root, .git or .kops-gitsync (kops would read "
-                ".git/config as a cluster)"
-            )
-        for other_path, other in seen.items():
-            a, b = str(path), other_path
-            if a == b or a.startswith(b + "/") or b.startswith(a + "/"):
-                raise FatalError(
-                    f"{source}: stores {other!r} and {store.name!r} mirror overlapping "
-                    f"folders {b!r} and {a!r}"
-                )
-        seen[str(path)] = store.name
-    names = [s.name for s in stores]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise FatalError(f"{source}: store names must be unique: {', '.join(duplicates)}")
-
-
 def load_repo_config(repo_root: Path) -> RepoConfig:
-    """The repository's config, or the one-store default when it has none."""
+    """The repository's config, or the one-store default when it has none.
+
+    Refused when a store without ``path:`` would be mirrored somewhere other than where
+    its mirror already is (see ``config/pinning.py``).
+    """
+    from kops_gitsync.config.pinning import check_default_paths
+
     source = repo_root / CONFIG_NAME
     if not source.exists():
         return RepoConfig(stores=(StoreConfig(),))
-    return parse_repo_config(source.read_bytes(), source)
+    config = parse_repo_config(source.read_bytes(), source)
+    check_default_paths(config, repo_root)
+    return config
 
 
 def parse_repo_config(raw: bytes, source: Path) -> RepoConfig:
-    import jsonschema
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    """Parse and check one config file; every problem is in the one FatalError raised."""
+    from kops_gitsync.config.checks import default_path, store_problems
+    from kops_gitsync.config.schema import schema_errors
+    from kops_gitsync.validate.loader import MAX_OBJECT_BYTES, load_object
 
-    try:
-        text = raw.decode("utf-8")
-        data = YAML(typ="rt").load(text)
-    except UnicodeDecodeError as exc:
-        raise FatalError(f"{source}: not UTF-8 text ({exc.reason})") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise FatalError(f"{source}{where}: not valid YAML: {exc.problem}") from None
-    except YAMLError as exc:
-        raise FatalError(f"{source}: not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        unknown = _unknown_key_message(error, data)
-        if unknown is not None:
-            line, label, message = unknown
+    doc, issues = load_object(CONFIG_NAME, raw)
+    errors: list[tuple[int, str]] = []
+    for issue in issues:
+        if issue.rule == "yaml-not-object":  # an empty file: no stores configured
+            continue
+        if issue.rule == "file-too-large":
+            text = f"{len(raw)} bytes is above the {MAX_OBJECT_BYTES}-byte limit for this file"
+        elif issue.rule == "yaml-syntax":
+            text = f"not valid YAML: {issue.message}"
+        elif issue.rule == "yaml-multiple-documents":
+            text = f"a second YAML document; {CONFIG_NAME} holds exactly one"
+        elif issue.rule == "yaml-duplicate-key":
+            text = f"{label(issue.path)}: {issue.message.split(';')[0]}; delete one of them"
         else:
-            line, label = _position(data, list(error.absolute_path))
-            message = re.sub(r"^(\{.*\}|\[.*\]) ", "", error.message)
-        raise FatalError(f"{source}:{line}: {label}: {message}")
-    raw_stores = data.get("stores") or [{"name": DEFAULT_STORE}]
+            text = issue.message.replace("Write the object out", "Write the file out")
+        errors.append((issue.line or 1, text))
+    if doc is None:
+        _raise_if(errors, source)
+        return RepoConfig(stores=(StoreConfig(),), source=source)
+
+    def line_of(path: tuple[Any, ...], at_key: bool = False) -> int:
+        return (doc.key_position(path) if at_key else doc.position(path))[0]
+
+    data = {} if doc.data is None else doc.data
+    problems = list(_trim_oversized(data))
+    problems.extend(schema_errors(data))
+    entries = data.get("stores") if isinstance(data, dict) else None
+    if isinstance(entries, list):
+        problems.extend(store_problems(entries, line_of))
+    reported: set[tuple[str, ...]] = set()
+    for path, at_key, message in problems:
+        marker = tuple(map(repr, path))
+        if marker not in reported:
+            reported.add(marker)
+            errors.append((line_of(path, at_key), f"{label(path)}: {message}"))
+    _raise_if(errors, source)
+    raw_stores = entries or [{"name": DEFAULT_STORE}]
     stores = []
     for entry in raw_stores:
         values: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()
         }
-        values.setdefault("path", "state" if len(raw_stores) == 1 else f"state/{entry['name']}")
+        if "interval" in values:
+            values["interval"] = float(values["interval"])
+        values.setdefault("path", default_path(entry["name"], len(raw_stores)))
         stores.append(StoreConfig(**values))
-    _check_paths(stores, source)
-    return RepoConfig(stores=tuple(stores), source=source)
+    lines = {entry["name"]: line_of(("stores", n)) for n, entry in enumerate(entries or [])}
+    defaulted = frozenset(entry["name"] for entry in raw_stores if "path" not in entry)
+    return RepoConfig(
+        stores=tuple(stores), source=source, lines=lines, defaulted_paths=defaulted
+    )
+
+
+def _trim_oversized(data: Any) -> list[tuple[tuple[Any, ...], bool, str]]:
+    """Report and cut lists past their limit, so checking them stays cheap (an alias bomb
+    just under the loader's node budget is still 100,000 patterns to compile)."""
+    problems: list[tuple[tuple[Any, ...], bool, str]] = []
+    entries = data.get("stores") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return problems
+    if len(entries) > MAX_STORES:
+        problems.append((("stores",), True, f"{len(entries)} stores; at most {MAX_STORES}"))
+        del entries[MAX_STORES:]
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        for key, value in entry.items():
+            if isinstance(value, list) and len(value) > MAX_LIST_ITEMS:
+                problems.append(
+                    (("stores", n, key), True, f"{len(value)} items; at most {MAX_LIST_ITEMS}")
+                )
+                del value[MAX_LIST_ITEMS:]
+    return problems
+
+
+MAX_REPORTED = 200  # a generated file can hold 100,000 mistakes; a terminal cannot show them
+
+
+def _raise_if(errors: list[tuple[int, str]], source: Path) -> None:
+    """One line per problem, in file order, each ``file:line: key: message``."""
+    if not errors:
+        return
+    lines = [f"{source}:{line}: {text}" for line, text in sorted(errors, key=lambda e: e[0])]
+    count = len(lines)
+    if count > MAX_REPORTED:
+        lines[MAX_REPORTED:] = [f"... and {count - MAX_REPORTED} more"]
+    if count > 1:
+        lines.insert(0, f"{source}: {count} problems:")
+    raise FatalError("\n".join(lines))

@@ -5,6 +5,12 @@ more than everything else it does (about 0.1 s). The file changes rarely and the
 on every commit, so the validated result is kept in ``<git-dir>/kops-gitsync/`` under the
 SHA-256 of the file's bytes and of the StoreConfig field list: an edited file, or a
 kops-gitsync whose StoreConfig changed, is simply parsed and validated again.
+
+Like every sync command, the hooks refuse a config under which a store without ``path:``
+would be looked for in another folder than its mirror is in (``config/pinning.py``): a
+production store's files would otherwise stop being protected the moment a second store is
+added. That check reads HEAD, so its result is cached with the id of HEAD's sync-state
+folder, which every pull changes.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kops_gitsync.config.pinning import default_path_problems, describe_moves, state_tree
 from kops_gitsync.config.repo_config import CONFIG_NAME, StoreConfig, parse_repo_config
+from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
 
 CACHE_NAME = "hook-config-cache.json"
@@ -45,18 +53,43 @@ def load_stores(root: Path) -> tuple[StoreConfig, ...]:
         return (StoreConfig(),)
     digest = _digest(raw)
     cache = staged.git_dir(root) / "kops-gitsync" / CACHE_NAME
+    cached: dict[str, Any] = {}
     try:
-        cached = json.loads(cache.read_text())
-        if cached["digest"] == digest:
-            return tuple(_from_json(entry) for entry in cached["stores"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no cache yet, or one from another file or version: parse
-    stores = parse_repo_config(raw, source).stores
+        loaded = json.loads(cache.read_text())
+        if isinstance(loaded, dict) and loaded.get("digest") == digest:
+            cached = loaded
+            stores = tuple(_from_json(entry) for entry in cached["stores"])
+            defaulted = [str(name) for name in cached["defaulted"]]
+            lines = {str(k): int(v) for k, v in cached["lines"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        cached = {}  # no cache yet, or one from another file or version: parse
+    if not cached:
+        config = parse_repo_config(raw, source)
+        stores = config.stores
+        defaulted = sorted(config.defaulted_paths)
+        lines = dict(config.lines)
+    tree = state_tree(root) if defaulted else None
+    if defaulted and (tree is None or cached.get("paths_checked_at") != tree):
+        moved = default_path_problems(defaulted, len(stores), root)
+        if moved:
+            raise FatalError(describe_moves(source, lines, stores, moved))
+    elif cached:
+        return stores
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
         entries = [dataclasses.asdict(store) for store in stores]
-        tmp.write_text(json.dumps({"digest": digest, "stores": entries}))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "digest": digest,
+                    "stores": entries,
+                    "defaulted": defaulted,
+                    "lines": lines,
+                    "paths_checked_at": tree,
+                }
+            )
+        )
         tmp.replace(cache)
     except OSError:
         pass  # a read-only git dir only costs speed

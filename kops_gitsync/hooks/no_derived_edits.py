@@ -8,13 +8,25 @@ change is a pull, which merges ``refs/kops-gitsync/observed/<store>``; that merg
 recognised by the merged commit being (an ancestor of) an observed ref, and even then only
 paths whose staged content is exactly what a merged store state holds pass: a hand edit made
 in the middle of such a merge is still a hand edit.
+
+A file whose staged content is what its store holds is not an edit at all, whatever list
+it came in: ``pre-commit run --all-files`` passes every file, and on a freshly pulled,
+untouched repository every generated object is such a file. "What the store holds" is the
+SHA-256 the committed sync state (``.kops-gitsync/<store>.json`` in HEAD) records for the key,
+which every clone has, or the content on the store's observed ref, which the pulling
+clone has. A deletion is an edit only if one of them still has the object.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
+
+from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
-from kops_gitsync.hooks.base import HookContext, changed_paths, print_listing
+from kops_gitsync.hooks.base import HookContext, ObjectPath, changed_paths, print_listing
 from kops_gitsync.sync.policy import Kind, classify
+from kops_gitsync.sync.syncstate import SyncState, state_path
 
 
 def _is_pull_merge(ctx: HookContext) -> bool:
@@ -37,12 +49,56 @@ def _not_from_merged_state(ctx: HookContext, paths: list[str]) -> list[str]:
     ]
 
 
+def _recorded(ctx: HookContext, store: str, head: str | None) -> dict[str, str]:
+    """key -> SHA-256 the sync state of ``store`` in HEAD records (empty if none/damaged)."""
+    where = state_path(store)
+    raw = staged.tree_blobs(head, [where], ctx.root).get(where)
+    if raw is None:
+        return {}
+    try:
+        state = SyncState.from_bytes(raw, where)
+    except FatalError:
+        return {}  # pull and push report a damaged sync state, with the fix
+    return {key: rec.sha256 for key, rec in state.objects.items()}
+
+
+def _differ_from_store(ctx: HookContext, objs: list[ObjectPath]) -> list[str]:
+    """The paths whose staged content (or absence) is not what their store holds."""
+    staged_now = staged.index_blobs([o.path for o in objs], ctx.root)
+    head = staged.resolve("HEAD", ctx.root)
+    by_store: defaultdict[str | None, list[ObjectPath]] = defaultdict(list)
+    for obj in objs:
+        by_store[obj.store.name if obj.store is not None else None].append(obj)
+    edits: list[str] = []
+    for name, group in by_store.items():
+        if name is None:  # a folder that looks like a store but is not configured as one
+            edits.extend(o.path for o in group)
+            continue
+        recorded = _recorded(ctx, name, head)
+        tip = staged.resolve(staged.OBSERVED_PREFIX + name, ctx.root)
+        if not recorded and tip is None:  # never pulled here: nothing to compare with
+            edits.extend(o.path for o in group)
+            continue
+        observed = staged.tree_blobs(tip, [o.path for o in group], ctx.root)
+        for obj in group:
+            data = staged_now.get(obj.path)
+            if data is None:
+                edited = obj.key in recorded or obj.path in observed
+            else:
+                edited = not (
+                    recorded.get(obj.key) == hashlib.sha256(data).hexdigest()
+                    or observed.get(obj.path) == data
+                )
+            if edited:
+                edits.append(obj.path)
+    return sorted(edits)
+
+
 def run(ctx: HookContext) -> int:
-    derived = [
-        obj.path
-        for obj in ctx.layout.objects(changed_paths(ctx))
-        if classify(obj.key) is Kind.DERIVED
+    objs = [
+        obj for obj in ctx.layout.objects(changed_paths(ctx)) if classify(obj.key) is Kind.DERIVED
     ]
+    derived = _differ_from_store(ctx, objs) if objs else []
     if derived and _is_pull_merge(ctx):
         derived = _not_from_merged_state(ctx, derived)
     if not derived:
