@@ -15,7 +15,6 @@ cannot drift between the CLI, the daemon and the hooks. The rule (docs/review-fl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from git.exc import GitCommandError
@@ -62,18 +61,24 @@ def authoritative_config(repo: GitRepo) -> RepoConfig:
     return authority(repo).config
 
 
-def fetch_approved(repo: GitRepo, remote: str, branches: Iterable[str]) -> None:
-    """Update ``refs/remotes/<remote>/<branch>`` for the approved branches from the remote."""
-    names = list(dict.fromkeys(branches))
-    specs = [f"+refs/heads/{name}:refs/remotes/{remote}/{name}" for name in names]
+def fetch_approved(repo: GitRepo, remote: str, branch: str, *, required: bool = True) -> bool:
+    """Update ``refs/remotes/<remote>/<branch>`` from the remote; False: it has no such branch.
+
+    ``required``: a missing branch is an error (the approved default branch must exist).
+    Any other failure (network, credentials) stops the push: "reviewed" must mean what the
+    remote holds now, not what it held at the last fetch.
+    """
     try:
-        repo.fetch(remote, *specs)
+        repo.fetch(remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        return True
     except GitCommandError as exc:
-        reason = (exc.stderr or str(exc)).strip().splitlines()
+        lines = (exc.stderr or str(exc)).strip().splitlines()
+        reason = lines[-1].removeprefix("stderr: ").strip("' ") if lines else "git fetch failed"
+        if "couldn't find remote ref" in reason and not required:
+            return False
         raise FatalError(
-            f"could not fetch {', '.join(names)} from {remote!r} to check what was reviewed "
-            f"({reason[-1] if reason else 'git fetch failed'}); nothing was pushed. A branch "
-            f"that is not on {remote!r} yet has not been reviewed: push it through review first"
+            f"could not fetch {branch} from {remote!r} to check what was reviewed ({reason}); "
+            "nothing was pushed"
         ) from None
 
 
@@ -118,9 +123,18 @@ def unreviewed_commits(ctx: SyncContext, commit: str, reviewed: str) -> list[str
 
 
 def approval_problem(
-    ctx: SyncContext, name: str, commit: str, auth: Authority, *, remote: str | None
+    ctx: SyncContext,
+    name: str,
+    commit: str,
+    auth: Authority,
+    *,
+    remote: str | None,
+    fetch: bool = False,
 ) -> str | None:
-    """Why ``commit`` on branch ``name`` may not be pushed to ``ctx``'s store (None: it may)."""
+    """Why ``commit`` on branch ``name`` may not be pushed to ``ctx``'s store (None: it may).
+
+    ``fetch``: fetch ``name`` from the review remote before judging reachability.
+    """
     where = auth.where
     store = auth.store(ctx.name)
     if store is None:
@@ -171,7 +185,12 @@ def approval_problem(
             f"changes on (no upstream of {name}, no origin); add the review remote "
             f"(git remote add origin URL), see {REVIEW_DOC}"
         )
-    reviewed = ctx.repo.resolve(f"refs/remotes/{remote}/{name}")
+    on_remote = (
+        not fetch
+        or name == auth.default_branch  # fetched already
+        or fetch_approved(ctx.repo, remote, name, required=False)
+    )
+    reviewed = ctx.repo.resolve(f"refs/remotes/{remote}/{name}") if on_remote else None
     if reviewed is None:
         return (
             f"{remote!r} has no branch {name!r}: nothing on it was reviewed. Push the change "
@@ -209,10 +228,12 @@ def approved_commit(
     auth = authority(repo, name)
     store = auth.store(ctx.name)
     production = ctx.config.production or (store is not None and store.production)
-    if fetch and remote is not None and production:
-        fetch_approved(repo, remote, [auth.default_branch, name])
+    fetch = fetch and remote is not None and production
+    if fetch:
+        assert remote is not None
+        fetch_approved(repo, remote, auth.default_branch)
         auth = authority(repo, name)
-    problem = approval_problem(ctx, name, commit, auth, remote=remote)
+    problem = approval_problem(ctx, name, commit, auth, remote=remote, fetch=fetch)
     if problem:
         raise FatalError(problem)
     return name, commit
