@@ -91,7 +91,10 @@ class Authority:
 
 
 def load_authority(
-    git: GitReader, remote: str | None, worktree: Callable[[], RepoConfig]
+    git: GitReader,
+    remote: str | None,
+    worktree: Callable[[], RepoConfig],
+    parse: Callable[[bytes, Path], RepoConfig] = parse_repo_config,
 ) -> Authority:
     """The config committed on the approved branch (remote-tracking one first).
 
@@ -103,6 +106,8 @@ def load_authority(
     from the working tree can only make the rule stricter, and a production store still has
     to be reachable from the review remote (push checks that separately). Without it a
     brand-new review repository could not push before its first config commit.
+
+    ``parse`` lets the hooks reuse the config they already validated when the bytes match.
     """
     default = git.default_branch()
     refs = ([f"refs/remotes/{remote}/{default}"] if remote else []) + [f"refs/heads/{default}"]
@@ -110,7 +115,7 @@ def load_authority(
     raw = git.read_file(ref, CONFIG_NAME) if ref is not None else None
     if raw is not None:
         source = Path(f"{short_ref(ref or default)}:{CONFIG_NAME}")
-        return Authority(default, remote, ref, parse_repo_config(raw, source))
+        return Authority(default, remote, ref, parse(raw, source))
     fallback = worktree()
     stores = tuple(replace(s, approved_branches=()) for s in fallback.stores)
     return Authority(default, remote, ref, replace(fallback, stores=stores), from_worktree=True)
