@@ -112,11 +112,11 @@ def _guarded(ctx: HookContext, auth: Authority) -> list[Guarded]:
     return found
 
 
-def _config_changes(guard: Guarded, auth: Authority, staged_store: StoreConfig | None) -> list[str]:
-    if staged_store is None:
+def _config_changes(guard: Guarded, other: StoreConfig | None) -> list[str]:
+    """How ``other`` (the staged or pushed config's entry) changes the store's settings."""
+    if other is None:
         return [f"store {guard.name!r} removed or renamed"]
-    fields = (*GUARDED_FIELDS, "approved_branches")
-    return differences(staged_store, guard.store, fields) if guard.store.production else []
+    return differences(other, guard.store, (*GUARDED_FIELDS, "approved_branches"))
 
 
 def _listing(ctx: HookContext, paths: list[str]) -> None:
@@ -177,8 +177,9 @@ def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> i
     failed = False
     for guard in guards:
         touched = guard.paths(paths)
-        changes = _config_changes(guard, auth, staged_by_name.get(guard.name)) if (
-            config_touched) else []
+        changes = []
+        if config_touched:
+            changes = _config_changes(guard, staged_by_name.get(guard.name))
         if not touched and not changes:
             continue
         if branch is None or not auth.approves(guard.store, branch):
@@ -255,7 +256,7 @@ def _check_push_ref(ctx: HookContext, auth: Authority, guards: list[Guarded], re
 
                 pushed = parse_repo_config(raw, Path(f"{local[:12]}:{CONFIG_NAME}"))
                 own = next((s for s in pushed.stores if s.name == guard.name), None)
-                touched += [f"{CONFIG_NAME}: {c}" for c in _config_changes(guard, auth, own)]
+                touched += [f"{CONFIG_NAME}: {c}" for c in _config_changes(guard, own)]
         if not touched:
             continue
         ctx.say(
