@@ -21,6 +21,7 @@ protection off; the staged config can only add folders and production stores to 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +46,7 @@ class _StagedGit:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._default: str | None = None
 
     def resolve(self, rev: str) -> str | None:
         return staged.resolve(rev, self.root)
@@ -60,7 +62,9 @@ class _StagedGit:
         return [line for line in out.decode().splitlines() if line.strip()]
 
     def default_branch(self) -> str:
-        return staged.default_branch(self.root)
+        if self._default is None:  # asked twice per run, three git calls each
+            self._default = staged.default_branch(self.root)
+        return self._default
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,20 @@ class Guarded:
         return self.store.path.rstrip("/") + "/"
 
 
+def _index_blob(root: Path, path: str) -> str | None:
+    try:
+        return staged.git(["rev-parse", "-q", "--verify", f":{path}"], root).decode().strip()
+    except FatalError:
+        return None
+
+
 def _authority(ctx: HookContext, git: _StagedGit) -> Authority:
     staged_config = RepoConfig(stores=ctx.layout.stores)
-    index_raw = staged.index_blobs([CONFIG_NAME], ctx.root).get(CONFIG_NAME)
 
     def parse(raw: bytes, source: Path) -> RepoConfig:
-        if raw == index_raw:
-            return staged_config  # validated (and cached) already
+        blob = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()  # git's blob id
+        if blob == _index_blob(ctx.root, CONFIG_NAME):
+            return staged_config  # the staged file: validated (and cached) already
         from kops_gitsync.config.repo_config import parse_repo_config
 
         return parse_repo_config(raw, source)
