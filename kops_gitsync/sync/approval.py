@@ -145,9 +145,10 @@ def approval_problem(
     changed = differences(ctx.config, store, GUARDED_FIELDS + POLICY_FIELDS)
     if changed:
         return (
-            f"{CONFIG_NAME} in the working tree changes store {ctx.name!r}: "
-            f"{'; '.join(changed)} on {where}. Push uses the approved config only: commit "
-            "the change on a branch and get it merged first (or undo it)"
+            f"{CONFIG_NAME} in the working tree differs from {where} for store {ctx.name!r}: "
+            f"{'; '.join(changed)}. Push uses the approved config only: get the change "
+            f"merged into {auth.default_branch} first (or undo it); if {where} is the newer "
+            "one, git pull first"
         )
     if store.state and trim_trailing_slash(store.state) != ctx.url:
         return (
@@ -175,7 +176,7 @@ def approval_problem(
             return (
                 f"{name} changes store {ctx.name!r} in its {CONFIG_NAME}: {'; '.join(changed)} "
                 f"on {where}. Get the config change merged into {auth.default_branch} first "
-                "(on its own), then push"
+                f"(on its own), then push; if {where} is the newer one, git pull first"
             )
     if not store.production:
         return None

@@ -235,6 +235,27 @@ def test_daemon_does_not_take_a_self_approved_branch(review: Review) -> None:
         ctx.close()
 
 
+def test_daemon_push_of_an_unreviewed_main_is_refused(review: Review) -> None:
+    """The daemon pushes through the same seam: an unreviewed local main stays unwritten."""
+    from kops_gitsync.sync.push import push
+
+    review.write_config(config(review.store, extra="    auto_push: true\n"))
+    review.commit("auto_push, reviewed")
+    git(review.repo, "push", "-q", "origin", "main")
+    review.edit()
+    review.commit("unreviewed, on the daemon's main")
+    before = snapshot(review.store)
+    (ctx,) = open_contexts(review.repo, None, None, {})
+    try:
+        branch = push_branch(ctx)
+        assert branch == "main"
+        with pytest.raises(FatalError, match="not on origin/main"):
+            push(ctx, apply=True, branch=branch)
+    finally:
+        ctx.close()
+    assert snapshot(review.store) == before
+
+
 # --- item 4: status ---------------------------------------------------------------------
 
 
