@@ -24,6 +24,7 @@ from kops_gitsync.daemon.lease import Lease
 from kops_gitsync.daemon.scheduler import StoreSchedule
 from kops_gitsync.daemon.state import StoreState, iso
 from kops_gitsync.errors import FatalError, FatalStoreError, LockLost, StoreError
+from kops_gitsync.sync.approval import approves_branch
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import Journal
 from kops_gitsync.sync.pull import PullResult, pull
@@ -96,7 +97,7 @@ def work_in_progress(ctx: SyncContext) -> str | None:
     branch = repo.current_branch()
     if branch is None:
         return "HEAD is detached"
-    if not ctx.config.approves(branch, repo.default_branch()):
+    if not approves_branch(ctx, branch):
         return f"{branch} is checked out, not an approved branch of {ctx.name}"
     busy = repo.operation_in_progress()
     if busy:
@@ -109,11 +110,14 @@ def work_in_progress(ctx: SyncContext) -> str | None:
 
 
 def push_branch(ctx: SyncContext) -> str | None:
-    """The approved branch the daemon pushes: the checked-out one, else the default one."""
+    """The approved branch the daemon pushes: the checked-out one, else the default one.
+
+    Approved by the config on the approved branch (sync/approval.py), never by the
+    working tree's: a branch checked out in the daemon's clone cannot approve itself.
+    """
     repo = ctx.repo
-    default = repo.default_branch()
-    for candidate in (repo.current_branch(), default):
-        if candidate and ctx.config.approves(candidate, default) and repo.resolve(
+    for candidate in (repo.current_branch(), repo.default_branch()):
+        if candidate and approves_branch(ctx, candidate) and repo.resolve(
             f"refs/heads/{candidate}"
         ):
             return candidate

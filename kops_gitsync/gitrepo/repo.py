@@ -347,3 +347,13 @@ class GitRepo:
         after = self.head_commit()
         fast_forward = before is None or (after is not None and self.resolve(f"{after}^2") is None)
         return MergeOutcome(fast_forward=fast_forward)
+
+    # --- review --------------------------------------------------------------------------
+
+    def commits_between(self, tip: str, exclude: Iterable[str]) -> list[str]:
+        """Commits reachable from ``tip`` but from none of ``exclude`` (``rev-list --not``).
+
+        What push must vouch for itself: everything the reviewed branch does not contain.
+        """
+        out: str = self.git.rev_list(tip, "--not", *exclude, "--")
+        return out.split()

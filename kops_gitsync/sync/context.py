@@ -11,7 +11,7 @@ from kops_gitsync.config.repo_config import StoreConfig, load_repo_config
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.policy import Policy
-from kops_gitsync.sync.syncstate import state_path
+from kops_gitsync.sync.syncstate import SyncState, state_path
 from kops_gitsync.vfs.base import Store
 from kops_gitsync.vfs.registry import open_store
 
@@ -55,11 +55,41 @@ class SyncContext:
         self.store.close()
 
 
-def resolve_url(config: StoreConfig, state_flag: str | None, env: Mapping[str, str]) -> str:
+def bound_url(repo: GitRepo, store_name: str) -> str | None:
+    """The URL a store was pulled from: ``url`` of its sync state on the observed ref."""
+    tip = repo.resolve(OBSERVED_PREFIX + store_name)
+    data = repo.read_file(tip, state_path(store_name)) if tip else None
+    if data is None:
+        return None
+    return SyncState.from_bytes(data, f"{OBSERVED_PREFIX}{store_name}:{state_path(store_name)}").url
+
+
+def resolve_url(
+    config: StoreConfig,
+    state_flag: str | None,
+    env: Mapping[str, str],
+    bound: str | None = None,
+) -> str:
+    """--state, else the config's ``state:``, else the URL the store was pulled from
+    (``bound``), else kops' own resolution (KOPS_STATE_STORE, ~/.kops.yaml, ...).
+
+    A pulled store stays bound to its URL: a user who pulled with ``--state`` once must not
+    have to repeat it, and an unrelated KOPS_STATE_STORE in the shell must never redirect a
+    push to another store, so a KOPS_STATE_STORE that names a different store is refused.
+    """
     if state_flag:
         return trim_trailing_slash(state_flag)
     if config.state:
         return trim_trailing_slash(config.state)
+    if bound:
+        exported = trim_trailing_slash(env.get("KOPS_STATE_STORE") or "") or None
+        if exported is not None and exported != bound:
+            raise FatalError(
+                f"store {config.name!r} was pulled from {bound}, but KOPS_STATE_STORE names "
+                f"{exported}; pass --state {bound} (or unset KOPS_STATE_STORE), or give the "
+                "other store its own name in .kops-gitsync.yaml"
+            )
+        return bound
     url, _source = resolve_state_store(None, env, Path(env.get("HOME", str(Path.home()))))
     return url
 
@@ -76,8 +106,15 @@ def open_contexts(
     configs = repo_config.select(store_name)
     if state_flag and len(configs) > 1:
         raise FatalError("--state names one store; choose which with --store NAME")
-    contexts = []
-    for config in configs:
-        url = resolve_url(config, state_flag, env)
-        contexts.append(SyncContext(repo, config, open_store(url, env), url))
+    contexts: list[SyncContext] = []
+    try:
+        for config in configs:
+            url = resolve_url(config, state_flag, env, bound_url(repo, config.name))
+            contexts.append(SyncContext(repo, config, open_store(url, env), url))
+    except BaseException:
+        # A later store failing (bad URL, missing SDK) must not leak the clients, pools
+        # and threads of the stores already opened.
+        for ctx in contexts:
+            ctx.close()
+        raise
     return contexts

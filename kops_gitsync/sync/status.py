@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from kops_gitsync.errors import FatalError
+from kops_gitsync.sync.approval import branch_approval
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import Journal
 from kops_gitsync.sync.lock import StoreLock
@@ -67,6 +68,10 @@ class StoreStatus:
 def store_status(ctx: SyncContext) -> StoreStatus:
     repo = ctx.repo
     result = StoreStatus(ctx.name, ctx.url, branch=repo.current_branch())
+    # The rule push applies (sync/approval.py), as of the last fetch; computed before
+    # anything can return early (a fresh clone has no observed ref yet, and used to be
+    # reported "NOT approved" for that reason alone).
+    result.branch_approved = branch_approval(ctx, result.branch) is None
     journal = Journal.load(ctx.journal_path)
     result.journal_pending = journal is not None
     tip = observed_tip(ctx)
@@ -106,7 +111,6 @@ def store_status(ctx: SyncContext) -> StoreStatus:
     result.unmerged_observed = head is None or not repo.is_ancestor(tip, head)
     if result.branch is None:
         return result
-    result.branch_approved = ctx.config.approves(result.branch, repo.default_branch())
     try:
         sides = gather_sides(ctx, result.branch, check_approval=False)
     except FatalError:
