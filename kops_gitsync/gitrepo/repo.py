@@ -129,7 +129,7 @@ class GitRepo:
             return None
 
     def changed_paths(self, old: str, new: str, prefix: str) -> dict[str, str | None]:
-        """Files below ``prefix`` that differ between two commits: path -> new blob, None if gone."""
+        """Files below ``prefix`` that differ between two commits: path -> new blob or None."""
         out: bytes = self.git.diff_tree(
             "-r", "-z", "--no-renames", old, new, "--", prefix, stdout_as_string=False
         )

@@ -106,10 +106,9 @@ def _restore(repo: GitRepo, old: str, paths: list[str]) -> None:
     keep = [p for p in paths if p in tracked]
     if keep:
         payload = ("\0".join(keep) + "\0").encode("utf-8", "surrogateescape")
-        try:
+        # on failure the caller's message says what failed; nothing more can be done here
+        with contextlib.suppress(FatalError):
             repo._run(["checkout-index", "-f", "-z", "--stdin"], payload)
-        except FatalError:
-            pass  # the caller's message says what failed; nothing more can be done here
     for path in paths:
         if path not in tracked:
             with contextlib.suppress(OSError):

@@ -116,7 +116,8 @@ def _foreign_write(store: Path, key: str) -> None:
     if not target.exists():
         target.write_text("apiVersion: kops.k8s.io/v1alpha2\nkind: InstanceGroup\n")
         return
-    text = target.read_text().replace("maxSize: 2", "maxSize: 10").replace("maxSize: 1", "maxSize: 9")
+    text = target.read_text().replace("maxSize: 2", "maxSize: 10")
+    text = text.replace("maxSize: 1", "maxSize: 9")
     target.write_text(text.replace("kubernetesVersion:", "# kops wrote this\n  kubernetesVersion:"))
 
 

@@ -61,7 +61,7 @@ def test_each_whole_change_hook_reports_once_per_commit(
         config=f"stores:\n  - name: prod\n    state: file://{tmp_path}/store\n"
         "    path: state\n    production: true\n",
     )
-    repo.git("checkout", "-q", "-b", "feature")
+    # committed straight on the approved branch, so kops-protect-production refuses it too
     nodes = f"{CLUSTER}/instancegroup/nodes"
     repo.write(nodes, repo.read(nodes).replace(b"minSize: 2", b"minSize: 5"))
     spec = f"{CLUSTER}/cluster-completed.spec"
