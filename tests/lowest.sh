@@ -14,5 +14,10 @@ python3 -m venv --clear "$venv"
 # Test tools are not pinned: only what the package itself depends on is held at its floor.
 "$venv/bin/pip" install -q -c tests/constraints-lowest.txt '.[all,test]'
 "$venv/bin/pip" check
+# The wheel carries the systemd units: install-units works from the installed package alone.
+smoke=$(mktemp -d)
+(cd "$smoke" && env -u PYTHONPATH "$top/$venv/bin/kops-gitsync" install-units --prefix "$smoke/root" >/dev/null)
+test -s "$smoke/root/etc/systemd/system/kops-gitsync@.service"
+rm -rf "$smoke"
 PATH="$top/$venv/bin:$PATH" exec "$venv/bin/python" -m pytest -p no:cacheprovider \
   tests/unit tests/core "$@"
