@@ -12,8 +12,14 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).parent
+# The fixtures the suite needs live in the repository (tests/fixtures/README.md says where they
+# came from), so a fresh clone runs everything with nothing beside it.
+FIXTURES = TESTS / "fixtures"
+FIXTURE_STORES = FIXTURES / "stores"
+INVALID_FIXTURES = FIXTURES / "invalid"
+# The external reference corpus beside a development checkout (kops' CRDs, notes). Optional:
+# a test that reads it asks ``shared()``, which skips the test when the corpus is absent.
 SHARED = TESTS.parent.parent / "shared"
-FIXTURE_STORES = SHARED / "fixtures" / "stores"
 
 _SERVER_MODULES = sorted(
     p.stem for p in (TESTS / "servers").glob("*.py") if not p.stem.startswith("_")
@@ -45,6 +51,14 @@ def _isolated_environment(
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     os.environ.pop("GIT_CONFIG_GLOBAL", None)
+
+
+def shared(*parts: str) -> Path:
+    """A path in ``../shared``, or skip the calling test with a one-line reason."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the external corpus beside a development checkout)")
+    return path
 
 
 def fixture_store_names() -> list[str]:

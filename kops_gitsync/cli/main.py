@@ -24,6 +24,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "unlock": ("unlock", "show and remove a kops-gitsync lock left in a store"),
     "validate": ("validate", "check Cluster and InstanceGroup objects against kops' rules"),
     "install-hooks": ("install_hooks", "install plain git hooks and the YAML merge driver"),
+    "install-units": ("install_units", "write the systemd units and credentials example"),
+    "offline-copy": ("offline_copy", "copy a mirror with configBase pointing at the copy"),
     "merge-driver": ("merge_driver", "three-way structural merge of kops YAML (used by git)"),
     "hook": ("hook", "run one pre-commit check (used by the hooks)"),
     "daemon": ("daemon", "keep stores mirrored and push approved branches, unattended"),

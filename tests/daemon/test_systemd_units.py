@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SYSTEMD = Path(__file__).parents[2] / "systemd"
+SYSTEMD = Path(__file__).parents[2] / "kops_gitsync" / "systemd"  # package data
 UNITS = ["kops-gitsync.service", "kops-gitsync@.service"]
 INSTALLED_PATH = "/opt/kops-gitsync/bin/kops-gitsync"
 

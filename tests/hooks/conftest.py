@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_STORES, SHARED
+from tests.conftest import FIXTURE_STORES, INVALID_FIXTURES
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-INVALID = SHARED / "fixtures" / "invalid"
+INVALID = INVALID_FIXTURES
 ALL_HOOKS = (
     "kops-validate",
     "kops-validate-merge",

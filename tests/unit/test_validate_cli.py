@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from kops_gitsync.cli.main import main
-from tests.conftest import FIXTURE_STORES, SHARED
+from tests.conftest import FIXTURE_STORES, INVALID_FIXTURES
 
-INVALID = SHARED / "fixtures" / "invalid"
+INVALID = INVALID_FIXTURES
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

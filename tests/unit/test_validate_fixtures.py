@@ -13,9 +13,9 @@ import pytest
 
 from kops_gitsync.validate import Finding, validate_cluster, validate_tree
 from kops_gitsync.validate.engine import read_cluster_folder
-from tests.conftest import FIXTURE_STORES, SHARED
+from tests.conftest import FIXTURE_STORES, INVALID_FIXTURES
 
-INVALID = SHARED / "fixtures" / "invalid"
+INVALID = INVALID_FIXTURES
 
 # variant -> (file in the cluster folder, rule id, line, every rule id the variant yields)
 VARIANTS: dict[str, tuple[str, str, int, set[str]]] = {

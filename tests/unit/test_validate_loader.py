@@ -162,9 +162,9 @@ def test_pure_python_fallback_reads_files_like_libyaml(
     import yaml
 
     from kops_gitsync.validate import validate_tree
-    from tests.conftest import SHARED
+    from tests.conftest import INVALID_FIXTURES
 
-    root = SHARED / "fixtures" / "invalid" / variant
+    root = INVALID_FIXTURES / variant
     with_libyaml = validate_tree(root)
     monkeypatch.setattr(yaml, "__with_libyaml__", False)
     assert [(f.rule, f.line) for f in validate_tree(root)] == [

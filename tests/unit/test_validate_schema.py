@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kops_gitsync.validate.schema import load_schema, suggest
-from tests.conftest import SHARED
+from tests.conftest import shared
 from tests.unit.validate_helpers import cluster_docs, findings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ SCHEMAS = REPO / "kops_gitsync" / "validate" / "schemas"
 
 def test_shipped_schemas_are_what_the_script_derives(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(REPO / "tools" / "derive_schemas.py"),
-                    str(SHARED / "kops-crds"), str(tmp_path)], check=True, capture_output=True)
+                    str(shared("kops-crds")), str(tmp_path)], check=True, capture_output=True)
     for name in ("cluster.json", "instancegroup.json"):
         assert (tmp_path / name).read_text() == (SCHEMAS / name).read_text(), name
 
