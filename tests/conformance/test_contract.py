@@ -136,10 +136,23 @@ def test_delete(store: Store) -> None:
     store.delete("k")  # a missing key is not an error without a precondition
 
 
-@pytest.mark.parametrize("key", ["../escape", "/abs", "a/../b", "a//b", "a/./b", ".git/config"])
+UNSAFE_KEYS = [
+    "../escape", "/abs", "a/../b", "a//b", "a/./b", ".git/config", "c/.gitattributes",
+    "c/.GITIGNORE", "c/.gitmodules", "c/.mailmap", "c/line\nbreak", "c/esc\x1b[0m",
+    "c/" + "x" * 256,
+]
+
+
+@pytest.mark.parametrize("key", UNSAFE_KEYS)
 def test_unsafe_keys_are_refused(store: Store, key: str) -> None:
+    """Refused on every path in: write, read, delete (a key git would obey as its own
+    configuration, or one that breaks an output line, never reaches the server)."""
     with pytest.raises(InvalidKey):
         store.write(key, b"x")
+    with pytest.raises(InvalidKey):
+        store.read(key)
+    with pytest.raises(InvalidKey):
+        store.delete(key)
 
 
 def test_create_if_absent(store: Store) -> None:
