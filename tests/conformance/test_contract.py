@@ -8,7 +8,11 @@ attributes, what only its server fixture knows how to arrange:
 
 * ``missing_root()``: a store whose bucket or container does not exist;
 * ``bad_credentials()``: a store with a wrong secret, on a server that checks signatures;
-* ``failing(n)``: a store whose first ``n`` requests (``-1``: all) get 503 from the server;
+* ``failing(n, **proxy_options)``: a store whose first ``n`` requests (``-1``: all) get 503
+  from the server, through ``FailingProxyDouble`` (options: ``hang``, ``retry_after``,
+  ``only``, ``drop_length``), with short retry waits and a 1 s request timeout;
+* ``native_head(store, key)``: (Content-Type, user metadata) as the scheme's own client
+  reads them, to check what a write really stored;
 * ``server_gaps``: ``{check name: reason}`` for guarantees the backend claims (and the real
   service gives) but the test server does not enforce; those checks are expected to fail
   (strict xfail), so the day the server learns them the suite says so. A gap named after a
@@ -32,10 +36,11 @@ from kops_gitsync.errors import (
     FatalStoreError,
     InvalidKey,
     ObjectExists,
+    ObjectTooLarge,
     PreconditionFailed,
     RetryableStoreError,
 )
-from kops_gitsync.vfs.base import Store
+from kops_gitsync.vfs.base import CONTENT_TYPE, Store, check_metadata
 from tests.conftest import STORE_FACTORIES
 
 PAGE = 1000  # the listing page size of S3, GCS and Swift alike
@@ -216,6 +221,64 @@ def test_five_mebibyte_object(store: Store) -> None:
     assert blob.data == data
     assert blob.version == version
     assert {o.key: o.size for o in store.list()} == {"c/backups/etcd/main/snapshot": len(data)}
+
+
+# -- size limit, metadata, content type -----------------------------------------------------
+
+BIG = "c/addons/big/v1.yaml"
+
+
+def test_read_over_the_limit_is_refused(store: Store) -> None:
+    data = os.urandom(300_000)
+    version = store.write(BIG, data)
+    with pytest.raises(ObjectTooLarge) as caught:
+        store.read(BIG, max_bytes=100_000)
+    assert (caught.value.key, caught.value.size, caught.value.limit) == (BIG, len(data), 100_000)
+    exact = store.read(BIG, max_bytes=len(data))  # at the limit is still fine
+    assert (exact.data, exact.version) == (data, version)
+    assert store.read(BIG).data == data  # no limit by default
+    with pytest.raises(FileNotFoundError):
+        store.read("c/absent", max_bytes=10)
+
+
+def test_read_limit_holds_when_the_server_declares_no_length(store_factory: Any) -> None:
+    """A server that sends no Content-Length (or lies) is cut off at the limit, not read
+    to the end."""
+    proxied = helper(store_factory, "failing")(0, drop_length=True)
+    try:
+        proxied.write(BIG, os.urandom(300_000))
+        with pytest.raises(ObjectTooLarge):
+            proxied.read(BIG, max_bytes=100_000)
+        assert len(proxied.read(BIG, max_bytes=300_000).data) == 300_000
+    finally:
+        proxied.close()
+
+
+METADATA = {"kops-gitsync-commit": "0123abcd" * 5, "kops-gitsync-branch": "feature/größe 100%"}
+
+
+def test_stat_and_metadata(store: Store) -> None:
+    version = store.write("c/config", b"kind: Cluster\n", metadata=METADATA)
+    found = store.stat("c/config")
+    assert (found.key, found.size, found.version) == ("c/config", 14, version)
+    expected = METADATA if store.capabilities.write_metadata else {}
+    assert dict(found.metadata) == expected
+    store.write("c/config", b"kind: Cluster\n")  # a write without metadata replaces it
+    assert dict(store.stat("c/config").metadata) == {}
+    with pytest.raises(FileNotFoundError):
+        store.stat("c/absent")
+    with pytest.raises(ValueError):
+        store.write("c/config", b"x", metadata={"Not A Header": "x"})
+
+
+def test_writes_look_like_kops(store: Store, store_factory: Any) -> None:
+    """What the scheme's own client sees: kops' Content-Type, and the metadata."""
+    native_head = helper(store_factory, "native_head")
+    store.write("c/config", b"kind: Cluster\n", metadata=METADATA)
+    content_type, metadata = native_head(store, "c/config")
+    assert content_type == CONTENT_TYPE
+    assert metadata == check_metadata(METADATA)  # as sent: non-ASCII and "%" escaped
+    assert metadata["kops-gitsync-branch"] == "feature/gr%C3%B6%C3%9Fe 100%25"
 
 
 # -- errors --------------------------------------------------------------------------------

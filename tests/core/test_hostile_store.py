@@ -64,3 +64,29 @@ def test_a_key_with_a_newline_cannot_forge_an_output_line(
     result = cli("pull", "--state", f"file://{store}", cwd=repo)
     assert result.code == 1
     assert result.err.count("\n") == 1, result.err
+
+
+def test_a_fifo_in_a_file_store_is_skipped_not_waited_for(
+    repo: Path, cli: Callable[..., Run], make_store: Callable[[str], Path]
+) -> None:
+    import os
+    import threading
+
+    store = make_store("small")
+    os.mkfifo(store / CLUSTER / "pipe")
+    outcome: list[Run] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(cli("pull", "--state", f"file://{store}", cwd=repo)),
+        daemon=True,
+    )
+    thread.start()
+    thread.join(30)
+    if thread.is_alive():
+        with open(store / CLUSTER / "pipe", "wb"):  # unblock the reader so the run can end
+            pass
+        pytest.fail("pull blocked on a FIFO in the store")
+    result = outcome[0]
+    assert result.code == 0, result.err
+    assert f"{CLUSTER}/pipe" in result.err and "FIFO" in result.err
+    assert (repo / "state" / CLUSTER / "config").is_file()
+    assert not (repo / "state" / CLUSTER / "pipe").exists()
