@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -334,6 +335,53 @@ def test_persistent_server_errors_end_in_a_clear_error(store_factory: Any) -> No
         assert down.proxy.requests_seen > 1  # it did try again before giving up
     finally:
         down.close()
+
+
+def test_a_hung_request_is_retried_and_said_so(
+    store_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that takes the request and never answers: after the (1 s) timeout the call
+    is retried, with one line on stderr, instead of a minute of silence."""
+    flaky = helper(store_factory, "failing")(0, hang=60)
+    try:
+        version = flaky.write("c/config", b"after a hang")
+        flaky.proxy.failures_left = 1  # the read's first request hangs
+        capsys.readouterr()
+        started = time.monotonic()
+        assert flaky.read("c/config").version == version
+        assert time.monotonic() - started < 15
+        err = capsys.readouterr().err
+        assert "no answer" in err and " in 1 s" in err and "retrying (2/5)" in err, err
+        assert err.startswith(flaky.url), err
+    finally:
+        flaky.close()
+
+
+def test_retry_after_holds_every_thread_of_the_store(
+    store_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 503 with ``Retry-After: 2`` on one thread's read pauses the store's other readers
+    too (one pacer per store), then the read succeeds."""
+    flaky = helper(store_factory, "failing")(
+        1, retry_after="2", only=lambda method, path: method == "GET" and path.endswith("/a"))
+    try:
+        flaky.write("c/a", b"a")
+        flaky.write("c/b", b"b")
+        seen = flaky.proxy.requests_seen
+        reader = threading.Thread(target=flaky.read, args=("c/a",))
+        reader.start()
+        deadline = time.monotonic() + 10
+        while flaky.proxy.requests_seen == seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refused_at = flaky.proxy.request_times[-1]
+        time.sleep(0.2)
+        assert flaky.read("c/b").data == b"b"
+        reader.join(10)
+        later = [t for t in flaky.proxy.request_times if t > refused_at]
+        assert later and min(later) - refused_at >= 1.8, later
+        assert "as asked (2/5)" in capsys.readouterr().err
+    finally:
+        flaky.close()
 
 
 # -- races: only what the backend claims the server enforces --------------------------------

@@ -31,9 +31,12 @@ class FailingProxyDouble:
     def __init__(
         self, upstream: str, failures: int, *, hang: float = 0.0,
         retry_after: str | None = None, only: Callable[[str, str], bool] | None = None,
+        drop_length: bool = False,
     ) -> None:
         """``only(method, path)``: fail just the requests it accepts (the rest pass and do
-        not count against ``failures``)."""
+        not count against ``failures``). ``drop_length``: relay bodies without
+        Content-Length (ended by closing the connection), as a server that does not say, or
+        lies about, how much it will send."""
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -41,6 +44,7 @@ class FailingProxyDouble:
         self.hang = hang
         self.retry_after = retry_after
         self.only = only
+        self.drop_length = drop_length
         self.requests_seen = 0
         self.request_times: list[float] = []  # time.monotonic() of every request
         self._stopping = threading.Event()
@@ -115,11 +119,15 @@ class FailingProxyDouble:
                     conn.close()
                 self.send_response(answer.status, answer.reason)
                 head = self.command == "HEAD"  # keeps the object's own Content-Length
+                undeclared = proxy.drop_length and not head and answer.status == 200
                 for name, value in answer.getheaders():
                     lower = name.lower()
                     if lower not in _HOP_BY_HOP and (head or lower != "content-length"):
                         self.send_header(name, value)
-                if not head:
+                if undeclared:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                elif not head:
                     self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
