@@ -363,12 +363,12 @@ def test_retry_after_holds_every_thread_of_the_store(
     """A 503 with ``Retry-After: 2`` on one thread's read pauses the store's other readers
     too (one pacer per store), then the read succeeds."""
     flaky = helper(store_factory, "failing")(
-        1, retry_after="2", only=lambda method, path: method == "GET" and path.endswith("/a"))
+        1, retry_after="2", only=lambda method, path: method == "GET" and "pause-me" in path)
     try:
-        flaky.write("c/a", b"a")
+        flaky.write("c/pause-me", b"a")
         flaky.write("c/b", b"b")
         seen = flaky.proxy.requests_seen
-        reader = threading.Thread(target=flaky.read, args=("c/a",))
+        reader = threading.Thread(target=flaky.read, args=("c/pause-me",))
         reader.start()
         deadline = time.monotonic() + 10
         while flaky.proxy.requests_seen == seen and time.monotonic() < deadline:
