@@ -55,3 +55,29 @@ class LockHeld(FatalError):
 
 class LockLost(FatalError):
     """The store lock this process held was removed, replaced or expired: stop writing now."""
+
+
+class RetryLater(RetryableStoreError):
+    """The server said when to come back (``Retry-After``); every thread of the store waits."""
+
+    def __init__(self, message: str, *, retry_after: float, key: str | None = None) -> None:
+        super().__init__(message, key=key)
+        self.retry_after = retry_after
+
+
+class ObjectTooLarge(StoreError):
+    """An object over the read limit, refused before its body is read.
+
+    kops' largest objects are addon manifests of about half a megabyte; a 200 MB object in a
+    state store is a mistake or an attack, and mirroring it made pull take minutes and
+    hundreds of megabytes of memory and committed the blob to git for good.
+    """
+
+    def __init__(self, key: str, size: int | None, limit: int) -> None:
+        found = f"more than {limit}" if size is None else str(size)
+        super().__init__(
+            f"{key!r} is too large to mirror: {found} bytes, the limit is {limit} bytes",
+            key=key,
+        )
+        self.size = size
+        self.limit = limit

@@ -4,6 +4,10 @@ The text form is the compiler convention editors and CI log parsers already unde
 (one finding per line, clickable positions). Warnings carry a ``(warning)`` suffix so a
 reader can tell why the exit status is still 0. The JSON form is stable: a list of
 objects with exactly the ``Finding`` fields, plus counts.
+
+File names and messages (which quote names from the YAML) are escaped in the text form, so a
+file or an object named with a newline cannot forge a finding line, or hide one; JSON escapes
+them by itself.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
 from kops_gitsync.validate import Finding
+from kops_gitsync.vfs.keys import escape_controls, printable
 
 
 def format_finding(finding: Finding) -> str:
     suffix = "" if finding.severity == "error" else f" ({finding.severity})"
-    where = f"{finding.path}:{finding.line}:{finding.column}"
-    return f"{where}: {finding.rule}: {finding.message}{suffix}"
+    where = f"{printable(finding.path)}:{finding.line}:{finding.column}"
+    return f"{where}: {escape_controls(finding.rule)}: {escape_controls(finding.message)}{suffix}"
 
 
 def format_text(findings: Iterable[Finding]) -> str:

@@ -12,14 +12,31 @@ that never revert a change they did not make) rests on the two things this contr
   :class:`Capabilities`. Callers check the flags, never the scheme.
 
 Keys are relative to the store root, ``/``-separated, and never start with ``/``.
+
+Two more things every backend does the same way, because the store is shared with kops and
+may be written by anyone: a read can be capped (``max_bytes``), refusing an oversized object
+*before* its body is read (``ObjectTooLarge``), and a write looks like kops' own
+(``Content-Type: application/octet-stream``) while optionally carrying user metadata where
+the scheme has it (``Capabilities.write_metadata``).
 """
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+from urllib.parse import quote, unquote
+
+from kops_gitsync.errors import ObjectTooLarge
+
+DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024  # kops' largest objects are ~0.5 MB manifests
+CONTENT_TYPE = "application/octet-stream"  # what kops sends on every write
+READ_CHUNK = 256 * 1024
+_METADATA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# Header-safe without escaping: printable ASCII except "%", which marks an escape.
+_METADATA_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +71,67 @@ class Capabilities:
     conditional_create: bool
     conditional_replace: bool
     conditional_delete: bool
+    # ``write(metadata=...)`` is stored and ``stat()`` returns it; False: silently dropped
+    # (file://, memfs://, k8s:// have nowhere to keep it).
+    write_metadata: bool = False
 
     @property
     def compare_and_swap(self) -> bool:
         return self.conditional_create and self.conditional_replace and self.conditional_delete
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStat:
+    """What a HEAD tells about one object: no body. ``metadata`` is the user metadata
+    written with it (empty where the backend has no ``write_metadata``)."""
+
+    key: str
+    size: int
+    version: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """User metadata as every scheme can carry it in an HTTP header.
+
+    Names: lower-case letters, digits and ``-`` (S3 lower-cases them, Swift and OSS fold
+    case, so anything else would not read back as written). Values: escaped with ``%XX``
+    outside printable ASCII (a branch name may hold any UTF-8); :func:`decode_metadata`
+    undoes it.
+    """
+    if not metadata:
+        return {}
+    for name in metadata:
+        if not _METADATA_NAME.match(name):
+            raise ValueError(f"metadata name {name!r}: use lower-case letters, digits and -")
+    return {name: quote(value, safe=_METADATA_SAFE) for name, value in metadata.items()}
+
+
+def decode_metadata(stored: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): unquote(value) for name, value in stored.items()}
+
+
+def read_capped(
+    read: Callable[[int], bytes], key: str, max_bytes: int | None, declared: int | None = None
+) -> bytes:
+    """Read a body through ``read(n)`` (``b""`` at the end), refusing more than ``max_bytes``.
+
+    ``declared`` (a Content-Length, a listed size) is checked first, so an honest server's
+    oversized object costs no body at all; a server that declares less than it sends is cut
+    off one chunk past the limit.
+    """
+    if max_bytes is not None and declared is not None and declared > max_bytes:
+        raise ObjectTooLarge(key, declared, max_bytes)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = read(READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if max_bytes is not None and total > max_bytes:
+            raise ObjectTooLarge(key, None if declared is None else total, max_bytes)
+        chunks.append(chunk)
 
 
 class RequestCounts(dict[str, int]):
@@ -94,18 +168,30 @@ class Store(Protocol):
         """
         ...
 
-    def read(self, key: str) -> Blob:
-        """The object's bytes and version. A missing object raises ``FileNotFoundError``."""
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        """The object's bytes and version. A missing object raises ``FileNotFoundError``.
+
+        ``max_bytes``: refuse a larger object with ``ObjectTooLarge``, decided from its
+        declared size before the body is read, and never holding more than about
+        ``max_bytes`` in memory whatever the server sends. None: no limit.
+        """
+        ...
+
+    def stat(self, key: str) -> ObjectStat:
+        """Size, version and user metadata without the body; ``FileNotFoundError`` if absent."""
         ...
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         """Store ``data`` at ``key`` and return the new version token.
 
         ``if_none_match``: only if the key is absent, else ``ObjectExists``.
         ``if_match``: only if the key is at that version, else ``PreconditionFailed``
         (``FileNotFoundError`` when it is gone altogether).
+        ``metadata``: user metadata (see :func:`check_metadata`), kept where
+        ``capabilities.write_metadata`` says so and ignored elsewhere.
         """
         ...
 

@@ -8,28 +8,56 @@ Create-if-absent is atomic: the temporary file is hard-linked to the target, whi
 the target exists. POSIX has no compare-and-swap rename, so replace-if-version and
 delete-if-version compare and then act under a lock on the root directory: atomic among
 kops-gitsync processes, but not against a concurrent kops writer, hence the capability flags.
+
+Only regular files are objects. A FIFO, socket or device in the store would block the first
+``open`` (a pull hung forever on a FIFO), so entries are judged by ``lstat`` without being
+opened, and anything else is left out of the listing with a warning naming it; a read opens
+with ``O_NONBLOCK | O_NOFOLLOW`` and checks ``fstat`` again, in case the entry was swapped
+after the listing. Symbolic links are refused outright: following one out of the store would
+mirror (or overwrite) whatever it points at. User metadata has nowhere to go and is dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
+import stat
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kops_gitsync.errors import FatalStoreError, ObjectExists, PreconditionFailed
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.vfs.base import (
+    Blob,
+    Capabilities,
+    ObjectInfo,
+    ObjectStat,
+    check_metadata,
+    read_capped,
+)
 from kops_gitsync.vfs.keys import check_key, printable
 
 _TMP_PREFIX = ".kops-gitsync-tmp-"
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device"}
 
 
 def content_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def warn(message: str) -> None:
+    print(f"kops-gitsync: warning: {message}", file=sys.stderr, flush=True)
 
 
 class FileStore:
@@ -73,7 +101,7 @@ class FileStore:
                     f"symbolic link {printable(key)} in the store: "
                     "kops-gitsync does not follow links out of a store"
                 )
-            if entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):
                 sub = key + "/"
                 if sub.startswith(prefix) or prefix.startswith(sub):
                     yield from self._walk(entry.path, sub, prefix)
@@ -81,21 +109,71 @@ class FileStore:
             if not key.startswith(prefix) or entry.name.startswith(_TMP_PREFIX):
                 continue
             try:
-                with open(entry.path, "rb") as handle:
-                    data = handle.read()
+                info = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(info.st_mode):
+                    warn(f"{self.url}: skipped {printable(key)}: {_kind(info.st_mode)} is not "
+                         "an object (only regular files are)")
+                    continue
+                version, size = self._hash_file(entry.path, key)
             except FileNotFoundError:
                 continue  # removed while we walked: it is simply not in this listing
-            yield ObjectInfo(key=key, size=len(data), version=content_version(data))
+            yield ObjectInfo(key=key, size=size, version=version)
 
-    def read(self, key: str) -> Blob:
-        path = self._path(key)
-        if path.is_symlink():
-            raise FatalStoreError(f"{printable(key)} is a symbolic link", key=key)
+    def _open(self, path: str | Path, key: str) -> int:
+        """A descriptor on the regular file at ``path``: never blocks, never follows a link."""
         try:
-            data = path.read_bytes()
-        except IsADirectoryError:
-            raise FileNotFoundError(key) from None
+            fd = os.open(path, _OPEN_FLAGS)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise FatalStoreError(f"{printable(key)} is a symbolic link", key=key) from None
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise FileNotFoundError(key) from None
+            raise
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            return fd
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise FileNotFoundError(key)
+        raise FatalStoreError(
+            f"{printable(key)} in {self.url} is {_kind(mode)}, not a regular file", key=key
+        )
+
+    def _hash_file(self, path: str | Path, key: str) -> tuple[str, int]:
+        """SHA-256 and size, read in chunks (a huge object must not be held in memory)."""
+        fd = self._open(path, key)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            while chunk := os.read(fd, 1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        return digest.hexdigest(), size
+
+    def _inside(self, key: str) -> Path:
+        """The key's path, refused if a linked folder on the way leads out of the root."""
+        path = self._path(key)
+        root, parent = os.path.realpath(self.root), os.path.realpath(path.parent)
+        if parent != root and not parent.startswith(root.rstrip(os.sep) + os.sep):
+            raise FatalStoreError(
+                f"{printable(key)} lies behind a symbolic link out of the store", key=key
+            )
+        return path
+
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        fd = self._open(self._inside(key), key)
+        try:
+            size = os.fstat(fd).st_size
+            data = read_capped(lambda n: os.read(fd, n), key, max_bytes, size)
+        finally:
+            os.close(fd)
         return Blob(data=data, version=content_version(data))
+
+    def stat(self, key: str) -> ObjectStat:
+        version, size = self._hash_file(self._inside(key), key)
+        return ObjectStat(key, size, version)
 
     @contextlib.contextmanager
     def _root_lock(self) -> Iterator[None]:
@@ -111,17 +189,16 @@ class FileStore:
 
     def _require_version(self, path: Path, key: str, expected: str) -> None:
         """Raise unless ``path`` holds version ``expected`` (call under the root lock)."""
-        try:
-            current = content_version(path.read_bytes())
-        except FileNotFoundError:
-            raise FileNotFoundError(key) from None
+        current, _size = self._hash_file(path, key)
         if current != expected:
             raise PreconditionFailed(f"{printable(key)} changed", key=key)
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
-        path = self._path(key)
+        check_metadata(metadata)  # checked like everywhere, then dropped: no place for it
+        path = self._inside(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
         tmp = Path(tmp_name)
@@ -147,7 +224,7 @@ class FileStore:
         return content_version(data)
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
-        path = self._path(key)
+        path = self._inside(key)
         if if_match is None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

@@ -12,11 +12,20 @@ resumable uploads too, but the emulators do not, and one request is also the che
 write the small objects kops keeps.
 
 The client library's own retry loop (up to two minutes by default) is switched off on every
-call, so that ``vfs/pacer.py`` alone decides how long a push keeps trying.
+call, so that ``vfs/pacer.py`` alone decides how long a push keeps trying; every call has
+connect and read timeouts (``KOPS_GITSYNC_STORE_TIMEOUT``, default 10 s).
+
+Reads are one streamed ``alt=media`` GET through the client's authorised session rather than
+``download_as_bytes``, which buffers the whole body before anyone can look at it: the
+``Content-Length`` is checked against ``max_bytes`` first, the body is read in bounded
+chunks, and the MD5 from ``x-goog-hash`` is still verified. Writes carry
+``application/octet-stream`` like kops' and user metadata in the object resource.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,14 +43,24 @@ from kops_gitsync.errors import (
     ObjectExists,
     PreconditionFailed,
     RetryableStoreError,
+    RetryLater,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
+from kops_gitsync.vfs.base import (
+    CONTENT_TYPE,
+    Blob,
+    Capabilities,
+    ObjectInfo,
+    ObjectStat,
+    RequestCounts,
+    check_metadata,
+    decode_metadata,
+    read_capped,
+)
 from kops_gitsync.vfs.keys import check_key, printable
 
 T = TypeVar("T")
 
-TIMEOUT = (10.0, 60.0)  # connect, read
 PAGE_SIZE = 1000  # the GCS maximum; named so that no emulator picks its own
 _LIST_FIELDS = "items(name,size,generation),nextPageToken"
 
@@ -82,15 +101,20 @@ class GCSStore:
     """One bucket (and optional prefix) of Google Cloud Storage."""
 
     capabilities = Capabilities(
-        conditional_create=True, conditional_replace=True, conditional_delete=True
+        conditional_create=True, conditional_replace=True, conditional_delete=True,
+        write_metadata=True,
     )
 
-    def __init__(self, settings: GCSSettings, url: str) -> None:
+    def __init__(
+        self, settings: GCSSettings, url: str, timeouts: pacer.Timeouts | None = None
+    ) -> None:
         self.url = url
         self.settings = settings
         self.request_counts = RequestCounts()
         self.retry_attempts = pacer.ATTEMPTS
         self.retry_initial_wait = pacer.INITIAL_WAIT
+        self.timeouts = timeouts or pacer.timeouts({})
+        self.pacer = pacer.Pacer(url)
         try:
             if settings.emulator:
                 self._client = storage.Client(
@@ -111,7 +135,7 @@ class GCSStore:
 
     @classmethod
     def from_url(cls, url: str, env: Mapping[str, str]) -> GCSStore:
-        return cls(gcs_settings(url, env), url.rstrip("/"))
+        return cls(gcs_settings(url, env), url.rstrip("/"), pacer.timeouts(env))
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -134,7 +158,8 @@ class GCSStore:
                     raise
                 raise translated from exc
 
-        return pacer.call(attempt, attempts=self.retry_attempts, initial=self.retry_initial_wait)
+        return self.pacer.call(
+            attempt, attempts=self.retry_attempts, initial=self.retry_initial_wait)
 
     def _translate(self, exc: Exception, key: str | None, creating: bool,
                    uploading: bool) -> Exception | None:
@@ -155,8 +180,20 @@ class GCSStore:
                 f"GCS refused access to {where} ({exc.code}): check the credentials and the "
                 "bucket's IAM policy", key=key)
         if isinstance(exc, gexc.TooManyRequests | gexc.ServerError):
-            return RetryableStoreError(f"GCS answered {exc.code} for {where}: {exc.message}",
-                                       key=key)
+            message = f"GCS answered {exc.code} for {where}: {exc.message}"
+            response = getattr(exc, "response", None)
+            headers = getattr(response, "headers", None) or {}
+            wait = pacer.retry_after_seconds(headers.get("Retry-After"))
+            if wait is not None:
+                return RetryLater(message, retry_after=wait, key=key)
+            return RetryableStoreError(message, key=key)
+        endpoint = self.settings.emulator or "GCS"
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return RetryableStoreError(
+                f"no connection to {endpoint} in {self.timeouts.connect:g} s ({where})", key=key)
+        if isinstance(exc, requests.exceptions.Timeout):
+            return RetryableStoreError(
+                f"no answer from {endpoint} in {self.timeouts.read:g} s ({where})", key=key)
         if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout
                       | google.auth.exceptions.TransportError):
             return RetryableStoreError(f"cannot reach GCS for {where}: {exc}", key=key)
@@ -176,7 +213,7 @@ class GCSStore:
                 listing = self._client.list_blobs(
                     self._bucket, prefix=root + prefix, page_token=token, page_size=PAGE_SIZE,
                     fields=_LIST_FIELDS,
-                    retry=None, timeout=TIMEOUT,
+                    retry=None, timeout=self.timeouts.pair,
                 )
                 blobs = list(next(listing.pages, []))
                 return blobs, listing.next_page_token
@@ -190,15 +227,29 @@ class GCSStore:
             if not token:
                 return
 
-    def read(self, key: str) -> Blob:
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
         name = self._name(key)
 
         def get() -> Blob:
             blob = self._bucket.blob(name)
-            data = blob.download_as_bytes(retry=None, timeout=TIMEOUT)
-            return Blob(data, str(blob.generation))
+            url = blob._get_download_url(self._client)
+            with self._client._http.get(url, stream=True, timeout=self.timeouts.pair) as answer:
+                if answer.status_code != 200:
+                    raise gexc.from_http_response(answer)  # type: ignore[no-untyped-call]
+                declared = answer.headers.get("Content-Length")
+                chunks = answer.iter_content(chunk_size=None)
+                data = read_capped(lambda _n: next(chunks, b""), key, max_bytes,
+                                   int(declared) if declared and declared.isdigit() else None)
+                _check_md5(answer, data, key)
+                return Blob(data, answer.headers.get("x-goog-generation", ""))
 
         return self._call(get, key)
+
+    def stat(self, key: str) -> ObjectStat:
+        blob = self._bucket.blob(self._name(key))
+        self._call(lambda: blob.reload(retry=None, timeout=self.timeouts.pair), key)
+        return ObjectStat(key, int(blob.size or 0), str(blob.generation),
+                          decode_metadata(blob.metadata or {}))
 
     def _generation(self, key: str, if_match: str) -> int:
         """The observed generation as GCS wants it; a token that is not one cannot match."""
@@ -211,13 +262,16 @@ class GCSStore:
         """After a failed precondition: ``FileNotFoundError`` if the object is gone (as the
         contract wants), else ``PreconditionFailed``."""
         name = self._name(key)
-        self._call(lambda: self._bucket.blob(name).reload(retry=None, timeout=TIMEOUT), key)
+        self._call(lambda: self._bucket.blob(name).reload(
+            retry=None, timeout=self.timeouts.pair), key)
         raise PreconditionFailed(f"{printable(key)} changed on the store", key=key)
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         name = self._name(key)
+        stored_metadata = check_metadata(metadata) or None
         condition: int | None = None
         if if_none_match:
             condition = 0
@@ -226,9 +280,10 @@ class GCSStore:
 
         def upload() -> str:
             blob = self._bucket.blob(name)  # no chunk_size: one multipart request
+            blob.metadata = stored_metadata
             blob.upload_from_string(
-                data, content_type="application/octet-stream", if_generation_match=condition,
-                retry=None, timeout=TIMEOUT,
+                data, content_type=CONTENT_TYPE, if_generation_match=condition,
+                retry=None, timeout=self.timeouts.pair,
             )
             return str(blob.generation)
 
@@ -247,10 +302,24 @@ class GCSStore:
         generation = None if if_match is None else self._generation(key, if_match)
         try:
             self._call(lambda: self._bucket.blob(name).delete(
-                if_generation_match=generation, retry=None, timeout=TIMEOUT), key)
+                if_generation_match=generation, retry=None, timeout=self.timeouts.pair), key)
         except FileNotFoundError:
             if if_match is not None:
                 raise
 
     def close(self) -> None:
         self._client.close()
+
+
+def _check_md5(answer: requests.Response, data: bytes, key: str) -> None:
+    """Compare with the MD5 GCS sends in ``x-goog-hash`` (absent for composite objects, and
+    about the stored bytes, so skipped when the body was decompressed on the way)."""
+    if answer.headers.get("Content-Encoding"):
+        return
+    for part in answer.headers.get("x-goog-hash", "").split(","):
+        algorithm, _, value = part.strip().partition("=")
+        if algorithm == "md5" and value:
+            digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+            if digest != value:
+                raise RetryableStoreError(f"{printable(key)}: the body does not match its MD5",
+                                          key=key)

@@ -19,13 +19,18 @@ The bytes of an object are its YAML (keys sorted) without the metadata the serve
 two reads at one ``resourceVersion`` give identical bytes. version = ``resourceVersion``,
 and the API server enforces it on replace and delete (409), so all three preconditions are
 server-side compare-and-swap.
+
+Every request has connect and read timeouts (``KOPS_GITSYNC_STORE_TIMEOUT``, default 10 s;
+the kubernetes client sets none) and goes through the store's pacer, which honours
+``Retry-After`` (the API server sends it with 429). Reads stream the JSON and stop at
+``max_bytes``. Kubernetes objects have no user metadata or content type to set:
+``write_metadata`` is False and ``metadata`` is ignored.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
@@ -36,76 +41,42 @@ from kubernetes.client.rest import ApiException
 from kops_gitsync.errors import (
     FatalStoreError,
     ObjectExists,
+    ObjectTooLarge,
     PreconditionFailed,
     RetryableStoreError,
+    RetryLater,
 )
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
-from kops_gitsync.vfs.keys import check_key, printable
+from kops_gitsync.vfs.base import (
+    Blob,
+    Capabilities,
+    ObjectInfo,
+    ObjectStat,
+    RequestCounts,
+    check_metadata,
+    read_capped,
+)
+from kops_gitsync.vfs.k8s_lock import LockConfigMap
+from kops_gitsync.vfs.k8s_mapping import (
+    API_VERSION,
+    GROUP,
+    SERVER_MANAGED,
+    VERSION,
+    KopsObject,
+    kubeconfig_path,
+    namespace_for,
+    object_bytes,
+    object_for_key,
+)
+from kops_gitsync.vfs.keys import printable
 
-GROUP, VERSION = "kops.k8s.io", "v1alpha2"
-API_VERSION = f"{GROUP}/{VERSION}"
-LOCK_CONFIGMAP = "kops-gitsync-lock"
+__all__ = ["API_VERSION", "KopsObject", "KubernetesStore", "namespace_for", "object_bytes",
+           "object_for_key"]
+
 LOCK_NAMESPACE_VAR = "KOPS_GITSYNC_K8S_LOCK_NAMESPACE"
 LIST_PAGE_SIZE = 500
-SERVER_MANAGED = ("resourceVersion", "uid", "managedFields", "selfLink", "generation",
-                  "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                  "namespace")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class KopsObject:
-    """Where a key lives in the API: kind, plural, namespace and object name."""
-
-    kind: str
-    plural: str
-    cluster: str
-    name: str
-
-    @property
-    def namespace(self) -> str:
-        return namespace_for(self.cluster)
-
-
-def namespace_for(cluster: str) -> str:
-    """kops' rule (``pkg/client/simple/api``): the cluster name with dots as dashes."""
-    return cluster.replace(".", "-")
-
-
-def object_for_key(key: str) -> KopsObject:
-    """The API object behind ``key``, or FatalStoreError for keys k8s:// cannot hold."""
-    parts = check_key(key).split("/")
-    if len(parts) == 2 and parts[1] == "config":
-        return KopsObject("Cluster", "clusters", parts[0], parts[0])
-    if len(parts) == 3 and parts[1] == "instancegroup":
-        return KopsObject("InstanceGroup", "instancegroups", parts[0], parts[2])
-    raise FatalStoreError(
-        f"{printable(key)} is not available on k8s://: the kops API holds only "
-        "<cluster>/config and <cluster>/instancegroup/<name>; the rest lives in the "
-        "cluster's configBase",
-        key=key,
-    )
-
-
-def object_bytes(obj: Mapping[str, Any]) -> bytes:
-    """The stable YAML form: what the user wrote, without what the server manages."""
-    cleaned = dict(obj)
-    metadata = {k: v for k, v in dict(cleaned.get("metadata") or {}).items()
-                if k not in SERVER_MANAGED}
-    cleaned["metadata"] = metadata
-    text: str = yaml.safe_dump(
-        cleaned, sort_keys=True, default_flow_style=False, allow_unicode=True
-    )
-    return text.encode("utf-8")
-
-
-def _kubeconfig_path(env: Mapping[str, str]) -> str:
-    if env.get("KUBECONFIG"):
-        return env["KUBECONFIG"]
-    home = env.get("HOME") or str(Path.home())
-    return str(Path(home) / ".kube" / "config")
 
 
 class KubernetesStore:
@@ -113,22 +84,28 @@ class KubernetesStore:
         conditional_create=True, conditional_replace=True, conditional_delete=True
     )
 
-    def __init__(self, url: str, api_client: Any, lock_namespace: str) -> None:
+    def __init__(
+        self, url: str, api_client: Any, lock_namespace: str,
+        timeouts: pacer.Timeouts | None = None,
+    ) -> None:
         self.url = url
         self.lock_namespace = lock_namespace
         self.request_counts = RequestCounts()
         self.retry_initial_wait = pacer.INITIAL_WAIT
+        self.timeouts = timeouts or pacer.timeouts({})
+        self.pacer = pacer.Pacer(url)
         self._api_client = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
+        self._lock = LockConfigMap(self._core, lock_namespace, self._api, self._fatal)
 
     @classmethod
     def from_url(cls, url: str, env: Mapping[str, str]) -> KubernetesStore:
-        rest = url[len("k8s://") :] if url.startswith("k8s://") else ""
+        rest = url.split("://", 1)[1] if "://" in url else ""  # k8s:/ and k8s: are bare too
         context, _, path = rest.partition("/")
         if path.strip("/"):
             raise FatalStoreError(f"{url!r}: k8s:// takes a kubeconfig context only, no path")
-        kubeconfig = _kubeconfig_path(env)
+        kubeconfig = kubeconfig_path(env)
         settings = client.Configuration()
         settings.retries = False  # the pacer retries; urllib3's own loop would hide a dead server
         try:
@@ -141,7 +118,7 @@ class KubernetesStore:
             raise FatalStoreError(
                 f"cannot use {which} of kubeconfig {kubeconfig} for {url}: {exc}"
             ) from exc
-        return cls(url, api_client, env.get(LOCK_NAMESPACE_VAR) or "default")
+        return cls(url, api_client, env.get(LOCK_NAMESPACE_VAR) or "default", pacer.timeouts(env))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -153,9 +130,11 @@ class KubernetesStore:
             except ApiException as exc:
                 status = int(exc.status or 0)
                 if status == 429 or status >= 500:
-                    raise RetryableStoreError(
-                        f"API server answered {status} for {self.url}", key=key
-                    ) from exc
+                    message = f"API server answered {status} for {self.url}"
+                    wait = pacer.retry_after_seconds((exc.headers or {}).get("Retry-After"))
+                    if wait is not None:
+                        raise RetryLater(message, retry_after=wait, key=key) from exc
+                    raise RetryableStoreError(message, key=key) from exc
                 if status in (401, 403):
                     raise FatalStoreError(
                         f"the API server refused the credentials of {self.url} ({status} "
@@ -164,14 +143,24 @@ class KubernetesStore:
                     ) from exc
                 raise
             except urllib3.exceptions.HTTPError as exc:
-                raise RetryableStoreError(f"cannot reach the API server of {self.url}: {exc}",
-                                          key=key) from exc
+                raise self._unreachable(exc, key) from exc
 
-        return pacer.call(attempt, initial=self.retry_initial_wait)
+        return self.pacer.call(attempt, initial=self.retry_initial_wait)
+
+    def _unreachable(self, exc: Exception, key: str | None) -> RetryableStoreError:
+        server = self._api_client.configuration.host
+        if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+            what = f"no connection to {server} in {self.timeouts.connect:g} s"
+        elif isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in str(exc):
+            what = f"no answer from {server} in {self.timeouts.read:g} s"
+        else:
+            what = f"cannot reach the API server {server}: {exc}"
+        return RetryableStoreError(what, key=key)
 
     def _api(self, kind: str, key: str | None, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """``fn(*args, **kw)`` as one counted, paced request."""
-        return self._call(kind, lambda: fn(*args, **kw), key)
+        """``fn(*args, **kw)`` as one counted, paced request with timeouts."""
+        return self._call(
+            kind, lambda: fn(*args, _request_timeout=self.timeouts.pair, **kw), key)
 
     def _fatal(self, exc: ApiException, what: str, key: str | None) -> FatalStoreError:
         return FatalStoreError(
@@ -231,18 +220,39 @@ class KubernetesStore:
             version = str((obj.get("metadata") or {}).get("resourceVersion", ""))
             yield ObjectInfo(key=key, size=len(object_bytes(obj)), version=version)
 
-    def read(self, key: str) -> Blob:
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
         if key == LOCK_KEY:
-            return self._read_lock()
+            return self._lock.read()
         where = object_for_key(key)
+
+        def get() -> dict[str, Any]:
+            answer = self._custom.get_namespaced_custom_object(
+                GROUP, VERSION, where.namespace, where.plural, where.name,
+                _preload_content=False, _request_timeout=self.timeouts.pair)
+            try:
+                declared = answer.headers.get("Content-Length")
+                raw = read_capped(answer.read, key, max_bytes,
+                                  int(declared) if declared and declared.isdigit() else None)
+            finally:
+                answer.release_conn()
+            found: dict[str, Any] = json.loads(raw)
+            return found
+
         try:
-            obj = self._api("GET", key, self._custom.get_namespaced_custom_object,
-                            GROUP, VERSION, where.namespace, where.plural, where.name)
+            obj = self._call("GET", get, key)
         except ApiException as exc:
             if exc.status == 404:
                 raise FileNotFoundError(key) from None
             raise self._fatal(exc, f"reading {printable(key)}", key) from exc
-        return Blob(data=object_bytes(obj), version=str(obj["metadata"]["resourceVersion"]))
+        data = object_bytes(obj)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ObjectTooLarge(key, len(data), max_bytes)
+        return Blob(data=data, version=str(obj["metadata"]["resourceVersion"]))
+
+    def stat(self, key: str) -> ObjectStat:
+        """The object read in full (the API has no HEAD); no user metadata."""
+        blob = self.read(key)
+        return ObjectStat(key, len(blob.data), blob.version)
 
     def _body(self, key: str, where: KopsObject, data: bytes) -> dict[str, Any]:
         """Parse and check what is being written: it must be the object the key names."""
@@ -266,10 +276,12 @@ class KubernetesStore:
         return {**body, "metadata": metadata}
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
+        check_metadata(metadata)  # checked like everywhere; the API has nowhere to keep it
         if key == LOCK_KEY:
-            return self._write_lock(data, if_match=if_match, if_none_match=if_none_match)
+            return self._lock.write(data, if_match=if_match, if_none_match=if_none_match)
         where = object_for_key(key)
         body = self._body(key, where, data)
         if if_none_match:
@@ -335,7 +347,7 @@ class KubernetesStore:
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         if key == LOCK_KEY:
-            return self._delete_lock(if_match)
+            return self._lock.delete(if_match)
         where = object_for_key(key)
         options = client.V1DeleteOptions(
             preconditions=client.V1Preconditions(resource_version=if_match) if if_match else None
@@ -351,62 +363,6 @@ class KubernetesStore:
             if exc.status == 409:
                 raise PreconditionFailed(f"{printable(key)} changed", key=key) from None
             raise self._fatal(exc, f"deleting {printable(key)}", key) from exc
-
-    # -- the push lock, as a ConfigMap ---------------------------------------------------------
-
-    def _read_lock(self) -> Blob:
-        try:
-            found = self._api("GET", LOCK_KEY, self._core.read_namespaced_config_map,
-                              LOCK_CONFIGMAP, self.lock_namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                raise FileNotFoundError(LOCK_KEY) from None
-            raise self._fatal(exc, "reading the lock", LOCK_KEY) from exc
-        text = (found.data or {}).get("lock", "")
-        return Blob(data=text.encode("utf-8"), version=str(found.metadata.resource_version))
-
-    def _write_lock(self, data: bytes, *, if_match: str | None, if_none_match: bool) -> str:
-        """Create, replace-if-version, or (blind) replace whatever is there."""
-        if if_match is None and not if_none_match:
-            try:
-                return self._write_lock(data, if_match=None, if_none_match=True)
-            except ObjectExists:
-                if_match = self._read_lock().version
-        meta = client.V1ObjectMeta(name=LOCK_CONFIGMAP, resource_version=if_match)
-        body = client.V1ConfigMap(api_version="v1", kind="ConfigMap", metadata=meta,
-                                  data={"lock": data.decode("utf-8")})
-        try:
-            if if_match is None:
-                result = self._api("PUT", LOCK_KEY, self._core.create_namespaced_config_map,
-                                   self.lock_namespace, body)
-            else:
-                result = self._api("PUT", LOCK_KEY, self._core.replace_namespaced_config_map,
-                                   LOCK_CONFIGMAP, self.lock_namespace, body)
-        except ApiException as exc:
-            if exc.status == 409 and if_match is None:
-                raise ObjectExists("the lock is held", key=LOCK_KEY) from None
-            if exc.status == 409:
-                raise PreconditionFailed("the lock changed hands", key=LOCK_KEY) from None
-            if exc.status == 404:
-                raise FileNotFoundError(LOCK_KEY) from None
-            raise self._fatal(exc, "writing the lock", LOCK_KEY) from exc
-        return str(result.metadata.resource_version)
-
-    def _delete_lock(self, if_match: str | None) -> None:
-        options = client.V1DeleteOptions(
-            preconditions=client.V1Preconditions(resource_version=if_match) if if_match else None
-        )
-        try:
-            self._api("DELETE", LOCK_KEY, self._core.delete_namespaced_config_map,
-                      LOCK_CONFIGMAP, self.lock_namespace, body=options)
-        except ApiException as exc:
-            if exc.status == 404 and if_match is None:
-                return
-            if exc.status == 404:
-                raise FileNotFoundError(LOCK_KEY) from None
-            if exc.status == 409:
-                raise PreconditionFailed("the lock changed hands", key=LOCK_KEY) from None
-            raise self._fatal(exc, "deleting the lock", LOCK_KEY) from exc
 
     def close(self) -> None:
         self._api_client.close()

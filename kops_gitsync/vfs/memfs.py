@@ -4,7 +4,8 @@ Stores with the same URL share one tree for the life of the process, so a test c
 store, run a pull through the CLI entry point, and inspect the result. Versions are a
 process-wide generation counter (like GCS), so rewriting identical bytes still yields a new
 version: the sync code must not confuse "new version" with "new content". Every
-precondition is checked under one mutex, so all three capabilities are genuine.
+precondition is checked under one mutex, so all three capabilities are genuine. User
+metadata is accepted and dropped (``write_metadata`` is False), as on file://.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import itertools
 import threading
 from collections.abc import Iterator, Mapping
 
-from kops_gitsync.errors import FatalStoreError, ObjectExists, PreconditionFailed
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo
+from kops_gitsync.errors import FatalStoreError, ObjectExists, ObjectTooLarge, PreconditionFailed
+from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, ObjectStat, check_metadata
 from kops_gitsync.vfs.keys import check_key
 
 _TREES: dict[str, dict[str, Blob]] = {}
@@ -65,17 +66,29 @@ class MemoryStore:
             ]
         yield from entries
 
-    def read(self, key: str) -> Blob:
+    def _get(self, key: str) -> Blob:
         with _LOCK:
             blob = self._tree().get(check_key(key))
         if blob is None:
             raise FileNotFoundError(key)
         return blob
 
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        blob = self._get(key)
+        if max_bytes is not None and len(blob.data) > max_bytes:
+            raise ObjectTooLarge(key, len(blob.data), max_bytes)
+        return blob
+
+    def stat(self, key: str) -> ObjectStat:
+        blob = self._get(key)
+        return ObjectStat(key, len(blob.data), blob.version)
+
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         check_key(key)
+        check_metadata(metadata)
         with _LOCK:
             tree = self._tree()
             current = tree.get(key)

@@ -15,6 +15,12 @@ create also reads back the ETag (a lost race becomes ``ObjectExists``), and on a
 bucket checks for the object first. OSS has no conditional PUT or DELETE, so replace- and
 delete-if-version are a ``HEAD`` just before the write. None of the three is claimed as
 atomic; push relies on its lock plus these checks, as on Swift.
+
+oss2 waits 60 s by default for a connection or an answer; here both are
+``KOPS_GITSYNC_STORE_TIMEOUT`` (default 10 s), a timeout is retried by the store's pacer with
+a line on stderr, and a ``Retry-After`` is honoured. Reads stop at ``max_bytes`` (checked
+against Content-Length first); writes carry ``application/octet-stream`` and
+``x-oss-meta-*`` user metadata.
 """
 
 from __future__ import annotations
@@ -24,15 +30,29 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import oss2
+import requests
+import urllib3
 
 from kops_gitsync.errors import (
     FatalStoreError,
     ObjectExists,
+    ObjectTooLarge,
     PreconditionFailed,
     RetryableStoreError,
+    RetryLater,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
+from kops_gitsync.vfs.base import (
+    CONTENT_TYPE,
+    Blob,
+    Capabilities,
+    ObjectInfo,
+    ObjectStat,
+    RequestCounts,
+    check_metadata,
+    decode_metadata,
+    read_capped,
+)
 from kops_gitsync.vfs.keys import check_key, printable
 
 ENDPOINT_VAR = "KOPS_GITSYNC_OSS_ENDPOINT"
@@ -40,6 +60,7 @@ LIST_PAGE_SIZE = 1000  # OSS's maximum max-keys
 _RETRYABLE_CODES = {"ServiceUnavailable", "InternalError", "Throttling"}
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                      "SecurityTokenExpired", "InvalidSecurityToken"}
+_META_PREFIX = "x-oss-meta-"
 
 T = TypeVar("T")
 
@@ -76,10 +97,14 @@ def oss_settings(env: Mapping[str, str]) -> OSSSettings:
 
 class OSSStore:
     capabilities = Capabilities(
-        conditional_create=False, conditional_replace=False, conditional_delete=False
+        conditional_create=False, conditional_replace=False, conditional_delete=False,
+        write_metadata=True,
     )
 
-    def __init__(self, url: str, bucket: str, prefix: str, settings: OSSSettings) -> None:
+    def __init__(
+        self, url: str, bucket: str, prefix: str, settings: OSSSettings,
+        timeouts: pacer.Timeouts | None = None,
+    ) -> None:
         self.url = url
         self.bucket_name = bucket
         self.prefix = prefix
@@ -87,12 +112,15 @@ class OSSStore:
         self.page_size = LIST_PAGE_SIZE
         self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
         self.request_counts = RequestCounts()
+        self.timeouts = timeouts or pacer.timeouts({})
+        self.pacer = pacer.Pacer(url)
         self._versioned: bool | None = None  # asked once, before the first create
         try:
             self._bucket = oss2.Bucket(
                 oss2.Auth(settings.access_key_id, settings.access_key_secret),
                 settings.endpoint,
                 bucket,
+                connect_timeout=self.timeouts.pair,  # oss2 hands it to requests as timeout=
             )
         except oss2.exceptions.ClientError as exc:  # oss2 checks the name before any request
             raise FatalStoreError(
@@ -107,7 +135,8 @@ class OSSStore:
         if not bucket:
             raise FatalStoreError(f"{url!r} names no bucket: use oss://BUCKET[/PATH]")
         prefix = prefix.strip("/")
-        return cls(url, bucket, f"{prefix}/" if prefix else "", oss_settings(env))
+        return cls(url, bucket, f"{prefix}/" if prefix else "", oss_settings(env),
+                   pacer.timeouts(env))
 
     def _call(self, kind: str, fn: Callable[[], T], key: str | None = None) -> T:
         """Count and send one request; translate oss2's errors; let the pacer retry."""
@@ -118,8 +147,21 @@ class OSSStore:
                 return fn()
             except oss2.exceptions.OssError as exc:
                 raise self._translate(exc, key) from exc
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+                raise self._broken_off(exc, key) from exc  # while reading a body
 
-        return pacer.call(attempt, initial=self.retry_initial_wait)
+        return self.pacer.call(attempt, initial=self.retry_initial_wait)
+
+    def _broken_off(self, cause: BaseException, key: str | None) -> RetryableStoreError:
+        where = f"{printable(key)} in {self.url}" if key else self.url
+        if isinstance(cause, requests.exceptions.ConnectTimeout):
+            what = f"no connection to {self.settings.endpoint} in {self.timeouts.connect:g} s"
+        elif isinstance(cause, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError) or (
+                "timed out" in str(cause)):
+            what = f"no answer from {self.settings.endpoint} in {self.timeouts.read:g} s"
+        else:
+            what = f"cannot reach {self.settings.endpoint}: {cause}"
+        return RetryableStoreError(f"{what} ({where})", key=key)
 
     def _translate(self, exc: Any, key: str | None) -> Exception:
         status, code = int(exc.status), str(exc.code or "")
@@ -132,9 +174,14 @@ class OSSStore:
             return ObjectExists(f"{printable(key or '')} already exists", key=key)
         if status == 412:
             return PreconditionFailed(f"{where} changed", key=key)
-        if status < 0 or status >= 500 or status == 429 or code in _RETRYABLE_CODES:
-            # oss2 reports connection failures with negative statuses (-2 RequestError).
-            return RetryableStoreError(f"OSS {status} {code} for {where}", key=key)
+        if status < 0:  # oss2's RequestError (-2): the request itself failed
+            return self._broken_off(getattr(exc, "exception", None) or exc, key)
+        if status >= 500 or status == 429 or code in _RETRYABLE_CODES:
+            message = f"OSS {status} {code} for {where}"
+            wait = pacer.retry_after_seconds((exc.headers or {}).get("Retry-After"))
+            if wait is not None:
+                return RetryLater(message, retry_after=wait, key=key)
+            return RetryableStoreError(message, key=key)
         if code == "RequestTimeTooSkewed":
             return FatalStoreError(
                 "OSS refused the request: this machine's clock is more than 15 minutes off",
@@ -167,14 +214,27 @@ class OSSStore:
                 return
             token = str(page.next_continuation_token)
 
-    def read(self, key: str) -> Blob:
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
         name = self.prefix + check_key(key)
 
         def get() -> Blob:
             result = self._bucket.get_object(name)
-            return Blob(data=result.read(), version=str(result.etag))
+            try:
+                data = read_capped(result.read, key, max_bytes, result.content_length)
+            except ObjectTooLarge:
+                result.resp.response.close()  # drop the connection, do not drain it
+                raise
+            return Blob(data=data, version=str(result.etag))
 
         return self._call("GET", get, key)
+
+    def stat(self, key: str) -> ObjectStat:
+        name = self.prefix + check_key(key)
+        head = self._call("HEAD", lambda: self._bucket.head_object(name), key)
+        metadata = {k[len(_META_PREFIX):]: v for k, v in head.headers.items()
+                    if k.lower().startswith(_META_PREFIX)}
+        return ObjectStat(key, int(head.content_length or 0), str(head.etag),
+                          decode_metadata(metadata))
 
     def _check_version(self, key: str, expected: str) -> None:
         """The client-side precondition: narrows the race, the store lock closes it."""
@@ -202,11 +262,14 @@ class OSSStore:
         return str(head.etag)
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         name = self.prefix + check_key(key)
         # kops gave every object a private ACL; a fixed Content-Type keeps oss2 from guessing.
-        headers = {"x-oss-object-acl": "private", "Content-Type": "application/octet-stream"}
+        headers = {"x-oss-object-acl": "private", "Content-Type": CONTENT_TYPE}
+        for meta_name, value in check_metadata(metadata).items():
+            headers[_META_PREFIX + meta_name] = value
         if if_none_match:
             headers["x-oss-forbid-overwrite"] = "true"
             if self._bucket_versioned() and self._head_etag(key) is not None:

@@ -38,13 +38,32 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+def normalize_url(url: str) -> str:
+    """A bare ``k8s://`` (also ``k8s:/`` and ``k8s:``) as ``k8s://``.
+
+    kops trims one trailing ``/`` from every state URL, so the documented ``--state k8s://``
+    (the kops API of the current kube context) reaches us as ``k8s:/``; kops then parses
+    it with ``url.Parse``, whose scheme is still ``k8s``. Without this, ``k8s:/`` has no
+    ``://`` and was taken for a local directory. Any known scheme gets the same treatment,
+    so ``s3:/`` says "names no bucket" instead of looking for a folder called ``s3:``.
+    """
+    if "://" in url:
+        return url
+    scheme, colon, rest = url.partition(":")
+    if colon and scheme in BACKENDS and scheme != "file" and rest.strip("/") == "":
+        return f"{scheme}://"
+    return url
+
+
 def scheme_of(url: str) -> str:
-    """kops' rule: no ``://`` means a local path."""
+    """kops' rule: no ``://`` means a local path (after :func:`normalize_url`)."""
+    url = normalize_url(url)
     return url.split("://", 1)[0] if "://" in url else "file"
 
 
 def open_store(url: str, env: Mapping[str, str] | None = None) -> Store:
     """Build the backend for ``url`` with settings from ``env`` (default: the process env)."""
+    url = normalize_url(url)
     scheme = scheme_of(url)
     backend = BACKENDS.get(scheme)
     if backend is None:

@@ -10,9 +10,11 @@ existing environment just works:
 * otherwise AWS: the default credential chain, region ``AWS_REGION``, else the bucket's own
   location, else ``us-east-1``.
 
-Writes carry the canned ACL from ``KOPS_STATE_S3_ACL`` and, on ``s3://`` only, SSE-S3
-(``AES256``) unless the bucket already encrypts by default, exactly as kops does, so an
-object written by kops-gitsync is indistinguishable from one written by kops.
+Writes carry ``Content-Type: application/octet-stream``, the canned ACL from
+``KOPS_STATE_S3_ACL`` and, on ``s3://`` only, SSE-S3 (``AES256``) unless the bucket already
+encrypts by default, exactly as kops does, so an object written by kops-gitsync is
+indistinguishable from one written by kops (apart from the ``x-amz-meta-*`` user metadata
+push may add).
 
 The version token is the ETag without quotes; listing and read report the same one.
 Preconditions are sent as ``If-None-Match: *`` and ``If-Match``. AWS enforces both; for a
@@ -24,9 +26,6 @@ back to the store lock instead of trusting a guarantee that is not there.
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import email.utils
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -42,12 +41,24 @@ from kops_gitsync.errors import (
     FatalError,
     FatalStoreError,
     ObjectExists,
+    ObjectTooLarge,
     PreconditionFailed,
-    RetryableStoreError,
+    StoreError,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
+from kops_gitsync.vfs.base import (
+    CONTENT_TYPE,
+    Blob,
+    Capabilities,
+    ObjectInfo,
+    ObjectStat,
+    RequestCounts,
+    check_metadata,
+    decode_metadata,
+    read_capped,
+)
 from kops_gitsync.vfs.keys import check_key, printable
+from kops_gitsync.vfs.s3_errors import UNSUPPORTED, error_code, parse_timestamp, translate
 from kops_gitsync.vfs.s3_settings import (
     CONDITIONAL_MODES,
     CONDITIONAL_VAR,
@@ -66,57 +77,34 @@ __all__ = [
 T = TypeVar("T")
 
 
-_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
-_BAD_CREDENTIALS = {
-    "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-    "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "403", "Forbidden",
-}
-_THROTTLED = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestLimitExceeded",
-    "TooManyRequests", "ServiceUnavailable", "InternalError", "ConditionalRequestConflict",
-}
-# What a server says when it does not understand a conditional header at all.
-_UNSUPPORTED = {"NotImplemented", "InvalidArgument", "InvalidRequest"}
 _REQUEST_KINDS = {
     "ListObjectsV2": "LIST", "ListObjects": "LIST", "GetObject": "GET", "HeadObject": "HEAD",
     "HeadBucket": "HEAD", "PutObject": "PUT", "DeleteObject": "DELETE", "DeleteObjects": "DELETE",
 }
 
 
-def _parse_timestamp(value: Any) -> datetime.datetime:
-    """ISO 8601 (listings) and RFC 1123 (Last-Modified headers) without dateutil."""
-    if isinstance(value, str):
-        for parse in (datetime.datetime.fromisoformat, email.utils.parsedate_to_datetime):
-            with contextlib.suppress(ValueError, TypeError):
-                parsed = parse(value)
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-    return botocore.utils.parse_timestamp(value)  # type: ignore[no-any-return]
-
-
-def _error_code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return str(error.get("Code", status)), int(status)
-
-
 def _configured_capabilities(settings: S3Settings) -> Capabilities | None:
     """What the settings alone say the server enforces; None: probe it when first needed."""
     if settings.conditional == "off":
-        return Capabilities(False, False, False)
+        return Capabilities(False, False, False, write_metadata=True)
     if settings.conditional == "on" or settings.endpoint is None:  # AWS enforces all three
-        return Capabilities(True, True, True)
+        return Capabilities(True, True, True, write_metadata=True)
     return None
 
 
 class S3Store:
     """One bucket (and optional prefix) of an S3-compatible service."""
 
-    def __init__(self, settings: S3Settings, url: str) -> None:
+    def __init__(
+        self, settings: S3Settings, url: str, timeouts: pacer.Timeouts | None = None
+    ) -> None:
         self.url = url
         self.settings = settings
         self.request_counts = RequestCounts()
         self.retry_attempts = pacer.ATTEMPTS
         self.retry_initial_wait = pacer.INITIAL_WAIT
+        self.timeouts = timeouts or pacer.timeouts({})
+        self.pacer = pacer.Pacer(url)
         self._lazy_lock = threading.RLock()  # the probe writes like any write (SSE, ACL)
         self._sse: str | bool | None = False  # False: not asked yet
         self._capabilities = _configured_capabilities(settings)
@@ -124,7 +112,7 @@ class S3Store:
         # Listings carry a LastModified per object that kops-gitsync never uses; botocore's
         # default parser (dateutil) made up half the client CPU of a listing.
         core.get_component("response_parser_factory").set_parser_defaults(
-            timestamp_parser=_parse_timestamp)
+            timestamp_parser=parse_timestamp)
         try:
             self._session = boto3.session.Session(
                 botocore_session=core, aws_access_key_id=settings.access_key,
@@ -144,7 +132,7 @@ class S3Store:
 
     @classmethod
     def from_url(cls, url: str, env: Mapping[str, str]) -> S3Store:
-        return cls(s3_settings(url, env), url.rstrip("/"))
+        return cls(s3_settings(url, env), url.rstrip("/"), pacer.timeouts(env))
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -153,8 +141,8 @@ class S3Store:
         config = botocore.config.Config(
             region_name=region,
             retries={"total_max_attempts": 1},  # one retry policy: the pacer's
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=self.timeouts.connect,
+            read_timeout=self.timeouts.read,
             max_pool_connections=32,
             s3={"addressing_style": "path" if custom else "auto"},
             # Newer botocore adds CRC checksums that several S3 look-alikes reject (kops turns
@@ -204,40 +192,11 @@ class S3Store:
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 raise self._translate(exc, key, creating) from exc
 
-        return pacer.call(attempt, attempts=self.retry_attempts, initial=self.retry_initial_wait)
+        return self.pacer.call(
+            attempt, attempts=self.retry_attempts, initial=self.retry_initial_wait)
 
     def _translate(self, exc: Exception, key: str | None, creating: bool) -> Exception:
-        where = f"s3://{self.settings.bucket}/{self.settings.prefix}{printable(key or '')}"
-        endpoint = self.settings.endpoint or "AWS S3"
-        no_credentials = (
-            botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError
-        )
-        if isinstance(exc, no_credentials):
-            return FatalError(f"no usable AWS credentials for {self.url}: {exc}")
-        if not isinstance(exc, botocore.exceptions.ClientError):
-            return RetryableStoreError(f"cannot reach {endpoint} for {where}: {exc}", key=key)
-        code, status = _error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", "")
-        if status == 412 or code == "PreconditionFailed":
-            if creating:
-                return ObjectExists(f"{printable(key or '')} already exists", key=key)
-            return PreconditionFailed(f"{printable(key or '')} changed on the store", key=key)
-        if code == "NoSuchBucket":
-            return FatalStoreError(
-                f"bucket {self.settings.bucket!r} does not exist at {endpoint} (store {self.url})"
-            )
-        if code in _NOT_FOUND and key is not None:
-            return FileNotFoundError(key)
-        if code in _BAD_CREDENTIALS or status in (401, 403):
-            return FatalStoreError(
-                f"{endpoint} refused access to {where} ({code}): check the credentials "
-                f"and the bucket policy",
-                key=key,
-            )
-        if code in _THROTTLED or status == 429 or status >= 500:
-            return RetryableStoreError(f"{endpoint} answered {status} {code} for {where}", key=key)
-        return FatalStoreError(f"{endpoint} refused the request for {where}: {code} {message}",
-                               key=key)
+        return translate(exc, self.settings, self.url, self.timeouts, key, creating)
 
     # -- capabilities -----------------------------------------------------------------------
 
@@ -274,7 +233,7 @@ class S3Store:
             except FatalStoreError as exc:
                 cause = exc.__cause__
                 if (isinstance(cause, botocore.exceptions.ClientError)
-                        and _error_code(cause)[0] in _UNSUPPORTED):
+                        and error_code(cause)[0] in UNSUPPORTED):
                     return False
                 raise
             return False
@@ -288,7 +247,7 @@ class S3Store:
                 Bucket=bucket, Key=name, IfMatch=wrong))
         finally:
             self._call(lambda: self._client.delete_object(Bucket=bucket, Key=name), key)
-        return Capabilities(create, replace, delete)
+        return Capabilities(create, replace, delete, write_metadata=True)
 
     # -- the Store contract -----------------------------------------------------------------
 
@@ -307,14 +266,26 @@ class S3Store:
                 return
             args["ContinuationToken"] = token
 
-    def read(self, key: str) -> Blob:
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
         name = self._object_key(key)
 
         def get() -> Blob:
             answer = self._client.get_object(Bucket=self.settings.bucket, Key=name)
-            return Blob(answer["Body"].read(), answer["ETag"].strip('"'))
+            body = answer["Body"]
+            try:
+                data = read_capped(body.read, key, max_bytes, answer.get("ContentLength"))
+            except ObjectTooLarge:
+                body.close()  # drop the connection instead of draining the rest
+                raise
+            return Blob(data, answer["ETag"].strip('"'))
 
         return self._call(get, key)
+
+    def stat(self, key: str) -> ObjectStat:
+        answer = self._call(lambda: self._client.head_object(
+            Bucket=self.settings.bucket, Key=self._object_key(key)), key)
+        return ObjectStat(key, int(answer["ContentLength"]), str(answer["ETag"]).strip('"'),
+                          decode_metadata(answer.get("Metadata") or {}))
 
     def _head_version(self, key: str) -> str | None:
         try:
@@ -342,27 +313,33 @@ class S3Store:
             return {}
         with self._lazy_lock:
             if self._sse is False:
-                try:
-                    answer = self._client.get_bucket_encryption(Bucket=self.settings.bucket)
+                try:  # paced like any request: a hung server is retried and said so
+                    answer = self._call(lambda: self._client.get_bucket_encryption(
+                        Bucket=self.settings.bucket), None)
                     rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules")
                     self._sse = None if rules else "AES256"
-                except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+                except (StoreError, FileNotFoundError):  # not allowed, not set, not answered
                     self._sse = "AES256"
             sse = self._sse
         return {"ServerSideEncryption": sse} if isinstance(sse, str) else {}
 
-    def _put_arguments(self, key: str, data: bytes) -> dict[str, Any]:
+    def _put_arguments(
+        self, key: str, data: bytes, metadata: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": self._object_key(key),
-                                "Body": data}
+                                "Body": data, "ContentType": CONTENT_TYPE}
+        if metadata:
+            args["Metadata"] = check_metadata(metadata)
         if self.settings.acl:
             args["ACL"] = self.settings.acl
         args.update(self._sse_argument())
         return args
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
-        args = self._put_arguments(key, data)
+        args = self._put_arguments(key, data, metadata)
         if if_none_match or if_match is not None:
             caps = self.capabilities
             server_side = caps.conditional_create if if_none_match else caps.conditional_replace

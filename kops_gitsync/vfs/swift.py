@@ -16,6 +16,10 @@ HTTP sent through its authenticated session, because the guarantees hang on exac
 
 Like kops, a write creates the container when it is missing; a listing of a missing
 container is an error, because it almost always means a mistyped URL.
+
+Every request has connect and read timeouts (``KOPS_GITSYNC_STORE_TIMEOUT``, default 10 s;
+openstacksdk sets none, so a hung proxy used to hang the command). Reads stream the body and
+stop at ``max_bytes``; writes carry ``application/octet-stream`` and ``X-Object-Meta-*``.
 """
 
 from __future__ import annotations
@@ -36,9 +40,21 @@ from kops_gitsync.errors import (
     ObjectExists,
     PreconditionFailed,
     RetryableStoreError,
+    RetryLater,
 )
 from kops_gitsync.vfs import pacer
-from kops_gitsync.vfs.base import Blob, Capabilities, ObjectInfo, RequestCounts
+from kops_gitsync.vfs.base import (
+    CONTENT_TYPE,
+    READ_CHUNK,
+    Blob,
+    Capabilities,
+    ObjectInfo,
+    ObjectStat,
+    RequestCounts,
+    check_metadata,
+    decode_metadata,
+    read_capped,
+)
 from kops_gitsync.vfs.keys import check_key, printable
 from kops_gitsync.vfs.swift_settings import SwiftSettings, swift_settings
 
@@ -51,17 +67,20 @@ warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"o
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"openstack\.")
 
 _RETRYABLE_STATUS = {408, 429, 498, 500, 502, 503, 504}
+_META_PREFIX = "x-object-meta-"
 
 
 class SwiftStore:
     # conditional_create is False although Swift honours If-None-Match: it checks before the
     # body arrives, and 8 racing creators on a real Swift 2.38 got several 201s. See write().
     capabilities = Capabilities(
-        conditional_create=False, conditional_replace=False, conditional_delete=False
+        conditional_create=False, conditional_replace=False, conditional_delete=False,
+        write_metadata=True,
     )
 
     def __init__(
-        self, url: str, container: str, prefix: str, settings: SwiftSettings
+        self, url: str, container: str, prefix: str, settings: SwiftSettings,
+        timeouts: pacer.Timeouts | None = None,
     ) -> None:
         self.url = url
         self.container = container
@@ -70,6 +89,8 @@ class SwiftStore:
         self.page_size = LIST_PAGE_SIZE
         self.retry_initial_wait = pacer.INITIAL_WAIT  # tests shorten the back-off
         self.request_counts = RequestCounts()
+        self.timeouts = timeouts or pacer.timeouts({})
+        self.pacer = pacer.Pacer(url)
         self._connection: Any = None
         self._connection_lock = threading.Lock()
 
@@ -80,7 +101,8 @@ class SwiftStore:
         if not container:
             raise FatalStoreError(f"{url!r} names no container: use swift://CONTAINER[/PATH]")
         prefix = prefix.strip("/")
-        return cls(url, container, f"{prefix}/" if prefix else "", swift_settings(env))
+        return cls(url, container, f"{prefix}/" if prefix else "", swift_settings(env),
+                   pacer.timeouts(env))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -109,36 +131,54 @@ class SwiftStore:
     def _send(
         self, kind: str, method: str, path: str, key: str | None = None, **kwargs: Any
     ) -> requests.Response:
-        """One request, retried by the pacer on throttling, 5xx and dropped connections."""
+        """One request, retried by the pacer on throttling, 5xx, timeouts, dropped links."""
+        return self.pacer.call(lambda: self._attempt(kind, method, path, key, **kwargs),
+                               initial=self.retry_initial_wait)
 
-        def attempt() -> requests.Response:
-            self._count(kind)
-            try:
-                response: requests.Response = self._object_store().request(
-                    path, method, raise_exc=False, **kwargs
-                )
-            except ks_exceptions.Unauthorized as exc:
-                raise FatalStoreError(
-                    f"OpenStack refused the credentials ({self.settings.source}): {exc}", key=key
-                ) from exc
-            except (ks_exceptions.ConnectionError, ks_exceptions.RetriableConnectionFailure) as exc:
-                raise RetryableStoreError(f"{self.url}: {exc}", key=key) from exc
-            except (ks_exceptions.ClientException, openstack.exceptions.SDKException) as exc:
-                raise FatalStoreError(f"{self.url}: {exc}", key=key) from exc
-            status = response.status_code
-            if status in _RETRYABLE_STATUS:
-                raise RetryableStoreError(
-                    f"Swift answered {status} for {method} {path}", key=key
-                )
-            if status in (401, 403):
-                raise FatalStoreError(
-                    f"Swift refused {method} on {self.url} with {status}: check the "
-                    f"credentials ({self.settings.source})",
-                    key=key,
-                )
-            return response
+    def _attempt(
+        self, kind: str, method: str, path: str, key: str | None, **kwargs: Any
+    ) -> requests.Response:
+        """One try: the response, or the store error it amounts to."""
+        self._count(kind)
+        try:
+            response: requests.Response = self._object_store().request(
+                path, method, raise_exc=False, timeout=self.timeouts.pair, **kwargs
+            )
+        except ks_exceptions.Unauthorized as exc:
+            raise FatalStoreError(
+                f"OpenStack refused the credentials ({self.settings.source}): {exc}", key=key
+            ) from exc
+        except ks_exceptions.ConnectTimeout as exc:  # keystoneauth's name for both timeouts
+            raise self._timed_out(exc.__context__, key) from exc
+        except (ks_exceptions.ConnectionError, ks_exceptions.RetriableConnectionFailure) as exc:
+            raise RetryableStoreError(f"{self.url}: {exc}", key=key) from exc
+        except (ks_exceptions.ClientException, openstack.exceptions.SDKException) as exc:
+            raise FatalStoreError(f"{self.url}: {exc}", key=key) from exc
+        status = response.status_code
+        if status in _RETRYABLE_STATUS:
+            response.close()
+            message = f"Swift answered {status} for {method} {path}"
+            wait = pacer.retry_after_seconds(response.headers.get("Retry-After"))
+            if wait is not None:
+                raise RetryLater(message, retry_after=wait, key=key)
+            raise RetryableStoreError(message, key=key)
+        if status in (401, 403):
+            raise FatalStoreError(
+                f"Swift refused {method} on {self.url} with {status}: check the "
+                f"credentials ({self.settings.source})",
+                key=key,
+            )
+        return response
 
-        return pacer.call(attempt, initial=self.retry_initial_wait)
+    def _timed_out(self, cause: BaseException | None, key: str | None) -> RetryableStoreError:
+        """A timeout (or a connection lost mid-answer) as a retryable error that says so."""
+        if isinstance(cause, requests.exceptions.ConnectTimeout):
+            what = f"no connection to {self.url} in {self.timeouts.connect:g} s"
+        elif isinstance(cause, requests.exceptions.Timeout) or "timed out" in str(cause):
+            what = f"no answer from {self.url} in {self.timeouts.read:g} s"
+        else:
+            what = f"{self.url}: the answer broke off: {cause}"
+        return RetryableStoreError(what, key=key)
 
     def _unexpected(
         self, response: requests.Response, what: str, key: str | None
@@ -175,13 +215,37 @@ class SwiftStore:
                 return
             marker = str(entries[-1]["name"])
 
-    def read(self, key: str) -> Blob:
-        response = self._send("GET", "GET", self._path(key), key=key)
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        path = self._path(key)
+
+        def get() -> Blob:
+            response = self._attempt("GET", "GET", path, key, stream=True)
+            with response:
+                if response.status_code == 404:
+                    raise FileNotFoundError(key)
+                if response.status_code != 200:
+                    raise self._unexpected(response, f"reading {printable(key)}", key)
+                declared = response.headers.get("Content-Length")
+                chunks = response.iter_content(READ_CHUNK)
+                try:
+                    data = read_capped(lambda _n: next(chunks, b""), key, max_bytes,
+                                       int(declared) if declared and declared.isdigit() else None)
+                except requests.exceptions.RequestException as exc:  # cut off mid-body
+                    raise self._timed_out(exc, key) from exc
+                return Blob(data=data, version=_etag(response))
+
+        return self.pacer.call(get, initial=self.retry_initial_wait)
+
+    def stat(self, key: str) -> ObjectStat:
+        response = self._send("HEAD", "HEAD", self._path(key), key=key)
         if response.status_code == 404:
             raise FileNotFoundError(key)
-        if response.status_code != 200:
-            raise self._unexpected(response, f"reading {printable(key)}", key)
-        return Blob(data=response.content, version=_etag(response))
+        if response.status_code not in (200, 204):
+            raise self._unexpected(response, f"checking {printable(key)}", key)
+        metadata = {name[len(_META_PREFIX):]: value for name, value in response.headers.items()
+                    if name.lower().startswith(_META_PREFIX)}
+        return ObjectStat(key, int(response.headers.get("Content-Length", 0)), _etag(response),
+                          decode_metadata(metadata))
 
     def _head_version(self, key: str) -> str | None:
         response = self._send("HEAD", "HEAD", self._path(key), key=key)
@@ -200,12 +264,15 @@ class SwiftStore:
             raise PreconditionFailed(f"{printable(key)} changed in the store", key=key)
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
         path = self._path(key)
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         # Swift verifies the body against ETag (422 on mismatch): a cheap end-to-end check.
-        headers = {"ETag": md5, "Content-Type": "application/octet-stream"}
+        headers = {"ETag": md5, "Content-Type": CONTENT_TYPE}
+        for name, value in check_metadata(metadata).items():
+            headers[f"X-Object-Meta-{name}"] = value
         if if_none_match:
             headers["If-None-Match"] = "*"
         if if_match is not None:

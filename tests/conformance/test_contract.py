@@ -8,7 +8,11 @@ attributes, what only its server fixture knows how to arrange:
 
 * ``missing_root()``: a store whose bucket or container does not exist;
 * ``bad_credentials()``: a store with a wrong secret, on a server that checks signatures;
-* ``failing(n)``: a store whose first ``n`` requests (``-1``: all) get 503 from the server;
+* ``failing(n, **proxy_options)``: a store whose first ``n`` requests (``-1``: all) get 503
+  from the server, through ``FailingProxyDouble`` (options: ``hang``, ``retry_after``,
+  ``only``, ``drop_length``), with short retry waits and a 1 s request timeout;
+* ``native_head(store, key)``: (Content-Type, user metadata) as the scheme's own client
+  reads them, to check what a write really stored;
 * ``server_gaps``: ``{check name: reason}`` for guarantees the backend claims (and the real
   service gives) but the test server does not enforce; those checks are expected to fail
   (strict xfail), so the day the server learns them the suite says so. A gap named after a
@@ -22,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,10 +37,11 @@ from kops_gitsync.errors import (
     FatalStoreError,
     InvalidKey,
     ObjectExists,
+    ObjectTooLarge,
     PreconditionFailed,
     RetryableStoreError,
 )
-from kops_gitsync.vfs.base import Store
+from kops_gitsync.vfs.base import CONTENT_TYPE, Store, decode_metadata
 from tests.conftest import STORE_FACTORIES
 
 PAGE = 1000  # the listing page size of S3, GCS and Swift alike
@@ -136,10 +142,23 @@ def test_delete(store: Store) -> None:
     store.delete("k")  # a missing key is not an error without a precondition
 
 
-@pytest.mark.parametrize("key", ["../escape", "/abs", "a/../b", "a//b", "a/./b", ".git/config"])
+UNSAFE_KEYS = [
+    "../escape", "/abs", "a/../b", "a//b", "a/./b", ".git/config", "c/.gitattributes",
+    "c/.GITIGNORE", "c/.gitmodules", "c/.mailmap", "c/line\nbreak", "c/esc\x1b[0m",
+    "c/" + "x" * 256,
+]
+
+
+@pytest.mark.parametrize("key", UNSAFE_KEYS)
 def test_unsafe_keys_are_refused(store: Store, key: str) -> None:
+    """Refused on every path in: write, read, delete (a key git would obey as its own
+    configuration, or one that breaks an output line, never reaches the server)."""
     with pytest.raises(InvalidKey):
         store.write(key, b"x")
+    with pytest.raises(InvalidKey):
+        store.read(key)
+    with pytest.raises(InvalidKey):
+        store.delete(key)
 
 
 def test_create_if_absent(store: Store) -> None:
@@ -205,6 +224,64 @@ def test_five_mebibyte_object(store: Store) -> None:
     assert {o.key: o.size for o in store.list()} == {"c/backups/etcd/main/snapshot": len(data)}
 
 
+# -- size limit, metadata, content type -----------------------------------------------------
+
+BIG = "c/addons/big/v1.yaml"
+
+
+def test_read_over_the_limit_is_refused(store: Store) -> None:
+    data = os.urandom(300_000)
+    version = store.write(BIG, data)
+    with pytest.raises(ObjectTooLarge) as caught:
+        store.read(BIG, max_bytes=100_000)
+    assert (caught.value.key, caught.value.size, caught.value.limit) == (BIG, len(data), 100_000)
+    exact = store.read(BIG, max_bytes=len(data))  # at the limit is still fine
+    assert (exact.data, exact.version) == (data, version)
+    assert store.read(BIG).data == data  # no limit by default
+    with pytest.raises(FileNotFoundError):
+        store.read("c/absent", max_bytes=10)
+
+
+def test_read_limit_holds_when_the_server_declares_no_length(store_factory: Any) -> None:
+    """A server that sends no Content-Length (or lies) is cut off at the limit, not read
+    to the end."""
+    proxied = helper(store_factory, "failing")(0, drop_length=True)
+    try:
+        proxied.write(BIG, os.urandom(300_000))
+        with pytest.raises(ObjectTooLarge):
+            proxied.read(BIG, max_bytes=100_000)
+        assert len(proxied.read(BIG, max_bytes=300_000).data) == 300_000
+    finally:
+        proxied.close()
+
+
+METADATA = {"kops-gitsync-commit": "0123abcd" * 5, "kops-gitsync-branch": "feature/größe 100%"}
+
+
+def test_stat_and_metadata(store: Store) -> None:
+    version = store.write("c/config", b"kind: Cluster\n", metadata=METADATA)
+    found = store.stat("c/config")
+    assert (found.key, found.size, found.version) == ("c/config", 14, version)
+    expected = METADATA if store.capabilities.write_metadata else {}
+    assert dict(found.metadata) == expected
+    store.write("c/config", b"kind: Cluster\n")  # a write without metadata replaces it
+    assert dict(store.stat("c/config").metadata) == {}
+    with pytest.raises(FileNotFoundError):
+        store.stat("c/absent")
+    with pytest.raises(ValueError):
+        store.write("c/config", b"x", metadata={"Not A Header": "x"})
+
+
+def test_writes_look_like_kops(store: Store, store_factory: Any) -> None:
+    """What the scheme's own client sees: kops' Content-Type, and the metadata."""
+    native_head = helper(store_factory, "native_head")
+    store.write("c/config", b"kind: Cluster\n", metadata=METADATA)
+    content_type, metadata = native_head(store, "c/config")
+    assert content_type == CONTENT_TYPE
+    # Sent %-escaped outside printable ASCII (some clients, python-swiftclient, unescape)
+    assert decode_metadata(metadata) == METADATA
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
@@ -258,6 +335,53 @@ def test_persistent_server_errors_end_in_a_clear_error(store_factory: Any) -> No
         assert down.proxy.requests_seen > 1  # it did try again before giving up
     finally:
         down.close()
+
+
+def test_a_hung_request_is_retried_and_said_so(
+    store_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that takes the request and never answers: after the (1 s) timeout the call
+    is retried, with one line on stderr, instead of a minute of silence."""
+    flaky = helper(store_factory, "failing")(0, hang=60)
+    try:
+        version = flaky.write("c/config", b"after a hang")
+        flaky.proxy.failures_left = 1  # the read's first request hangs
+        capsys.readouterr()
+        started = time.monotonic()
+        assert flaky.read("c/config").version == version
+        assert time.monotonic() - started < 15
+        err = capsys.readouterr().err
+        assert "no answer" in err and " in 1 s" in err and "retrying (2/5)" in err, err
+        assert err.startswith(flaky.url), err
+    finally:
+        flaky.close()
+
+
+def test_retry_after_holds_every_thread_of_the_store(
+    store_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 503 with ``Retry-After: 2`` on one thread's read pauses the store's other readers
+    too (one pacer per store), then the read succeeds."""
+    flaky = helper(store_factory, "failing")(
+        1, retry_after="2", only=lambda method, path: method == "GET" and "pause-me" in path)
+    try:
+        flaky.write("c/pause-me", b"a")
+        flaky.write("c/b", b"b")
+        seen = flaky.proxy.requests_seen
+        reader = threading.Thread(target=flaky.read, args=("c/pause-me",))
+        reader.start()
+        deadline = time.monotonic() + 10
+        while flaky.proxy.requests_seen == seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refused_at = flaky.proxy.request_times[-1]
+        time.sleep(0.2)
+        assert flaky.read("c/b").data == b"b"
+        reader.join(10)
+        later = [t for t in flaky.proxy.request_times if t > refused_at]
+        assert later and min(later) - refused_at >= 1.8, later
+        assert "as asked (2/5)" in capsys.readouterr().err
+    finally:
+        flaky.close()
 
 
 # -- races: only what the backend claims the server enforces --------------------------------

@@ -52,6 +52,7 @@ class StoredObject:
     etag: str  # upper-case hex MD5, unquoted
     modified: float
     content_type: str
+    metadata: dict[str, str] = field(default_factory=dict)  # x-oss-meta-* (names lower-case)
 
 
 @dataclass
@@ -226,6 +227,8 @@ def _handler(state: OssState) -> type[BaseHTTPRequestHandler]:
                 etag=hashlib.md5(body, usedforsecurity=False).hexdigest().upper(),
                 modified=time.time(),
                 content_type=self.headers.get("Content-Type", "application/octet-stream"),
+                metadata={name.lower(): value for name, value in self.headers.items()
+                          if name.lower().startswith("x-oss-meta-")},
             )
             with state.lock:
                 objects = self._bucket(bucket)
@@ -287,6 +290,7 @@ def _object_headers(found: StoredObject) -> dict[str, str]:
         "Last-Modified": email.utils.formatdate(found.modified, usegmt=True),
         "x-oss-object-type": "Normal",
         "x-oss-hash-crc64ecma": str(_crc64(found.data)),
+        **found.metadata,
     }
 
 

@@ -77,6 +77,17 @@ def new_bucket(endpoint: str) -> str:
     return name
 
 
+def native_head(store: GCSStore, key: str) -> tuple[str, dict[str, str]]:
+    """Content-Type and metadata as google-cloud-storage itself reads them back."""
+    client = admin_client(store.settings.emulator or "")
+    try:
+        blob = client.bucket(store.settings.bucket).get_blob(store.settings.prefix + key)
+        assert blob is not None
+        return str(blob.content_type), dict(blob.metadata or {})
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def gcs_store_factory(fake_gcs_server: str) -> Iterator[Callable[[], GCSStore]]:
     """``gs://`` with a store root below the bucket, through STORAGE_EMULATOR_HOST."""
@@ -95,16 +106,18 @@ def gcs_store_factory(fake_gcs_server: str) -> Iterator[Callable[[], GCSStore]]:
     def missing_root() -> GCSStore:
         return open_store("kgs-never-created", env)
 
-    def failing(failures: int) -> GCSStore:
-        proxy = FailingProxyDouble(fake_gcs_server, failures).start()
+    def failing(failures: int, **options: Any) -> GCSStore:
+        proxy = FailingProxyDouble(fake_gcs_server, failures, **options).start()
         proxies.append(proxy)
-        store = open_store(new_bucket(fake_gcs_server), {"STORAGE_EMULATOR_HOST": proxy.url})
+        store = open_store(new_bucket(fake_gcs_server),
+                           {"STORAGE_EMULATOR_HOST": proxy.url, "KOPS_GITSYNC_STORE_TIMEOUT": "1"})
         store.retry_initial_wait = 0.01
         store.proxy = proxy  # type: ignore[attr-defined]
         return store
 
     make.missing_root = missing_root  # type: ignore[attr-defined]
     make.failing = failing  # type: ignore[attr-defined]
+    make.native_head = native_head  # type: ignore[attr-defined]
     make.server_gaps = SERVER_GAPS  # type: ignore[attr-defined]
     yield make
     for store in opened:

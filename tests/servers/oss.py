@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,20 @@ def new_bucket(double: OssDouble) -> str:
     return name
 
 
+def native_head(store: Any, key: str) -> tuple[str, dict[str, str]]:
+    """Content-Type and x-oss-meta-* as a plain oss2 client reads them back."""
+    import oss2
+
+    settings = store.settings
+    bucket = oss2.Bucket(oss2.Auth(settings.access_key_id, settings.access_key_secret),
+                         settings.endpoint, store.bucket_name)
+    head = bucket.head_object(store.prefix + key)
+    prefix = "x-oss-meta-"
+    return str(head.headers["Content-Type"]), {
+        name.lower()[len(prefix):]: value for name, value in head.headers.items()
+        if name.lower().startswith(prefix)}
+
+
 @pytest.fixture
 def oss_store_factory(oss_double: OssDouble) -> Iterator[Callable[[], Store]]:
     """Each call: a new bucket on the double, the store rooted below it at ``kops/state``.
@@ -71,10 +86,11 @@ def oss_store_factory(oss_double: OssDouble) -> Iterator[Callable[[], Store]]:
         env = {**oss_env(oss_double), "ALIYUN_ACCESS_KEY_SECRET": "not-the-secret"}
         return open_store(new_bucket(oss_double), env)
 
-    def failing(failures: int) -> Store:
-        proxy = FailingProxyDouble(oss_double.endpoint, failures).start()
+    def failing(failures: int, **options: Any) -> Store:
+        proxy = FailingProxyDouble(oss_double.endpoint, failures, **options).start()
         proxies.append(proxy)
-        env = {**oss_env(oss_double), "KOPS_GITSYNC_OSS_ENDPOINT": proxy.url}
+        env = {**oss_env(oss_double), "KOPS_GITSYNC_OSS_ENDPOINT": proxy.url,
+               "KOPS_GITSYNC_STORE_TIMEOUT": "1"}
         store = open_store(new_bucket(oss_double), env)
         store.retry_initial_wait = 0.01
         store.proxy = proxy  # type: ignore[attr-defined]
@@ -83,6 +99,7 @@ def oss_store_factory(oss_double: OssDouble) -> Iterator[Callable[[], Store]]:
     make.missing_root = missing_root  # type: ignore[attr-defined]
     make.bad_credentials = bad_credentials  # type: ignore[attr-defined]
     make.failing = failing  # type: ignore[attr-defined]
+    make.native_head = native_head  # type: ignore[attr-defined]
     yield make
     for store in stores:
         store.close()

@@ -138,6 +138,16 @@ def new_bucket(endpoint: str, **credentials: str) -> str:
     return name
 
 
+def native_head(store: S3Store, key: str) -> tuple[str, dict[str, str]]:
+    """Content-Type and user metadata as boto3 itself reads them back."""
+    client = admin_client(store.settings.endpoint or "")
+    try:
+        answer = client.head_object(Bucket=store.settings.bucket, Key=store.settings.prefix + key)
+    finally:
+        client.close()
+    return str(answer["ContentType"]), dict(answer["Metadata"])
+
+
 def _factory(scheme: str, root: str, endpoint: str, env: dict[str, str],
              request: pytest.FixtureRequest) -> Iterator[Callable[[], S3Store]]:
     """The factory and its contract helpers; closes every store and proxy it made."""
@@ -162,12 +172,14 @@ def _factory(scheme: str, root: str, endpoint: str, env: dict[str, str],
                  "S3_SECRET_ACCESS_KEY": "not-the-secret"}
         return open_store(f"{scheme}://{bucket}{root}", wrong)
 
-    def failing(failures: int) -> S3Store:
-        """A store whose first ``failures`` requests (-1: all) get 503 from a proxy."""
+    def failing(failures: int, **options: Any) -> S3Store:
+        """A store whose first ``failures`` requests (-1: all) fail at a proxy (503, or as
+        ``options`` say), with a 1 s request timeout."""
         bucket = new_bucket(endpoint)
-        proxy = FailingProxyDouble(endpoint, failures).start()
+        proxy = FailingProxyDouble(endpoint, failures, **options).start()
         proxies.append(proxy)
-        store = open_store(f"{scheme}://{bucket}{root}", {**env, "S3_ENDPOINT": proxy.url})
+        store = open_store(f"{scheme}://{bucket}{root}",
+                           {**env, "S3_ENDPOINT": proxy.url, "KOPS_GITSYNC_STORE_TIMEOUT": "1"})
         store.retry_initial_wait = 0.01
         store.proxy = proxy  # type: ignore[attr-defined]
         return store
@@ -175,6 +187,7 @@ def _factory(scheme: str, root: str, endpoint: str, env: dict[str, str],
     make.missing_root = missing_root  # type: ignore[attr-defined]
     make.bad_credentials = bad_credentials  # type: ignore[attr-defined]
     make.failing = failing  # type: ignore[attr-defined]
+    make.native_head = native_head  # type: ignore[attr-defined]
     yield make
     for store in opened:
         store.close()

@@ -264,6 +264,21 @@ def make_container(cluster: SwiftCluster, name: str) -> None:
 _counter = itertools.count()
 
 
+def native_head(store: Any, key: str) -> tuple[str, dict[str, str]]:
+    """Content-Type and X-Object-Meta-* as python-swiftclient itself reads them back."""
+    import swiftclient
+
+    storage_url = store.settings.connect_kwargs["object_store_endpoint_override"]
+    connection = swiftclient.Connection(preauthurl=storage_url, preauthtoken="unused", retries=0)
+    try:
+        headers = connection.head_object(store.container, store.prefix + key)
+    finally:
+        connection.close()
+    prefix = "x-object-meta-"
+    return str(headers["content-type"]), {
+        name[len(prefix):]: value for name, value in headers.items() if name.startswith(prefix)}
+
+
 def new_container(cluster: SwiftCluster) -> str:
     name = f"kgs-{os.getpid()}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
     make_container(cluster, name)
@@ -298,10 +313,11 @@ def swift_store_factory(swift_cluster: SwiftCluster) -> Iterator[Callable[[], An
         }
         return open_store(f"swift://{new_container(swift_cluster)}", env)
 
-    def failing(failures: int) -> SwiftStore:
-        proxy = FailingProxyDouble(swift_cluster.open_url, failures).start()
+    def failing(failures: int, **options: Any) -> SwiftStore:
+        proxy = FailingProxyDouble(swift_cluster.open_url, failures, **options).start()
         proxies.append(proxy)
-        env = {"KOPS_GITSYNC_SWIFT_STORAGE_URL": f"{proxy.url}/v1/{ACCOUNT}"}
+        env = {"KOPS_GITSYNC_SWIFT_STORAGE_URL": f"{proxy.url}/v1/{ACCOUNT}",
+               "KOPS_GITSYNC_STORE_TIMEOUT": "1"}
         store = open_store(f"swift://{new_container(swift_cluster)}", env)
         store.retry_initial_wait = 0.01
         store.proxy = proxy  # type: ignore[attr-defined]
@@ -313,6 +329,7 @@ def swift_store_factory(swift_cluster: SwiftCluster) -> Iterator[Callable[[], An
 
     make.bad_credentials = bad_credentials  # type: ignore[attr-defined]
     make.failing = failing  # type: ignore[attr-defined]
+    make.native_head = native_head  # type: ignore[attr-defined]
     make.missing_root = missing_root  # type: ignore[attr-defined]
     make.creates_root_on_write = True  # type: ignore[attr-defined]
     yield make

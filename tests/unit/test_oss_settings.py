@@ -65,7 +65,7 @@ def test_url_without_bucket_is_refused() -> None:
         (403, "SignatureDoesNotMatch", FatalStoreError, "credentials"),
         (404, "NoSuchBucket", FatalStoreError, "does not exist"),
         (503, "ServiceUnavailable", RetryableStoreError, "503"),
-        (-2, "", RetryableStoreError, "-2"),  # oss2's code for a failed connection
+        (-2, "", RetryableStoreError, "connection refused"),  # oss2: a failed connection
         (409, "FileAlreadyExists", ObjectExists, "already exists"),
         (404, "NoSuchKey", FileNotFoundError, "c/config"),
     ],

@@ -116,7 +116,7 @@ def test_bucket_location_to_region(location: str | None, region: str) -> None:
 def test_timestamps_parse_without_dateutil_to_the_same_instant(value: str) -> None:
     import datetime
 
-    from kops_gitsync.vfs.s3 import _parse_timestamp
+    from kops_gitsync.vfs.s3_errors import parse_timestamp as _parse_timestamp
 
     assert _parse_timestamp(value) == datetime.datetime(2026, 11, 24, 3, 1, 49,
                                                         tzinfo=datetime.UTC)
