@@ -14,6 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-delete", type=int, help="allow up to N deletions in this push (overrides config)"
     )
+    parser.add_argument(
+        "--skip-validation", action="store_true",
+        help="write objects that fail the kops checks the hooks run (they block by default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from kops_gitsync.sync.push import push
 
     def one(ctx: SyncContext) -> None:
-        result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete)
+        result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete,
+                      validate=not args.skip_validation)
         print(result.summary)
         if not args.yes and result.plan.actions:
             print("(dry run: nothing was written; run again with --yes to apply)")

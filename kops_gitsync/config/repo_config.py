@@ -48,6 +48,8 @@ class StoreConfig:
     push_derived: bool = False
     auto_push: bool = False
     interval: float = 300.0
+    # Objects larger than this are withheld, not read: kops' largest are ~0.5 MB manifests.
+    max_object_size: int = 16 * 1024 * 1024
 
     def max_delete_count(self, store_size: int) -> int:
         """The most deletions one push may make in a store of ``store_size`` objects."""

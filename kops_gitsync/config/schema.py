@@ -40,6 +40,7 @@ STORE_PROPERTIES: dict[str, Any] = {
     },
     "push_derived": {"type": "boolean"},
     "auto_push": {"type": "boolean"},
+    "max_object_size": {"type": "integer", "minimum": 1, "maximum": 2**40},
     "interval": {
         "type": "number",
         "exclusiveMinimum": 0,
@@ -86,6 +87,7 @@ FORMS: dict[str, str] = {
     'like ["*/addons/legacy-*"]',
     "secrets": "exclude or include",
     "max_delete": "a count like 10 or a share like 20%",
+    "max_object_size": "a number of bytes like 16777216 (16 MiB, the default)",
     "interval": f"a number of seconds above 0 and at most {MAX_INTERVAL_SECONDS} (31 days), "
     "like 300",
 }

@@ -16,7 +16,6 @@ The rules, in the order they are checked:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,17 +28,16 @@ from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import Journal
 from kops_gitsync.sync.pull import PullResult, pull
 from kops_gitsync.sync.push import PushResult, push
-from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
+from kops_gitsync.vfs.base import Store
+from kops_gitsync.vfs.guarded import GuardedStore
 
 
-class LeaseGuardedStore:
+class LeaseGuardedStore(GuardedStore):
     """The store as push sees it: every write first checks that the lease is still valid."""
 
     def __init__(self, store: Store, lease: Lease) -> None:
-        self._store = store
+        super().__init__(store, self._check)
         self._lease = lease
-        self.url = store.url
-        self.capabilities = store.capabilities
 
     def _check(self, key: str) -> None:
         if not self._lease.valid():
@@ -49,25 +47,6 @@ class LeaseGuardedStore:
                 key=key,
             )
         self._lease.ensure_held()  # the lock object itself: not removed, not replaced
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self._store.list(prefix)
-
-    def read(self, key: str) -> Blob:
-        return self._store.read(key)
-
-    def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> str:
-        self._check(key)
-        return self._store.write(key, data, if_match=if_match, if_none_match=if_none_match)
-
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self._check(key)
-        self._store.delete(key, if_match=if_match)
-
-    def close(self) -> None:
-        pass  # the context owns the real store
 
 
 @dataclass

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from kops_gitsync.errors import FatalError, PreconditionFailed
@@ -171,10 +171,13 @@ def apply_entry(ctx: SyncContext, journal: Journal, entry: JournalEntry) -> Appl
     else:
         assert entry.blob is not None
         data = ctx.repo.read_blob(entry.blob)
+        # Traceable to its review where the scheme keeps user metadata (S3, GCS, Swift, OSS).
+        meta = {"kops-gitsync-commit": journal.source_commit,
+                "kops-gitsync-branch": journal.branch}
         if entry.expect is None:
-            version = store.write(entry.key, data, if_none_match=True)
+            version = store.write(entry.key, data, if_none_match=True, metadata=meta)
         else:
-            version = store.write(entry.key, data, if_match=entry.expect)
+            version = store.write(entry.key, data, if_match=entry.expect, metadata=meta)
         applied = Applied(entry.key, entry.op, version, len(data), entry.sha256, entry.blob)
     journal.record(applied)
     return applied
@@ -195,6 +198,7 @@ def finish_interrupted_push(ctx: SyncContext, lock: StoreLock | None = None) -> 
     if lock is None:
         own_lock = StoreLock(ctx.store, "push (resume)")
         own_lock.acquire(adopt_id=journal.lock_id)
+        ctx = replace(ctx, store=own_lock.fenced(ctx.store))
     try:
         done = {a.key for a in journal.applied}
         conflicts = []

@@ -28,12 +28,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from kops_gitsync.errors import LockHeld, LockLost, ObjectExists, PreconditionFailed, StoreError
 from kops_gitsync.sync.policy import LOCK_KEY
-from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
+from kops_gitsync.vfs.base import Store
+from kops_gitsync.vfs.guarded import GuardedStore
 
 DEFAULT_TTL = 15 * 60.0
 RENEW_AFTER = 1 / 3  # of the TTL: ensure_held renews a lock older than this
@@ -344,34 +345,9 @@ class StoreLock:
         self.release()
 
 
-class FencedStore:
-    """A store whose writes and deletes first check that ``lock`` is still held.
-
-    For code that writes through a store it was handed (push, the journal resume): wrap the
-    store once instead of calling ``ensure_held`` at every write site. Reads pass through.
-    """
+class FencedStore(GuardedStore):
+    """A store whose writes and deletes first check that ``lock`` is still held."""
 
     def __init__(self, store: Store, lock: StoreLock) -> None:
-        self._store = store
+        super().__init__(store, lambda _key: lock.ensure_held())
         self.lock = lock
-        self.url = store.url
-        self.capabilities = store.capabilities
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self._store.list(prefix)
-
-    def read(self, key: str) -> Blob:
-        return self._store.read(key)
-
-    def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
-    ) -> str:
-        self.lock.ensure_held()
-        return self._store.write(key, data, if_match=if_match, if_none_match=if_none_match)
-
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self.lock.ensure_held()
-        self._store.delete(key, if_match=if_match)
-
-    def close(self) -> None:
-        pass  # whoever opened the real store closes it

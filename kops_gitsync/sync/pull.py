@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from kops_gitsync.errors import FatalError
+from kops_gitsync.errors import FatalError, ObjectTooLarge
 from kops_gitsync.secretscan import scan
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.messages import change_message
@@ -39,6 +39,7 @@ class PullResult:
     modified: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     withheld_by_content: list[str] = field(default_factory=list)
+    withheld_too_large: list[str] = field(default_factory=list)
     objects_listed: int = 0
     objects_read: int = 0
     merged: bool = False
@@ -60,7 +61,8 @@ class Fetched:
 
 
 def _read_all(
-    store: Store, keys: list[str], progress: bool, scan_content: Callable[[str], bool]
+    store: Store, keys: list[str], progress: bool, scan_content: Callable[[str], bool],
+    max_bytes: int,
 ) -> dict[str, Fetched | None]:
     """Read ``keys`` concurrently; a key deleted since the listing maps to None.
 
@@ -70,7 +72,7 @@ def _read_all(
 
     def read_one(key: str) -> tuple[str, Fetched | None]:
         try:
-            blob = store.read(key)
+            blob = store.read(key, max_bytes=max_bytes)
         except FileNotFoundError:
             return key, None
         secret = scan_content(key) and bool(scan(blob.data))
@@ -82,14 +84,48 @@ def _read_all(
     from tqdm import tqdm
 
     show = progress and sys.stderr.isatty() and len(keys) > 20
-    with (
-        ThreadPoolExecutor(max_workers=READ_WORKERS) as pool,
-        tqdm(total=len(keys), disable=not show, unit="obj", desc="reading") as bar,
-    ):
-        for key, blob in pool.map(read_one, keys):
-            results[key] = blob
-            bar.update()
+    pool = ThreadPoolExecutor(max_workers=READ_WORKERS)
+    try:
+        with tqdm(total=len(keys), disable=not show, unit="obj", desc="reading") as bar:
+            for key, blob in pool.map(read_one, keys):
+                results[key] = blob
+                bar.update()
+    except BaseException:
+        # Ctrl-C or a failed read: do not wait for reads still hanging on the network.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
+
+
+def _withhold_large(
+    state: SyncState, previous: SyncState, result: PullResult, key: str, version: str,
+    found: str,
+) -> None:
+    """Keep an oversized object out of git (and unread), like a secret: named, not mirrored."""
+    state.withheld[key] = version
+    if key in previous.objects:
+        state.objects[key] = previous.objects[key]  # git keeps the last version it could hold
+    result.withheld_too_large.append(key)
+    print(f"kops-gitsync pull: {printable(key)} is too large to mirror ({found}); withheld "
+          "(raise max_object_size in .kops-gitsync.yaml if it belongs in git)", file=sys.stderr)
+
+
+def _read_all_capped(
+    ctx: SyncContext, keys: list[str], progress: bool, scan_content: Callable[[str], bool],
+    state: SyncState, previous: SyncState, result: PullResult,
+) -> dict[str, Fetched | None]:
+    """Read ``keys``; one the listing undersold and the read found over the cap is withheld."""
+    limit = ctx.config.max_object_size
+    try:
+        return _read_all(ctx.store, keys, progress, scan_content, limit)
+    except ObjectTooLarge as exc:
+        if exc.key is None or exc.key not in keys:
+            raise
+        version = next((o.version for o in ctx.store.list(exc.key) if o.key == exc.key), "")
+        _withhold_large(state, previous, result, exc.key, version, f"over {limit} bytes")
+        rest = [k for k in keys if k != exc.key]
+        return _read_all_capped(ctx, rest, progress, scan_content, state, previous, result)
 
 
 def _check_keys(keys: Iterable[str]) -> None:
@@ -184,6 +220,7 @@ def pull(
 
     state = SyncState(url=ctx.url)
     to_read = []
+    limit = ctx.config.max_object_size
     for key, info in mirrored.items():
         recorded = previous.objects.get(key)
         if recorded is not None and recorded.version == info.version:
@@ -192,13 +229,16 @@ def pull(
             state.withheld[key] = info.version
             if key in previous.objects:  # the last clean version stays mirrored
                 state.objects[key] = previous.objects[key]
+        elif info.size > limit:
+            _withhold_large(state, previous, result, key, info.version, f"{info.size} bytes")
         else:
             to_read.append(key)
+
     def scan_content(key: str) -> bool:
         secret_ok = ctx.config.secrets == "include" and classify(key) in (Kind.SECRET, Kind.BACKUP)
         return not secret_ok
 
-    fetched = _read_all(ctx.store, to_read, progress, scan_content)
+    fetched = _read_all_capped(ctx, to_read, progress, scan_content, state, previous, result)
     result.objects_read = len(to_read)
     _confirm_vanished(ctx, [k for k, got in fetched.items() if got is None])
 
@@ -235,6 +275,8 @@ def pull(
     if changes or state_bytes != old_state_bytes:
         withheld = policy.withheld_counts(o.key for o in listing)
         note = ""
+        if result.withheld_too_large:
+            withheld["too large"] = len(result.withheld_too_large)
         if result.withheld_by_content:
             withheld["secret by content"] = len(result.withheld_by_content)
             note = "Withheld because the content looks like a secret (git keeps the last " \

@@ -9,9 +9,9 @@ written; the journal makes every write after that resumable.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from kops_gitsync.errors import FatalError, ObjectExists, PreconditionFailed
+from kops_gitsync.errors import FatalError, LockLost, ObjectExists, PreconditionFailed
 from kops_gitsync.sync.approval import approved_commit
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import (
@@ -24,6 +24,7 @@ from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.observed import observed_tip, push_source, store_lost
 from kops_gitsync.sync.plan import Op, Plan, plan_push
 from kops_gitsync.sync.policy import Kind, classify
+from kops_gitsync.sync.precheck import check_push
 from kops_gitsync.sync.pull import load_state
 from kops_gitsync.sync.syncstate import Recorded
 from kops_gitsync.vfs.keys import key_problem, printable
@@ -205,18 +206,35 @@ def push(
     branch: str | None = None,
     max_delete: int | None = None,
     lock: StoreLock | None = None,
+    validate: bool = True,
 ) -> PushResult:
+    """Plan (and with ``apply``, make) the writes that bring ``branch`` into the store.
+
+    ``lock``: a lock the caller holds and fences its store with (the daemon's lease);
+    otherwise push takes its own and wraps the store so that no write starts once the lock
+    was removed, replaced or expired (sync/lock.py). ``validate``: run the pre-commit
+    hooks' kops checks on what is about to be written (a ``--no-verify`` commit must not
+    carry a broken object to the store).
+    """
     if apply:
         finish_interrupted_push(ctx, lock)
     elif ctx.journal_path.exists():
         raise FatalError(f"an interrupted push to {ctx.name} is pending; `kops-gitsync push "
                          "--yes` or `kops-gitsync pull` finishes it")
     sides = gather_sides(ctx, branch)
+    warnings: tuple[str, ...] = ()
+    if validate:
+        changed = set(sides.blobs) | (set(sides.base) - set(sides.ours))
+        verdict = check_push(ctx, sides.commit, changed, base=sides.base_commit)
+        if not verdict.ok:
+            raise FatalError(verdict.refusal(ctx.name))
+        warnings = verdict.warnings
     own_lock = None
     journal_open = False
     if apply and lock is None:
         own_lock = lock = StoreLock(ctx.store, f"push {sides.branch}")
         lock.acquire()
+        ctx = replace(ctx, store=own_lock.fenced(ctx.store))
     try:
         live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
         lost = store_lost(sides.base, live)
@@ -228,6 +246,9 @@ def push(
         result = PushResult(ctx.name, sides.branch, sides.commit, plan)
         _check_guards(ctx, sides, plan, len(live), max_delete)
         result.summary = describe_plan(ctx, sides, plan)
+        if warnings:
+            result.summary += "\nwarnings (not blocking):\n" + "\n".join(
+                f"  {w}" for w in warnings)
         if not apply or not plan.actions:
             return result
         assert lock is not None
@@ -244,6 +265,12 @@ def push(
             except (PreconditionFailed, ObjectExists, FileNotFoundError):
                 stopped = entry.key
                 break
+            except LockLost as exc:
+                done = ", ".join(result.written + result.deleted) or "none"
+                raise LockLost(
+                    f"{exc} Written before that: {done}; the journal keeps the rest, and the "
+                    "next push or pull finishes it once the lock is free."
+                ) from None
             (result.deleted if applied.op == Op.DELETE.value else result.written).append(
                 applied.key
             )

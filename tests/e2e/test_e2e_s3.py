@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURE_STORES
+from tests.core.conftest import git
 from tests.e2e.steps import (
     NODES,
     assert_next_pull_is_up_to_date,
@@ -63,5 +64,11 @@ def test_pull_edit_push_read_back(
     assert_only_the_edit_landed(original, after)
     head = client.head_object(Bucket=bucket, Key=root + NODES)
     assert head.get("ServerSideEncryption") == ("AES256" if scheme == "s3" else None)
+    # every write is traceable to its review, and typed like kops' own writes
+    pushed = git(repo, "rev-parse", "main~1").strip()  # the edit (main is the pull merge)
+    assert head["Metadata"]["kops-gitsync-branch"] == "main"
+    assert head["Metadata"]["kops-gitsync-commit"] in (pushed, git(repo, "rev-parse",
+                                                                     "main").strip())
+    assert head["ContentType"] == "application/octet-stream"
 
     assert_next_pull_is_up_to_date(repo, capsys)
