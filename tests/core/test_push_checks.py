@@ -31,7 +31,8 @@ def test_an_oversized_object_is_withheld_by_name_and_not_read_again(
     pulled: tuple[Path, Path], cli: Callable[..., Run]
 ) -> None:
     repo, store = pulled
-    (repo / ".kops-gitsync.yaml").write_text("stores:\n- name: default\n  max_object_size: 1000000\n")
+    config = "stores:\n- name: default\n  max_object_size: 1000000\n"
+    (repo / ".kops-gitsync.yaml").write_text(config)
     git(repo, "add", ".kops-gitsync.yaml")
     git(repo, "commit", "-qm", "cap objects at 1 MB")
     big = f"{CLUSTER}/addons/huge/manifest.yaml"
