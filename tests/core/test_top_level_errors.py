@@ -87,9 +87,7 @@ def hung_s3(moto_server: str) -> Iterator[tuple[str, dict[str, str]]]:
 
 @pytest.mark.parametrize("phase", [
     "listing",
-    pytest.param("reading", marks=pytest.mark.xfail(
-        strict=True, reason="sync/pull.py must drop queued reads and not wait for hung ones "
-        "(pool.shutdown(wait=False, cancel_futures=True) instead of the with-block's wait)")),
+    "reading",
 ])
 def test_ctrl_c_is_one_line_and_status_130(
     repo: Path, hung_s3: tuple[str, dict[str, str]], moto_server: str, phase: str
