@@ -100,6 +100,12 @@ class Journal:
             return None
         try:
             lines = path.read_bytes().decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise FatalError(
+                f"the push journal {path} is damaged (not UTF-8 text at byte {exc.start}); "
+                "check the store by hand, then remove the file and run pull"
+            ) from None
+        try:
             header = json.loads(lines[0])
             entries = [JournalEntry(**e) for e in header.pop("entries")]
             journal = cls(path=path, entries=entries, **header)

@@ -8,11 +8,11 @@ object write that still reached the store afterwards: fencing means there are no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import LOCK_KEY
-from kops_gitsync.vfs.base import Blob, ObjectInfo, Store
+from kops_gitsync.vfs.base import Blob, ObjectInfo, ObjectStat, Store
 
 
 def rival_takes(store: Store, how: str) -> None:
@@ -37,13 +37,19 @@ class TakenAfter:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         return self.store.list(prefix)
 
-    def read(self, key: str) -> Blob:
-        return self.store.read(key)
+    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        return self.store.read(key, max_bytes=max_bytes)
+
+    def stat(self, key: str) -> ObjectStat:
+        return self.store.stat(key)
 
     def write(
-        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
+        self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
+        metadata: Mapping[str, str] | None = None,
     ) -> str:
-        version = self.store.write(key, data, if_match=if_match, if_none_match=if_none_match)
+        version = self.store.write(
+            key, data, if_match=if_match, if_none_match=if_none_match, metadata=metadata
+        )
         if len(self.before) < self.n:
             self.before.append(key)
             if len(self.before) == self.n:
