@@ -122,3 +122,16 @@ def render(ctx: SyncContext, key: str, changes: list[KeyChange], limit: int) -> 
 def _trailer(message: str, name: str) -> str | None:
     match = re.search(rf"^{re.escape(name)}: (\S+)\s*$", message, re.MULTILINE)
     return match.group(1) if match else None
+
+
+def writer_lines(store: Store, keys: list[str], limit: int = 5) -> list[str]:
+    """``status``'s last-writer lines for the first ``limit`` conflicting or store-ahead keys:
+    one ``stat`` each, and none at all on a scheme that keeps no metadata (the answer would
+    always be "unknown")."""
+    if not store.capabilities.write_metadata:
+        return []
+    shown = list(dict.fromkeys(keys))[:limit]
+    lines = [f"  {key}: {last_writer(store, key)}" for key in shown]
+    if len(set(keys)) > limit:
+        lines.append(f"  (last writer of the first {limit} only; kops-gitsync log KEY for others)")
+    return lines

@@ -79,3 +79,22 @@ def test_s3_metadata_round_trip(
     client.put_object(Bucket=bucket, Key=NODES, Body=body + b"\n")  # kops replace, say
     after = cli("log", NODES, cwd=repo).out
     assert "now: last written by something else (no kops-gitsync metadata" in after
+    # status names the last writer of what the store has that git lacks (one stat each)
+    status = cli("status", cwd=repo).out
+    assert f"store ahead: 1 object(s) not pulled yet: {NODES}" in status
+    assert f"  {NODES}: last written by something else (no kops-gitsync metadata" in status
+    # at most five stats, however much the store is ahead
+    for key in [k for k in fixture_objects("minimal-aws") if k != NODES][:6]:
+        client.put_object(Bucket=bucket, Key=key, Body=b"x: 1\n")
+    status = cli("status", cwd=repo).out
+    assert status.count(": last written by ") == 5
+    assert "(last writer of the first 5 only; kops-gitsync log KEY for others)" in status
+
+
+def test_status_no_last_writer_on_file(
+    pulled: tuple[Path, Path], cli: Callable[..., Run]
+) -> None:
+    repo, store = pulled
+    (store / NODES).write_text("changed outside\n")
+    status = cli("status", cwd=repo).out
+    assert "store ahead: 1" in status and "last writ" not in status  # file://: no stat at all
