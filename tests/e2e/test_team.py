@@ -1,9 +1,14 @@
 """A team, end to end, exactly as docs/review-flow.md and docs/runbook.md tell it: one bare
-git remote (the host), one production file:// store, person A (the operator who holds the
+git remote (the host), one production store (file://, and moto S3 where the object's
+metadata must name the reviewed commit), person A (the operator who holds the
 store's write credentials), person B (a teammate with read access), and the daemon run from
 cron (``kops-gitsync daemon --once --push-remote``) in a third clone. Every step is the
 command the docs give, run as a subprocess with the plain git hooks that ``kops-gitsync
 install-hooks`` installs; the host's merge button is a merge in a throw-away clone.
+
+It found: the daemon recorded A's write as an anonymous store change and published that, so
+the clones' observed histories split for good and only A could trace the write to its
+review (push --yes now publishes its observed commit, sync/publish.py).
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.core.conftest import snapshot
 from tests.daemon.conftest import copy_fixture_store
 
 pytestmark = pytest.mark.slow
@@ -66,18 +72,49 @@ def clone(origin: Path, where: Path, name: str, hooks: bool = True) -> Path:
     return path
 
 
-@pytest.fixture
-def team(tmp_path: Path) -> dict[str, Path]:
+@dataclass
+class Team:
+    tmp: Path
+    origin: Path
+    a: Path
+    url: str
+    read: Callable[[str], bytes]  # a store key, read with the scheme's own client
+
+
+def _file_store(tmp_path: Path) -> tuple[str, Callable[[str], bytes]]:
     store = copy_fixture_store(tmp_path / "store")
     for path in [store, *store.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
+    return f"file://{store}", lambda key: (store / key).read_bytes()
+
+
+def _s3_store(moto: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Callable[[str], bytes]]:
+    from tests.e2e.test_e2e_s3 import fixture_objects
+    from tests.servers.s3 import admin_client, new_bucket, s3_env
+
+    client, bucket = admin_client(moto), new_bucket(moto)
+    for key, data in fixture_objects("minimal-aws").items():
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+    for name, value in s3_env(moto).items():
+        monkeypatch.setenv(name, value)  # every clone's kops-gitsync inherits them
+    return f"s3://{bucket}", lambda key: bytes(
+        client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+@pytest.fixture(params=["file", "s3"])
+def team(request: pytest.FixtureRequest, tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Team:
+    if request.param == "s3":
+        url, read = _s3_store(request.getfixturevalue("moto_server"), monkeypatch)
+    else:
+        url, read = _file_store(tmp_path)
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     # runbook, "Creating the review repository": the config and the first pull go to main
     # before the hooks exist (there is nothing to review yet), then the hooks
     a = clone(origin, tmp_path, "a", hooks=False)
     (a / ".kops-gitsync.yaml").write_text(
-        f"stores:\n- name: prod\n  state: file://{store}\n  path: state\n"
+        f"stores:\n- name: prod\n  state: {url}\n  path: state\n"
         "  production: true\n  approved_branches: [main]\n"
     )
     git(a, "add", ".kops-gitsync.yaml")
@@ -87,7 +124,7 @@ def team(tmp_path: Path) -> dict[str, Path]:
     git(a, "add", ".gitattributes")  # hooks.md: commit it so everyone gets the merge driver
     git(a, "commit", "-qm", "kops-yaml merge driver for the mirror")
     git(a, "push", "-q", "-u", "origin", "main")
-    return {"tmp": tmp_path, "store": store, "origin": origin, "a": a}
+    return Team(tmp_path, origin, a, url, read)
 
 
 def host_merge(origin: Path, tmp: Path, branch: str) -> None:
@@ -99,8 +136,8 @@ def host_merge(origin: Path, tmp: Path, branch: str) -> None:
     git(host, "push", "-q", "origin", "main")
 
 
-def test_team_review_push_daemon_agree(team: dict[str, Path]) -> None:
-    tmp, store, origin, a = team["tmp"], team["store"], team["origin"], team["a"]
+def test_team_review_push_daemon_agree(team: Team) -> None:
+    tmp, origin, a = team.tmp, team.origin, team.a
 
     # the daemon's clone, run from cron as operations.md shows
     d = clone(origin, tmp, "daemon", hooks=False)  # operations.md installs no hooks there
@@ -130,7 +167,7 @@ def test_team_review_push_daemon_agree(team: dict[str, Path]) -> None:
     plan = kgs(a, "push").stdout
     assert f"{CLUSTER}/instancegroup/nodes" in plan
     kgs(a, "push", "--yes")
-    assert "maxSize: 5" in (store / CLUSTER / "instancegroup" / "nodes").read_text()
+    assert b"maxSize: 5" in team.read(f"{CLUSTER}/instancegroup/nodes")
     reviewed = git(a, "rev-parse", "HEAD").strip()
     assert git(a, "merge-base", "--is-ancestor", proposal, reviewed, ok=False) == ""
 
@@ -152,15 +189,17 @@ def test_team_review_push_daemon_agree(team: dict[str, Path]) -> None:
     # ... and that observed commit traces the store's write to the reviewed commit
     log = kgs(b, "log", f"{CLUSTER}/instancegroup/nodes").stdout
     assert f"pushed from main at {reviewed}" in log, log
-    assert snapshot(store / CLUSTER)["instancegroup/nodes"] == (b / NODES).read_bytes()
+    assert team.read(f"{CLUSTER}/instancegroup/nodes") == (b / NODES).read_bytes()
+    if team.url.startswith("s3://"):  # and the object says so itself
+        assert f"now: last written by kops-gitsync from main at {reviewed}" in log, log
 
 
-def test_unreviewed_local_commit_on_main_is_refused(team: dict[str, Path]) -> None:
-    store, a = team["store"], team["a"]
+def test_unreviewed_local_commit_on_main_is_refused(team: Team) -> None:
+    a = team.a
     nodes = a / NODES
     nodes.write_text(nodes.read_text().replace("maxSize: 2", "maxSize: 9"))
     git(a, "commit", "-qam", "straight on main", "--no-verify")  # the hook would refuse it
     refused = kgs(a, "push", "--yes", ok=False)
     assert refused.returncode == 1
     assert "review" in refused.stderr and refused.stderr.count("\n") <= 3, refused.stderr
-    assert "maxSize: 2" in (store / CLUSTER / "instancegroup" / "nodes").read_text()
+    assert b"maxSize: 2" in team.read(f"{CLUSTER}/instancegroup/nodes")
