@@ -203,3 +203,27 @@ def test_unreviewed_local_commit_on_main_is_refused(team: Team) -> None:
     assert refused.returncode == 1
     assert "review" in refused.stderr and refused.stderr.count("\n") <= 3, refused.stderr
     assert b"maxSize: 2" in team.read(f"{CLUSTER}/instancegroup/nodes")
+
+
+def test_a_refused_publish_warns_and_the_write_stands(team: Team) -> None:
+    """The remote's observed ref moved where A's clone cannot follow (here: an unrelated
+    commit): push --yes still succeeds, says the record was not published, and how to retry."""
+    tmp, origin, a = team.tmp, team.origin, team.a
+    other = clone(origin, tmp, "other", hooks=False)
+    tree = git(other, "write-tree").strip()
+    stray = git(other, "commit-tree", tree, "-m", "not an observed state").strip()
+    git(other, "push", "-q", "origin", f"{stray}:{OBSERVED}")
+
+    git(a, "switch", "-q", "-c", "five")
+    nodes = a / NODES
+    nodes.write_text(nodes.read_text().replace("maxSize: 2", "maxSize: 5"))
+    git(a, "commit", "-qam", "nodes: five")
+    git(a, "push", "-q", "-u", "origin", "five")
+    host_merge(origin, tmp, "five")
+    git(a, "switch", "-q", "main")
+    git(a, "pull", "-q", "--no-rebase")
+    done = kgs(a, "push", "--yes")
+    assert f"warning: the store write is recorded on {OBSERVED} here, but origin refused" \
+        in done.stdout, done.stdout
+    assert f"`git push origin {OBSERVED}` retries" in done.stdout
+    assert b"maxSize: 5" in team.read(f"{CLUSTER}/instancegroup/nodes")
