@@ -31,6 +31,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "pull": ("pull", "mirror the state store into git (commits on the observed ref, then merges)"),
     "push": ("push", "write approved commits back to the store (dry run unless --yes)"),
     "status": ("status", "store ahead / git ahead / conflicts, per store"),
+    "log": ("log", "the observed changes of one store object, and who wrote it last"),
     "unlock": ("unlock", "show and remove a kops-gitsync lock left in a store"),
     "validate": ("validate", "check Cluster and InstanceGroup objects against kops' rules"),
     "install-hooks": ("install_hooks", "install plain git hooks and the YAML merge driver"),

@@ -22,12 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Every selected store is pushed (or planned) even when an earlier one is refused."""
+    from kops_gitsync.sync.publish import publish_observed
     from kops_gitsync.sync.push import push
 
     def one(ctx: SyncContext) -> None:
         result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete,
                       validate=not args.skip_validation)
         print(result.summary)
+        if result.observed_commit is not None:  # the record of this write, for every clone
+            published = publish_observed(ctx, result.branch)
+            if published:
+                print(published)
         if not args.yes and result.plan.actions:
             print("(dry run: nothing was written; run again with --yes to apply)")
 

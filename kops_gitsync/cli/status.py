@@ -16,6 +16,7 @@ def run(args: argparse.Namespace) -> int:
     """Every selected store is shown even when an earlier one cannot be read; exit 1 on
     conflicts or on a store that failed."""
     from kops_gitsync.daemon.state import describe, read_state
+    from kops_gitsync.sync.objectlog import writer_lines
     from kops_gitsync.sync.status import store_status
 
     conflicts = False
@@ -26,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
         git_dirs.append(ctx.repo.git_dir)
         status = store_status(ctx)
         print(status.render())
+        if status.observed is not None:  # never pulled: every object is "ahead", say no more
+            for line in writer_lines(ctx.store, status.conflicts + status.store_ahead):
+                print(line)
         conflicts = conflicts or status.failed
 
     try:

@@ -357,3 +357,22 @@ class GitRepo:
         """
         out: str = self.git.rev_list(tip, "--not", *exclude, "--")
         return out.split()
+
+    # --- history of one path ---------------------------------------------------------------
+
+    def path_history(self, tip: str, path: str, limit: int) -> list[tuple[str, str, str, str]]:
+        """``(commit, committer date ISO 8601, status A/M/D, message)`` of the commits on
+        ``tip``'s first-parent chain that changed ``path``, newest first, at most ``limit``.
+
+        The path is literal (a store key may hold ``*`` or ``?``), renames are not followed:
+        a store has no renames, only a delete and a create."""
+        out: str = self.git.log(
+            "--first-parent", f"--max-count={limit}", "--no-renames", "--name-status",
+            "--format=%x1e%H%x1f%cI%x1f%B%x1f", tip, "--", f":(literal){path}",
+        )
+        found = []
+        for record in out.split("\x1e")[1:]:
+            commit, date, message, rest = record.split("\x1f", 3)
+            status = next((line[:1] for line in rest.splitlines() if line.strip()), "M")
+            found.append((commit, date, status, message))
+        return found
