@@ -15,10 +15,15 @@ Public interface::
 
 from __future__ import annotations
 
+import itertools
+
 from kops_gitsync.secrets import assignments, kops, tokens
-from kops_gitsync.secrets.finding import Finding
+from kops_gitsync.secrets.finding import Finding, Lines
 
 SecretFinding = Finding  # the name this class had before rule names were added
+# Per rule family. Past this many, more of them tell nobody anything, and an input built to
+# match everywhere (a megabyte of "PASSWORD=x ") must not cost time in proportion.
+MAX_FINDINGS = 1000
 
 # When a specific rule fires on a line, a generic one on the same line adds nothing.
 _GENERIC = frozenset({"credential", "password", "base64-private-key", "k8s-secret-data"})
@@ -38,10 +43,11 @@ def findings(data: bytes) -> list[Finding]:
     """
     data = data.replace(b"\r\n", b"\n")  # CRLF files must not slip past line-anchored rules
     lowered = data.lower()  # bytes.lower keeps every offset
+    line_of = Lines(data)
     found = {
-        *kops.find(data),
-        *tokens.find(data, lowered),
-        *assignments.find(data, lowered),
+        *itertools.islice(kops.find(data, line_of), MAX_FINDINGS),
+        *itertools.islice(tokens.find(data, lowered, line_of), MAX_FINDINGS),
+        *itertools.islice(assignments.find(data, lowered, line_of), MAX_FINDINGS),
     }
     by_line: dict[int, set[str]] = {}
     for finding in found:

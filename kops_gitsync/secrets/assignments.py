@@ -18,13 +18,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from kops_gitsync.secrets.finding import Finding, line_of, placeholder
+from kops_gitsync.secrets.finding import Finding, Lines, placeholder
 
 # The names kops' own templates give cloud credentials (template_functions.go).
 CLOUD_NAMES = frozenset(
     {
-        "digitalocean_access_token", "hcloud_token", "scw_secret_key", "scw_access_key",
-        "os_password", "os_application_credential_secret", "application-credential-secret",
+        "digitalocean_access_token",
+        "hcloud_token",
+        "scw_secret_key",
+        "scw_access_key",
+        "os_password",
+        "os_application_credential_secret",
+        "application-credential-secret",
     }
 )
 # Every secret-looking name contains one of these; each occurrence is a candidate name.
@@ -41,19 +46,25 @@ _SECRET_NAME = re.compile(
     r"(password|passwd|passphrase|secret|token|api_?key|access_?key|secret_?key|private_?key"
     r"|auth_?key|credentials?)$"
 )
-_QUOTED = re.compile(rb"\"([^\"\n]{0,4096})\"|'([^'\n]{0,4096})'")
-_BARE = re.compile(rb"[^\s,;}\]#\"']{1,4096}")
+# Bounded: a value is judged on at most its first 512 bytes.
+_QUOTED = re.compile(rb"\"([^\"\n]{0,512})|'([^'\n]{0,512})")
+_BARE = re.compile(rb"[^\s,;}\]#\"']{1,512}")
 # ``- name: X`` followed (or preceded) by ``value: Y``, block or flow style, YAML or JSON.
+# Value-first pairs are anchored at a line start or a ``{`` and read with a class that
+# excludes that anchor, so no byte is read twice, whatever the input.
 _PAIR_NAME_FIRST = re.compile(
     rb"name[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9_.-]+)[\"']?[ \t]*(?:,|\n[ \t]*-?[ \t]*)"
     rb"[ \t]*[\"']?value[\"']?[ \t]*:[ \t]*"
 )
 _PAIR_VALUE_FIRST = re.compile(
-    rb"value[\"']?[ \t]*:[ \t]*([^\n,}]{0,4096}?)[ \t]*(?:,|\n[ \t]*-?[ \t]*)"
-    rb"[ \t]*[\"']?name[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9_.-]+)"
+    rb"^[ \t]*(?:-[ \t]+)?[\"']?value[\"']?[ \t]*:[ \t]*([^\n]*+)\n"
+    rb"[ \t]*(?:-[ \t]+)?[\"']?name[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9_.-]+)"
+    rb"|\{[ \t]*[\"']?value[\"']?[ \t]*:[ \t]*([^\n,{}]*+),"
+    rb"[ \t]*[\"']?name[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9_.-]+)",
+    re.MULTILINE,
 )
 _BEARER = re.compile(rb"\b(bearer|basic)[ \t]+")
-_BEARER_VALUE = re.compile(rb"[A-Za-z0-9._~+/=-]{16,4096}")
+_BEARER_VALUE = re.compile(rb"[A-Za-z0-9._~+/=-]{16,512}")
 _AWS_SECRET = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _PATHS = (b"/", b"./", b"~/", b"file:", b"@/")
 
@@ -113,7 +124,7 @@ def _generated(value: bytes) -> bool:
     return (has_digit and has_alpha) or (mixed_case and len(value) >= 16)
 
 
-def _assignments(data: bytes, lowered: bytes) -> Iterator[Finding]:
+def _assignments(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
     """``NAME: value``, ``NAME=value``, ``"NAME": "value"`` for names holding a keyword.
 
     ``bytes.find`` per keyword, then a bounded look either side, instead of one
@@ -138,40 +149,41 @@ def _assignments(data: bytes, lowered: bytes) -> Iterator[Finding]:
             name = data[start:end].decode("ascii", "replace").lstrip("-.")
             verdict = _judge(name, _value_at(data, separator.end()))
             if verdict:
-                yield Finding(line_of(data, start), *verdict)
+                yield Finding(line_of(start), *verdict)
     for match in _FLAG.finditer(lowered):
         name = match.group(0).strip(b"-= \t").decode("ascii")
         verdict = _judge(name, _value_at(data, match.end()))
         if verdict:
-            yield Finding(line_of(data, match.start()), *verdict)
+            yield Finding(line_of(match.start()), *verdict)
 
 
-def _pairs(data: bytes) -> Iterator[Finding]:
+def _pairs(data: bytes, line_of: Lines) -> Iterator[Finding]:
     for match in _PAIR_NAME_FIRST.finditer(data):
         verdict = _judge(match.group(1).decode("ascii"), _value_at(data, match.end()))
         if verdict:
-            yield Finding(line_of(data, match.start()), *verdict)
+            yield Finding(line_of(match.start()), *verdict)
     for match in _PAIR_VALUE_FIRST.finditer(data):
-        value = _value_at(match.group(1), 0) if match.group(1) else b""
-        verdict = _judge(match.group(2).decode("ascii"), value)
+        value, name = (match.group(1), match.group(2)) if match.group(2) else match.group(3, 4)
+        verdict = _judge(name.decode("ascii"), _value_at(value, 0))
         if verdict:
-            yield Finding(line_of(data, match.start()), *verdict)
+            yield Finding(line_of(match.start()), *verdict)
 
 
-def _auth_headers(data: bytes, lowered: bytes) -> Iterator[Finding]:
+def _auth_headers(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
     for match in _BEARER.finditer(lowered):
-        if match.group(1) == b"basic" and b"authorization" not in lowered[
-            max(0, match.start() - 40) : match.start()
-        ]:
+        if (
+            match.group(1) == b"basic"
+            and b"authorization" not in lowered[max(0, match.start() - 40) : match.start()]
+        ):
             continue  # "basic" alone is an ordinary word
         value = _BEARER_VALUE.match(data, match.end())
         if value and not placeholder(value.group(0)):
             kind = "Bearer token" if match.group(1) == b"bearer" else "HTTP Basic credentials"
             rule = "bearer-token" if match.group(1) == b"bearer" else "basic-auth-header"
-            yield Finding(line_of(data, match.start()), rule, kind)
+            yield Finding(line_of(match.start()), rule, kind)
 
 
-def _aws_near_secret(data: bytes, lowered: bytes) -> Iterator[Finding]:
+def _aws_near_secret(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
     """A 40-character AWS secret access key on the line after the word "secret"."""
     at = lowered.find(b"secret")
     while at >= 0:
@@ -179,18 +191,18 @@ def _aws_near_secret(data: bytes, lowered: bytes) -> Iterator[Finding]:
         window = slice(at, at + 160 if end < 0 else end)
         for match in _AWS_SECRET.finditer(data, window.start, window.stop):
             if _aws_like(match.group(0)):
-                yield Finding(line_of(data, at), "aws-secret-key", "AWS secret key")
+                yield Finding(line_of(at), "aws-secret-key", "AWS secret key")
                 break
         at = lowered.find(b"secret", window.stop)
 
 
-def find(data: bytes, lowered: bytes) -> Iterator[Finding]:
+def find(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
     """Every named credential in ``data``; ``lowered`` is ``data.lower()``."""
     if any(word in lowered for word in _WORDS):
-        yield from _assignments(data, lowered)
+        yield from _assignments(data, lowered, line_of)
         if b"value" in lowered and b"name" in lowered:
-            yield from _pairs(data)
+            yield from _pairs(data, line_of)
     if b"bearer" in lowered or b"basic" in lowered:
-        yield from _auth_headers(data, lowered)
+        yield from _auth_headers(data, lowered, line_of)
     if b"secret" in lowered:
-        yield from _aws_near_secret(data, lowered)
+        yield from _aws_near_secret(data, lowered, line_of)

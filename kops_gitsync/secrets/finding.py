@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import re
+from array import array
 from dataclasses import dataclass
 
 
@@ -28,10 +31,33 @@ class Finding:
 # Values people leave where a secret would go. Compared lower-cased, quotes stripped.
 PLACEHOLDERS = frozenset(
     {
-        b"", b"~", b"null", b"none", b"nil", b"redacted", b"<redacted>", b"changeme",
-        b"change-me", b"xxx", b"secret", b"password", b"passwd", b"token", b"example",
-        b"dummy", b"placeholder", b"true", b"false", b"yes", b"no", b"on", b"off", b"{}",
-        b"[]", b"''", b'""',
+        b"",
+        b"~",
+        b"null",
+        b"none",
+        b"nil",
+        b"redacted",
+        b"<redacted>",
+        b"changeme",
+        b"change-me",
+        b"xxx",
+        b"secret",
+        b"password",
+        b"passwd",
+        b"token",
+        b"example",
+        b"dummy",
+        b"placeholder",
+        b"true",
+        b"false",
+        b"yes",
+        b"no",
+        b"on",
+        b"off",
+        b"{}",
+        b"[]",
+        b"''",
+        b'""',
     }
 )
 _TEMPLATE_STARTS = (b"{{", b"${", b"$(", b"$", b"<", b"%(", b"%{", b"#{", b"((")
@@ -46,12 +72,21 @@ def placeholder(value: bytes) -> bool:
     return len(set(value.lower()) - {ord("x"), ord("*"), ord("."), ord("-"), ord("_")}) == 0
 
 
-def line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+_NEWLINE = re.compile(rb"\n")
 
 
-def line_bounds(data: bytes, offset: int) -> tuple[int, int]:
-    """Start and end (exclusive, before the newline) of the line holding ``offset``."""
-    start = data.rfind(b"\n", 0, offset) + 1
-    end = data.find(b"\n", offset)
-    return start, len(data) if end < 0 else end
+class Lines:
+    """Offset -> 1-based line number for one input.
+
+    Newline positions are indexed once, on the first finding, not counted again per
+    finding: a 1 MB file with thousands of findings must not cost their product.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._ends: array[int] | None = None
+
+    def __call__(self, offset: int) -> int:
+        if self._ends is None:
+            self._ends = array("q", (m.start() for m in _NEWLINE.finditer(self._data)))
+        return bisect.bisect_left(self._ends, offset) + 1

@@ -15,11 +15,11 @@ import json
 import re
 from collections.abc import Iterator
 
-from kops_gitsync.secrets.finding import Finding, line_of, placeholder
+from kops_gitsync.secrets.finding import Finding, Lines, placeholder
 
 PEM_PRIVATE = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{40,}={0,2}")
-_PRIVATE_MATERIAL = re.compile(rb"^\s*privateMaterial:\s*(\S+)", re.MULTILINE)
+_PRIVATE_MATERIAL = re.compile(rb"^[ \t]*(?:-[ \t]+)?privateMaterial:[ \t]*(\S+)", re.MULTILINE)
 _DOCUMENT_START = re.compile(rb"^---[ \t]*$", re.MULTILINE)
 _SECRET_KIND = re.compile(rb"^kind:[ \t]*[\"']?Secret[\"']?[ \t]*$", re.MULTILINE)
 _SECRET_DATA = re.compile(rb"^(data|stringData):[ \t]*(#.*)?$", re.MULTILINE)
@@ -105,14 +105,14 @@ def _k8s_secret_values(data: bytes) -> Iterator[int]:
                         yield offset
 
 
-def find(data: bytes) -> Iterator[Finding]:
+def find(data: bytes, line_of: Lines) -> Iterator[Finding]:
     """Every kops-specific secret form in ``data`` (LF line ends)."""
     for match in PEM_PRIVATE.finditer(data):
-        yield Finding(line_of(data, match.start()), "pem-private-key", "PEM private key")
+        yield Finding(line_of(match.start()), "pem-private-key", "PEM private key")
     for match in _PRIVATE_MATERIAL.finditer(data):
         if not placeholder(match.group(1)):
             yield Finding(
-                line_of(data, match.start()),
+                line_of(match.start()),
                 "kops-keyset-private",
                 "kops keyset privateMaterial (base64 of a private key)",
             )
@@ -124,11 +124,11 @@ def find(data: bytes) -> Iterator[Finding]:
                 decoded = _b64decode(match.group(0))
                 if decoded and PEM_PRIVATE.search(decoded):
                     yield Finding(
-                        line_of(data, match.start()),
+                        line_of(match.start()),
                         "base64-private-key",
                         "base64-encoded PEM private key",
                     )
     for offset in _k8s_secret_values(data):
         yield Finding(
-            line_of(data, offset), "k8s-secret-data", "Kubernetes Secret with data (credentials?)"
+            line_of(offset), "k8s-secret-data", "Kubernetes Secret with data (credentials?)"
         )

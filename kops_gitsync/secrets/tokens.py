@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kops_gitsync.errors import FatalError
-from kops_gitsync.secrets.finding import Finding, line_bounds, placeholder
+from kops_gitsync.secrets.finding import Finding, Lines, placeholder
 
 _BEFORE = 2048  # bytes of a long line kept before a candidate
 _AFTER = 8192  # and after it (a service-account JWT is ~1 KB, a PGP block line < 100 B)
@@ -50,67 +50,116 @@ class TokenRule:
 
 RULES: tuple[TokenRule, ...] = (
     TokenRule(
-        "jwt", "JWT token", (b"eyj",),
-        re.compile(rb"eyJ[A-Za-z0-9_=-]{4,}\.ey"), "jwt:JwtTokenDetector",
+        "jwt",
+        "JWT token",
+        (b"eyj",),
+        re.compile(rb"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_=-]{4,}+\.ey"),
+        "jwt:JwtTokenDetector",
     ),
     TokenRule(
-        "github-token", "GitHub token", (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"),
-        re.compile(rb"gh[pousr]_[A-Za-z0-9_]{36}"), "github_token:GitHubTokenDetector",
+        "github-token",
+        "GitHub token",
+        (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"),
+        re.compile(rb"gh[pousr]_[A-Za-z0-9_]{36}"),
+        "github_token:GitHubTokenDetector",
     ),
     TokenRule(
-        "gitlab-token", "GitLab token",
-        (b"glpat-", b"gldt-", b"glft-", b"glsoat-", b"glrt-", b"gr1348941", b"glcbt-",
-         b"glimt-", b"glptt-", b"glagent-", b"gloas-"),
+        "gitlab-token",
+        "GitLab token",
+        (
+            b"glpat-",
+            b"gldt-",
+            b"glft-",
+            b"glsoat-",
+            b"glrt-",
+            b"gr1348941",
+            b"glcbt-",
+            b"glimt-",
+            b"glptt-",
+            b"glagent-",
+            b"gloas-",
+        ),
         re.compile(rb"(?:glpat|gldt|glft|glsoat|glrt|glcbt|glimt|glptt|glagent|gloas)-|GR1348941"),
         "gitlab_token:GitLabTokenDetector",
     ),
     TokenRule(
-        "slack-token", "Slack token", (b"xox", b"hooks.slack.com"),
-        re.compile(rb"(?i:xox[abposr]-)|hooks\.slack\.com/services/"), "slack:SlackDetector",
+        "slack-token",
+        "Slack token",
+        (b"xox", b"hooks.slack.com"),
+        re.compile(rb"(?i:xox[abposr]-)|hooks\.slack\.com/services/"),
+        "slack:SlackDetector",
     ),
     TokenRule(
-        "stripe-key", "Stripe key", (b"k_live_",),
-        re.compile(rb"[rs]k_live_"), "stripe:StripeDetector",
+        "stripe-key",
+        "Stripe key",
+        (b"k_live_",),
+        re.compile(rb"[rs]k_live_"),
+        "stripe:StripeDetector",
     ),
     TokenRule(
-        "azure-storage-key", "Azure storage account key", (b"accountkey=",),
-        re.compile(rb"AccountKey="), "azure_storage_key:AzureStorageKeyDetector",
+        "azure-storage-key",
+        "Azure storage account key",
+        (b"accountkey=",),
+        re.compile(rb"AccountKey="),
+        "azure_storage_key:AzureStorageKeyDetector",
     ),
     TokenRule(
-        "pem-private-key", "PEM private key",
+        "pem-private-key",
+        "PEM private key",
         (b"private key", b"putty-user-key-file"),
         re.compile(rb"BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File"),
         "private_key:PrivateKeyDetector",
     ),
     TokenRule(
-        "url-credentials", "Credentials in URL", (b"://",),
-        re.compile(rb"://[^\s:/?#\[\]@]+:[^\s/?#\[\]@]+@"), "basic_auth:BasicAuthDetector",
+        "url-credentials",
+        "Credentials in URL",
+        (b"://",),
+        re.compile(rb"://[^\s:/?#\[\]@]+:[^\s/?#\[\]@]+@"),
+        "basic_auth:BasicAuthDetector",
         skip_placeholders=True,
     ),
     TokenRule(
-        "aws-access-key", "AWS access key id", (b"akia", b"asia", b"abia", b"acca", b"a3t"),
+        "aws-access-key",
+        "AWS access key id",
+        (b"akia", b"asia", b"abia", b"acca", b"a3t"),
         re.compile(rb"(?<![A-Z0-9])(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
-        "aws:AWSKeyDetector", other=("aws-secret-key", "AWS secret key"),
+        "aws:AWSKeyDetector",
+        other=("aws-secret-key", "AWS secret key"),
     ),
     TokenRule(
-        "npm-token", "npm token", (b"_authtoken",),
-        re.compile(rb"_authToken="), "npm:NpmDetector",
+        "npm-token",
+        "npm token",
+        (b"_authtoken",),
+        re.compile(rb"_authToken="),
+        "npm:NpmDetector",
     ),
     TokenRule(
-        "pypi-token", "PyPI token", (b"pypi-ag",), re.compile(rb"pypi-Ag"),
+        "pypi-token",
+        "PyPI token",
+        (b"pypi-ag",),
+        re.compile(rb"pypi-Ag"),
         "pypi_token:PypiTokenDetector",
     ),
     TokenRule(
-        "sendgrid-key", "SendGrid API key", (b"sg.",),
-        re.compile(rb"SG\.[A-Za-z0-9_-]{22}\."), "sendgrid:SendGridDetector",
+        "sendgrid-key",
+        "SendGrid API key",
+        (b"sg.",),
+        re.compile(rb"SG\.[A-Za-z0-9_-]{22}\."),
+        "sendgrid:SendGridDetector",
     ),
     TokenRule(
-        "openai-key", "OpenAI API key", (b"t3blbkfj",),
-        re.compile(rb"T3BlbkFJ"), "openai:OpenAIDetector",
+        "openai-key",
+        "OpenAI API key",
+        (b"t3blbkfj",),
+        re.compile(rb"T3BlbkFJ"),
+        "openai:OpenAIDetector",
     ),
     TokenRule(
-        "square-secret", "Square OAuth secret", (b"sq0csp-",),
-        re.compile(rb"sq0csp-"), "square_oauth:SquareOAuthDetector",
+        "square-secret",
+        "Square OAuth secret",
+        (b"sq0csp-",),
+        re.compile(rb"sq0csp-"),
+        "square_oauth:SquareOAuthDetector",
     ),
 )
 
@@ -140,8 +189,12 @@ def _windows(data: bytes, starts: list[int]) -> list[tuple[int, int]]:
     """Candidate lines (clipped around the candidate when long), overlaps merged, so the
     plugin reads each byte at most once however many candidates a line holds."""
     spans: list[tuple[int, int]] = []
-    for start in starts:
-        first, last = line_bounds(data, start)
+    first = last = -1
+    for start in starts:  # ascending
+        if start > last:  # a new line: find its bounds once, not once per candidate
+            first = data.rfind(b"\n", 0, start) + 1
+            end = data.find(b"\n", start)
+            last = len(data) if end < 0 else end
         a, b = max(first, start - _BEFORE), min(last, start + _AFTER)
         if spans and a <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], b))
@@ -150,12 +203,12 @@ def _windows(data: bytes, starts: list[int]) -> list[tuple[int, int]]:
     return spans
 
 
-def find(data: bytes, lowered: bytes) -> Iterator[Finding]:
+def find(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
     """Findings of every token rule; ``lowered`` is ``data.lower()`` (computed once)."""
     for rule_id, name, literal, pattern in OWN_FORMATS:
         if literal in lowered:
             for match in pattern.finditer(data):
-                yield Finding(data.count(b"\n", 0, match.start()) + 1, rule_id, name)
+                yield Finding(line_of(match.start()), rule_id, name)
     for rule in RULES:
         if not any(literal in lowered for literal in rule.literals):
             continue
@@ -163,10 +216,8 @@ def find(data: bytes, lowered: bytes) -> Iterator[Finding]:
         if not starts:
             continue
         plugin = _plugin(rule.plugin)
-        line, counted = 1, 0
         for a, b in _windows(data, starts):
-            line += data.count(b"\n", counted, a)
-            counted = a
+            line = line_of(a)
             text = data[a:b].decode("utf-8", "replace")
             for secret in set(plugin.analyze_string(text)):
                 if rule.skip_placeholders and placeholder(secret.encode("utf-8", "replace")):
