@@ -83,8 +83,8 @@ def test_mirrored_example_store_commits_clean(make_repo: MakeRepo) -> None:
     assert proc.returncode == 0, output(proc)
 
 
-def test_plain_hook_script_reports_each_secret_once(make_repo: MakeRepo) -> None:
-    """pre-commit batches files; every batch used to re-report every staged secret."""
+def test_each_secret_is_reported_once(make_repo: MakeRepo) -> None:
+    """A plain ``pre-commit run`` (all staged files): one line per finding, no repeats."""
     repo = _two_staged_secrets(make_repo)
     proc = repo.pre_commit("run", "kops-no-secrets")
     assert proc.returncode == 1

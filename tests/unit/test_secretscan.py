@@ -176,3 +176,21 @@ def test_placeholders_and_references_are_not_secrets() -> None:
     assert not scan(b"kind: Secret\nstringData: {token: REDACTED}\n")
     ref = b"env:\n- name: HCLOUD_TOKEN\n  valueFrom:\n    secretKeyRef: {name: h, key: t}\n"
     assert not scan(ref)
+
+
+EXAMPLE_STORE = Path(__file__).resolve().parents[2] / "examples" / "store"
+EXAMPLE_FILES = [
+    (p.relative_to(EXAMPLE_STORE).as_posix(), p)
+    for p in sorted(EXAMPLE_STORE.rglob("*"))
+    if p.is_file()
+]
+
+
+@pytest.mark.parametrize(("key", "path"), EXAMPLE_FILES, ids=[k for k, _ in EXAMPLE_FILES])
+def test_bundled_example_store_secrets_only(key: str, path: Path) -> None:
+    """examples/store: pki/private/** and secrets/** are found, nothing else is."""
+    rules = {f.rule for f in scan(path.read_bytes())}
+    if classify(key) is Kind.SECRET:
+        assert rules & {"kops-secret", "kops-keyset-private"}, key
+    else:
+        assert rules == set(), key
