@@ -48,7 +48,8 @@ _SECRET_NAME = re.compile(
 )
 # Bounded: a value is judged on at most its first 512 bytes.
 _QUOTED = re.compile(rb"\"([^\"\n]{0,512})|'([^'\n]{0,512})")
-_BARE = re.compile(rb"[^\s,;}\]#\"']{1,512}")
+_BARE = re.compile(rb"[^\s,;&}\]#\"']{1,512}")  # "&": ?token=abc&next=1
+_DOTTED_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 # ``- name: X`` followed (or preceded) by ``value: Y``, block or flow style, YAML or JSON.
 # Value-first pairs are anchored at a line start or a ``{`` and read with a class that
 # excludes that anchor, so no byte is read twice, whatever the input.
@@ -97,6 +98,8 @@ def _judge(name: str, value: bytes) -> tuple[str, str] | None:
         return None
     if value.startswith(_PATHS) or value.endswith(b":") or b"secretkeyref" in value.lower():
         return None
+    if len(value) < 4 or b"(" in value or _DOTTED_NAME.fullmatch(value):
+        return None  # too short, or code: getpass(), AnonymousCredentials(), settings.secret_key
     if ("aws" in lowered or "secret_access" in lowered or "secretaccess" in lowered) and _aws_like(
         value
     ):

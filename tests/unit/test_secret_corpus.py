@@ -344,3 +344,40 @@ def test_corpus_covers_the_issue() -> None:
 def test_finding_names_the_rule_in_words() -> None:
     (finding,) = [f for f in findings(KUBECONFIG.encode()) if f.rule == "jwt"]
     assert finding.name == "JWT token" and str(finding) == f"line {finding.line}: JWT token"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "secretName: reporter-tls",
+        "tokenFile: /var/run/secrets/tokens/reporter",
+        "automountServiceAccountToken: false",
+        "- --token-auth-file=/srv/kubernetes/known_tokens.csv",
+        "- --service-account-key-file=/srv/kubernetes/service-account.pub",
+        "- --kubelet-client-key=/srv/kubernetes/kubelet-api.key",
+        "token: '{{ .HetznerToken }}'",
+        "password: ${DB_PASSWORD}",
+        "export DB_PASSWORD=$(cat /run/secrets/db)",
+        'curl -H "Authorization: Bearer $(cat /var/run/secrets/token)" https://x',
+        "git clone https://ci:${CI_JOB_TOKEN}@gitlab.example.com/ops/site.git",
+        "aws_secret_access_key = <your secret key>",
+        "secret: not-a-secret-kind",
+        "apiKey: none",
+        "token: 3600",
+        'publicKey: "ssh-ed25519 '
+        'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"',
+        'sshKeyName: "ops-2024"',
+        "password: REDACTED",
+        "OS_PASSWORD: '********'",
+        "credentials=AnonymousCredentials()",
+        "aws_secret_access_key=settings.secret_key,",
+        "image: registry.k8s.io/kube-apiserver:v1.30.2@sha256:"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ],
+)
+def test_kops_and_template_lines_are_not_secrets(line: str) -> None:
+    assert (
+        findings(addon("").replace("        env:\n", f"        # {line}\n        env:\n").encode())
+        == []
+    )
+    assert findings(f"{line}\n".encode()) == []
