@@ -25,14 +25,16 @@ SecretFinding = Finding  # the name this class had before rule names were added
 # match everywhere (a megabyte of "PASSWORD=x ") must not cost time in proportion.
 MAX_FINDINGS = 1000
 
-# When a specific rule fires on a line, a generic one on the same line adds nothing.
-_GENERIC = frozenset({"credential", "password", "base64-private-key", "k8s-secret-data"})
-_SPECIFIC_OVER = {
-    "base64-private-key": {"kops-keyset-private"},
-    "k8s-secret-data": None,  # any other rule on the line
-    "credential": None,
-    "password": None,
-}
+# Rules that add nothing on a line where a more specific rule fired ("password in
+# AWS_SECRET_ACCESS_KEY" next to "AWS secret key"); base64-private-key only yields to the
+# keyset rule, which names the same bytes.
+_GENERIC = frozenset({"credential", "password", "k8s-secret-data", "base64-private-key"})
+
+
+def _redundant(finding: Finding, rules_on_line: set[str]) -> bool:
+    if finding.rule == "base64-private-key":
+        return "kops-keyset-private" in rules_on_line
+    return finding.rule in _GENERIC and bool(rules_on_line - _GENERIC)
 
 
 def findings(data: bytes) -> list[Finding]:
@@ -52,14 +54,7 @@ def findings(data: bytes) -> list[Finding]:
     by_line: dict[int, set[str]] = {}
     for finding in found:
         by_line.setdefault(finding.line, set()).add(finding.rule)
-    kept = []
-    for finding in found:
-        others = by_line[finding.line] - {finding.rule}
-        if finding.rule in _GENERIC:
-            over = _SPECIFIC_OVER[finding.rule]
-            if (over is None and others - _GENERIC) or (over and others & over):
-                continue
-        kept.append(finding)
+    kept = [f for f in found if not _redundant(f, by_line[f.line])]
     return sorted(kept, key=lambda f: (f.line, f.rule))
 
 

@@ -64,6 +64,10 @@ _PAIR_VALUE_FIRST = re.compile(
     rb"[ \t]*[\"']?name[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9_.-]+)",
     re.MULTILINE,
 )
+_CHPASSWD = re.compile(
+    rb"^([ \t]*)chpasswd:[ \t]*\n[ \t]+list:[ \t]*[|>][-+]?[ \t]*\n((?:\1[ \t]+[^\n]*(?:\n|$))+)",
+    re.MULTILINE,
+)
 _BEARER = re.compile(rb"\b(bearer|basic)[ \t]+")
 _BEARER_VALUE = re.compile(rb"[A-Za-z0-9._~+/=-]{16,512}")
 _AWS_SECRET = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
@@ -199,12 +203,35 @@ def _aws_near_secret(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Fi
         at = lowered.find(b"secret", window.stop)
 
 
+def _chpasswd(data: bytes, line_of: Lines) -> Iterator[Finding]:
+    """cloud-config ``chpasswd: {list: |}`` lines ``user:password`` (RANDOM and hashes
+    excepted): the old cloud-init form, still common in user data."""
+    for block in _CHPASSWD.finditer(data):
+        offset = block.start(2)
+        for entry in block.group(2).split(b"\n"):
+            user, _, password = entry.strip().partition(b":")
+            if (
+                user
+                and password
+                and password.upper() not in (b"RANDOM", b"R")
+                and not placeholder(password)
+            ):
+                yield Finding(
+                    line_of(offset),
+                    "password",
+                    f"password of {user.decode('ascii', 'replace')} in chpasswd",
+                )
+            offset += len(entry) + 1
+
+
 def find(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
     """Every named credential in ``data``; ``lowered`` is ``data.lower()``."""
     if any(word in lowered for word in _WORDS):
         yield from _assignments(data, lowered, line_of)
         if b"value" in lowered and b"name" in lowered:
             yield from _pairs(data, line_of)
+    if b"chpasswd" in lowered:
+        yield from _chpasswd(data, line_of)
     if b"bearer" in lowered or b"basic" in lowered:
         yield from _auth_headers(data, lowered, line_of)
     if b"secret" in lowered:

@@ -239,6 +239,13 @@ CASES: dict[str, Case] = {
         "password",
         "plain_text_passwd",
     ),
+    "cloud-config-chpasswd-list": Case(
+        lambda c: ig_user_data(c, "text/cloud-config"),
+        "#cloud-config\nchpasswd:\n  list: |\n    ops:RANDOM\n    root:Sup3r-S3cret\n"
+        "  expire: false\n",
+        "password",
+        "root:Sup3r",
+    ),
     "hcloud-token-env": Case(
         addon,
         "- name: HCLOUD_TOKEN\n  value: LRK9DAWQ1ZAEFSrCNEEzLCUwhYX1U3g7"

@@ -60,6 +60,8 @@ TRIGGERS = [
     b"--token ",
     b"_authToken=",
     b"AIza",
+    b"chpasswd:\n  list: |\n    root:",
+    b"    u:p\n",
 ]
 
 fragments = st.one_of(st.sampled_from(TRIGGERS), st.binary(max_size=64))
