@@ -246,6 +246,13 @@ CASES: dict[str, Case] = {
         "password",
         "root:Sup3r",
     ),
+    "env-json-pair": Case(
+        raw,
+        '{"containers": [{"name": "app", "env": [{"name": "LOG_LEVEL", "value": "info"},\n'
+        '  {"name": "SMTP_PASSWORD", "value": "m4il-Rel4y-pw"}]}]}\n',
+        "password",
+        "SMTP_PASSWORD",
+    ),
     "hcloud-token-env": Case(
         addon,
         "- name: HCLOUD_TOKEN\n  value: LRK9DAWQ1ZAEFSrCNEEzLCUwhYX1U3g7"
