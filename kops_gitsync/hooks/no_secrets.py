@@ -2,30 +2,44 @@
 
 Path rules (``pki/private/``, ``secrets/``) already keep secrets out of what pull writes, but
 a person can still copy a keyset into the repository by hand, or paste a manifest with a
-cloud token. So this looks at the *content* of every staged file, wherever it is, with
-``secretscan`` (which decodes the base64 kops hides private keys in). Files under a store
+cloud token. So this looks at the *content* of every file, wherever it is, with
+``secretscan``, the same rules pull applies before bytes become a blob. Files under a store
 that deliberately mirrors secrets (``secrets: include``) are left alone.
+
+Which files: exactly the ones named (pre-commit names the staged files, in batches, and
+``pre-commit run --files X`` names X), else, for the plain git hooks that name none, every
+staged path. A named file is read from the index when it is staged (that is what the commit
+will hold) and from the work tree when it is not. Unlike the whole-cluster hooks this one
+has nothing to learn from files it was not given, so it never reports on them.
 """
 
 from __future__ import annotations
 
 from kops_gitsync.gitrepo import staged
 from kops_gitsync.hooks.base import HookContext, changed_paths
-from kops_gitsync.secretscan import scan
+from kops_gitsync.secretscan import findings
+
+
+def _contents(ctx: HookContext, paths: list[str]) -> dict[str, bytes]:
+    blobs = staged.index_blobs(paths, ctx.root)
+    for path in paths:
+        if path not in blobs and ctx.files and (ctx.root / path).is_file():
+            blobs[path] = (ctx.root / path).read_bytes()
+    return blobs
 
 
 def run(ctx: HookContext) -> int:
-    paths = changed_paths(ctx)
+    paths = sorted(set(ctx.files)) if ctx.files else changed_paths(ctx)
     allowed = {
         obj.path
         for obj in ctx.layout.objects(paths)
         if obj.store is not None and obj.store.secrets == "include"
     }
-    blobs = staged.index_blobs([p for p in paths if p not in allowed], ctx.root)
+    blobs = _contents(ctx, [p for p in paths if p not in allowed])
     failed = False
     for path, data in sorted(blobs.items()):
-        for finding in scan(data):
-            ctx.say(f"{path}:{finding.line}: {finding.rule}: {finding.message}")
+        for finding in findings(data):
+            ctx.say(f"{path}:{finding.line}: {finding.rule}: {finding.name}")
             failed = True
     if failed:
         ctx.say(

@@ -45,7 +45,7 @@ SECRET_FORMS = {
     "openstack-password-in-addon": (
         "state/o.example.com/addons/openstack.addons.k8s.io/k8s-1.26.yaml",
         OPENSTACK,
-        "cloud-credential",
+        "password",
     ),
 }
 
