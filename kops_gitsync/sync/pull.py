@@ -57,7 +57,7 @@ def load_state(ctx: SyncContext, commit: str | None) -> SyncState:
 class Fetched:
     blob: Blob
     sha256: str
-    looks_secret: bool
+    secret_rule: str | None  # the scanner rule that matched (secretscan), None: clean
 
 
 def _read_all(
@@ -75,8 +75,9 @@ def _read_all(
             blob = store.read(key, max_bytes=max_bytes)
         except FileNotFoundError:
             return key, None
-        secret = scan_content(key) and bool(scan(blob.data))
-        return key, Fetched(blob, hashlib.sha256(blob.data).hexdigest(), secret)
+        found = scan(blob.data) if scan_content(key) else []
+        rule = f"{found[0].name}, line {found[0].line}" if found else None
+        return key, Fetched(blob, hashlib.sha256(blob.data).hexdigest(), rule)
 
     results: dict[str, Fetched | None] = {}
     if not keys:
@@ -250,9 +251,9 @@ def pull(
         if got is None:
             continue  # gone since the listing: handled as a deletion below
         blob, digest = got.blob, got.sha256
-        if got.looks_secret:
+        if got.secret_rule is not None:
             state.withheld[key] = blob.version
-            result.withheld_by_content.append(key)
+            result.withheld_by_content.append(f"{key} ({got.secret_rule})")
             if key in previous.objects:
                 # Keep the last clean version rather than record a deletion that never
                 # happened (and leave the InstanceGroups without their Cluster).
