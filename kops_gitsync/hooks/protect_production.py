@@ -199,6 +199,12 @@ def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> i
                     f"It reaches the store after review merges it into an approved branch "
                     f"({auth.patterns(guard.store)}) and `kops-gitsync push --yes` runs there.")
             continue
+        if staged.resolve("HEAD", ctx.root) is None and auth.remote is None:
+            # The repository's first commit: there is no approved branch yet to review
+            # against or to propose into; the gate is push, which needs a review remote.
+            ctx.say(f"note: production store {guard.name!r}: first commit of the repository; "
+                    f"from now on changes go through review ({GUIDE}).")
+            continue
         heads = _merge_heads(ctx.root)
         if heads:
             local = [h for h in heads if not _reviewed(ctx, auth, guard, h)]

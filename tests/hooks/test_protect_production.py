@@ -137,3 +137,13 @@ def test_push_stage_checks_the_remote_branch(
     # ... pushed to a branch of their own, they are a proposal.
     proc = repo.git("push", "origin", "feature", check=False)
     assert proc.returncode == 0, output(proc)
+
+
+def test_the_first_commit_of_a_repository_is_not_refused(make_repo: MakeRepo) -> None:
+    """Nothing exists to review against or propose into yet; push is the gate from here on."""
+    repo = make_repo(hooks=("kops-protect-production",), config=CONFIG)
+    repo.git("checkout", "-q", "--orphan", "release/first")  # an approved branch, unborn
+    source = fixture_store("minimal-aws")
+    repo.copy_tree(source, "state/prod", intent_keys(source))
+    proc = repo.commit("bootstrap the review repository")
+    assert proc.returncode == 0, output(proc)
