@@ -20,7 +20,7 @@ BROKEN = [
     (b"{not json", "not JSON"),
     (b'["a", "list"]', "JSON list"),
     (b"\xff\xfe\xfd", "not UTF-8"),
-    (json.dumps({**VALID, "lease": "shared"}).encode(), "does not know"),
+    (json.dumps({**VALID, "lease": "exclusive"}).encode(), "does not know"),
     (json.dumps({**VALID, "expires": "soon"}).encode(), "'expires' is \"soon\""),
     (json.dumps({**VALID, "expires": float("nan")}).encode(), "'expires' is NaN"),
     (json.dumps({**VALID, "expires": None}).encode(), "'expires' is null"),

@@ -115,7 +115,7 @@ UNREADABLE = [
     (b"garbage\n", "not JSON"),
     (b"[1, 2]", "JSON list"),
     (b"\xff\xfe\x00l\x00o\x00c\x00k", "not UTF-8"),
-    (json.dumps({**VALID, "mode": "shared"}).encode(), "does not know"),
+    (json.dumps({**VALID, "mode": "exclusive"}).encode(), "does not know"),
     (json.dumps({**VALID, "expires": "tomorrow"}).encode(), "'expires' is \"tomorrow\""),
     (json.dumps({**VALID, "expires": float("nan")}).encode(), "'expires' is NaN"),
     (json.dumps({**VALID, "expires": None}).encode(), "'expires' is null"),
