@@ -37,6 +37,10 @@ from kops_gitsync.vfs.base import Store
 from kops_gitsync.vfs.guarded import GuardedStore
 
 DEFAULT_TTL = 15 * 60.0
+# Bounds a lock's numbers must keep for the clock and os.kill to accept them; anything
+# outside is an unreadable lock, held and shown, never a traceback.
+MAX_PID = 2**31 - 1
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
 RENEW_AFTER = 1 / 3  # of the TTL: ensure_held renews a lock older than this
 
 
@@ -97,13 +101,14 @@ def parse(data: bytes) -> tuple[LockInfo | None, str | None]:
     for name in _TEXT_FIELDS:
         if not isinstance(doc[name], str):
             return None, f"{name!r} is {_shown(doc[name])}, not a string"
-    if not isinstance(doc["pid"], int) or isinstance(doc["pid"], bool):
-        return None, f"'pid' is {_shown(doc['pid'])}, not a process id"
+    pid = doc["pid"]
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid <= MAX_PID:
+        return None, f"'pid' is {_shown(pid)}, not a process id"
     for name in _TIME_FIELDS:
         value = doc[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
             value
-        ):
+        ) or not 0 <= value <= MAX_TIME:
             return None, f"{name!r} is {_shown(value)}, not a time"
     return LockInfo(**{name: doc[name] for name in FIELDS}), None
 

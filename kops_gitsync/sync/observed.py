@@ -122,10 +122,13 @@ def merge_observed(ctx: SyncContext, commit: str) -> bool:
         f"Merge store {ctx.name} into {branch}\n\n"
         f"{TRAILER_STORE}: {ctx.name}\n{TRAILER_OPERATION}: pull-merge\n"
     )
-    if head is None or repo.is_ancestor(head, commit):
-        outcome = repo.merge(commit, message)  # a fast-forward: no merge rules involved
+    if head is None:
+        outcome = repo.merge(commit, message)  # an unborn branch: git checks out the commit
         if outcome.refused:
             raise FatalError(f"git refused to merge {ctx.observed_ref}: {outcome.refused}")
+        return True
+    if repo.is_ancestor(head, commit):  # a fast-forward, put back whole if files cannot be
+        advance_head(repo, head, commit, f"kops-gitsync pull: fast-forward {ctx.name}")
         return True
     base_tree = _merge_base_tree(ctx, head, commit)
     merged = merge_trees(repo, base_tree, head, commit, _Resolver(ctx))

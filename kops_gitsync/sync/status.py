@@ -76,9 +76,13 @@ def store_status(ctx: SyncContext) -> StoreStatus:
     result.journal_pending = journal is not None
     tip = observed_tip(ctx)
     result.observed = tip
-    info, version = StoreLock.holder(ctx.store)
-    if version is not None:
-        result.lock = info.describe() if info else "unreadable lock object"
+    lock = StoreLock.inspect(ctx.store)
+    if lock.version is not None:
+        result.lock = lock.describe()
+        if lock.info is None:
+            result.problems.append(
+                f"the lock object cannot be read, so push refuses ({lock.problem}); see "
+                "`kops-gitsync unlock`")
     live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
     mirrored_live = {k: v for k, v in live.items() if ctx.policy.mirrored(k)}
     unsafe = [f"{printable(k)!r}: {p}" for k in mirrored_live if (p := key_problem(k))]
@@ -104,7 +108,7 @@ def store_status(ctx: SyncContext) -> StoreStatus:
     result.store_ahead = sorted(
         k for k in set(mirrored_live) | set(state.objects)
         if (state.objects[k].version if k in state.objects else None) != mirrored_live.get(k)
-        and state.withheld.get(k) != mirrored_live.get(k)
+        and not (k in state.withheld and state.withheld[k] == mirrored_live.get(k))
         and (k, mirrored_live.get(k)) not in own
     )
     head = repo.head_commit()

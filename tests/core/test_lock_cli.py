@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,3 +71,22 @@ def test_unlock_warns_while_a_daemon_holds_the_lease(
     assert "daemon" in shown.out and "stop that daemon" in shown.out
     assert StoreLock.inspect(FileStore(store)).info is not None
 
+
+
+@pytest.mark.parametrize("field,value", [
+    ("expires", 1e20), ("created", 1e20), ("expires", -5.0),
+    ("pid", 100000000000000000000), ("pid", -1), ("pid", 0),
+])
+def test_out_of_range_lock_numbers_are_an_unreadable_lock_not_a_traceback(
+    pulled: tuple[Path, Path], cli: Callable[..., Run], field: str, value: float
+) -> None:
+    repo, store = pulled
+    lock = {**VALID, "host": socket.gethostname(), field: value}
+    (store / LOCK_KEY).write_text(json.dumps(lock))
+    for args in (("status",), ("unlock",), ("push", "--yes")):
+        result = cli(*args, cwd=repo)
+        assert "Traceback" not in result.err and result.code in (0, 1), (args, result.err)
+    status = cli("status", cwd=repo)
+    assert status.code == 1 and "unreadable" in status.out, status.out
+    assert cli("unlock", "--yes", cwd=repo).code == 0
+    assert not (store / LOCK_KEY).exists()
