@@ -136,7 +136,11 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
 def _check_guards(ctx: SyncContext, sides: Sides, plan: Plan, live_count: int,
                   max_delete: int | None) -> None:
     if plan.conflicts:
-        lines = "\n".join(f"  {c.key}: {c.reason}" for c in plan.conflicts)
+        withheld = load_state(ctx, sides.observed_tip).withheld
+        hint = (" (the store's version is withheld from git: it looks like a secret or is too "
+                "large; change it in the store with kops, or remove that content there and pull)")
+        lines = "\n".join(f"  {c.key}: {c.reason}{hint if c.key in withheld else ''}"
+                          for c in plan.conflicts)
         raise FatalError(
             f"push to {ctx.name} stopped before writing anything: the store changed since "
             f"{sides.base_commit[:12]} on the same objects as {sides.branch}:\n{lines}\n"

@@ -334,3 +334,18 @@ def test_secret_added_to_a_mirrored_object_keeps_the_last_clean_version(
     assert "D config" not in log and "config" in log
     again = cli("pull", cwd=repo)
     assert "up to date" in again.out and "read 0" in again.out
+
+
+def test_editing_an_object_whose_store_version_is_withheld_says_why_it_conflicts(
+    pulled: tuple[Path, Path], cli: Callable[..., Run]
+) -> None:
+    repo, store = pulled
+    pem = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA1234\\n-----END RSA PRIVATE KEY-----"
+    text = (store / CONFIG).read_text()
+    (store / CONFIG).write_text(text.replace(
+        "spec:\n", f"spec:\n  fileAssets:\n  - name: key\n    content: \"{pem}\"\n", 1))
+    assert cli("pull", cwd=repo).code == 0
+    edit(repo, CONFIG, "kubernetesVersion:", "# reviewed\n  kubernetesVersion:", "config")
+    push = cli("push", "--yes", cwd=repo)
+    assert push.code == 1 and CONFIG in push.err and "withheld from git" in push.err
+    assert "-----BEGIN" in (store / CONFIG).read_text()  # the store's version untouched
