@@ -77,3 +77,24 @@ def _immutable_ctx(paths: list[Path]):  # type: ignore[no-untyped-def]
     import contextlib
 
     return contextlib.contextmanager(_immutable)(paths)
+
+
+def test_a_pull_commit_missing_mirrored_objects_is_refused(
+    repo: Path, cli: Callable[..., Run], make_store: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If git ever leaves out a path (a name it will not track), nothing is recorded: a sync
+    state claiming objects the tree lacks would make the next push delete them."""
+    from kops_gitsync.gitrepo.repo import GitRepo
+
+    store = make_store("minimal-aws")
+    real = GitRepo.build_tree
+
+    def dropping(self: GitRepo, base: str | None, changes: dict[str, str | None]) -> str:
+        kept = {p: s for p, s in changes.items() if not p.endswith("instancegroup/nodes")}
+        return real(self, base, kept)
+
+    monkeypatch.setattr(GitRepo, "build_tree", dropping)
+    result = cli("pull", "--state", f"file://{store}", cwd=repo)
+    assert result.code == 1 and "did not keep 1" in result.err and "nodes" in result.err
+    assert git(repo, "for-each-ref", "refs/kops-gitsync") == ""
