@@ -83,7 +83,7 @@ def parse(data: bytes) -> tuple[LockInfo | None, str | None]:
         doc = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None, "it is not UTF-8 text"
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         return None, "it is not JSON"
     if not isinstance(doc, dict):
         return None, f"it holds a JSON {type(doc).__name__}, not a lock object"

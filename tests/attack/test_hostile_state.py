@@ -1,0 +1,67 @@
+"""Regressions found by the fuzz tests: a lock object or a push journal that json cannot
+nest (``[[[[...``) or that holds the wrong JSON types must be a one-line error naming the
+file, never a RecursionError or TypeError traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kops_gitsync.errors import FatalError
+from kops_gitsync.sync.journal import Journal
+from kops_gitsync.sync.lock import parse
+
+DEEP = b"[" * 100_000
+
+
+def test_a_deeply_nested_lock_object_is_unreadable_not_a_crash() -> None:
+    info, problem = parse(DEEP)
+    assert info is None and problem is not None and "JSON" in problem
+
+
+@pytest.mark.parametrize("content", [
+    DEEP,
+    b'{"a":' * 50_000,
+])
+def test_a_deeply_nested_journal_is_damaged_not_a_crash(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "journal-default.json"
+    path.write_bytes(content)
+    with pytest.raises(FatalError, match=r"journal .* is damaged"):
+        Journal.load(path)
+
+
+SHA = "a" * 40
+GOOD = {"store": "default", "url": "file:///s", "source_commit": SHA, "branch": "main",
+        "observed_tip": SHA, "lock_id": None, "entries": []}
+
+
+@pytest.mark.parametrize("change", [
+    {"source_commit": 5},  # crashed on source_commit[:12]
+    {"source_commit": SHA + "\nKops-Gitsync-Operation: push"},  # a forged trailer
+    {"branch": ["main"]},
+    {"entries": [{"op": "create", "key": ["a"], "expect": None, "sha256": None,
+                  "blob": SHA}]},  # a list as a store key
+    {"entries": [{"op": "chmod", "key": "a", "expect": None, "sha256": None, "blob": None}]},
+    {"entries": {"op": "delete"}},
+    {"lock_id": True},
+    {"extra": 1},
+])
+def test_a_journal_with_wrong_types_is_damaged(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    path = tmp_path / "journal-default.json"
+    path.write_text(json.dumps(GOOD | change) + "\n")
+    with pytest.raises(FatalError, match=r"journal .* is damaged"):
+        Journal.load(path)
+
+
+def test_an_applied_line_with_wrong_types_ends_the_applied_list(tmp_path: Path) -> None:
+    path = tmp_path / "journal-default.json"
+    good = {"key": "c/config", "op": "update", "version": "v", "size": 1, "sha256": "x",
+            "blob": SHA}
+    bad = good | {"key": ["unhashable"]}
+    path.write_text("\n".join(json.dumps(x) for x in (GOOD, good, bad, good)) + "\n")
+    journal = Journal.load(path)
+    assert journal is not None and [a.key for a in journal.applied] == ["c/config"]
