@@ -65,3 +65,35 @@ def test_an_applied_line_with_wrong_types_ends_the_applied_list(tmp_path: Path) 
     path.write_text("\n".join(json.dumps(x) for x in (GOOD, good, bad, good)) + "\n")
     journal = Journal.load(path)
     assert journal is not None and [a.key for a in journal.applied] == ["c/config"]
+
+
+# A sync state reaches a clone in commits (every pull merges it into the branch), so what a
+# crafted commit puts there is input, not a record this tool wrote.
+def _state(objects: object, **extra: object) -> bytes:
+    return json.dumps({"format": 1, "url": "file:///s", "objects": objects, **extra}).encode()
+
+
+REC = {"version": "v", "size": 1, "sha256": "a" * 64}
+
+
+@pytest.mark.parametrize("data", [
+    b'{"format": 1, "url": "u", "objects": ' + b"[" * 50_000,  # RecursionError
+    _state({"c/config": REC | {"size": float("inf")}}),  # OverflowError from int(inf)
+    _state({"c/config": REC | {"size": -5}}),
+    _state({"c/config": REC | {"version": ["v"]}}),
+    _state({"../../sibling/precious": REC}),  # pull would delete "state/../../sibling/..."
+    _state({"c/.git/config": REC}),
+    _state({"c/config": REC}, withheld={"/etc/passwd": "v"}),
+])
+def test_a_hostile_sync_state_is_damaged_not_a_crash(data: bytes) -> None:
+    from kops_gitsync.sync.syncstate import SyncState
+
+    with pytest.raises(FatalError, match=r"sync state .* is damaged"):
+        SyncState.from_bytes(data, "here")
+
+
+def test_a_sync_state_this_tool_writes_still_loads() -> None:
+    from kops_gitsync.sync.syncstate import Recorded, SyncState
+
+    state = SyncState("file:///s", {"c/config": Recorded("v1", 10, "a" * 64)}, {"c/x": "v2"})
+    assert SyncState.from_bytes(state.to_bytes(), "here") == state
