@@ -166,3 +166,33 @@ config_text = st.one_of(
         _json, max_size=5,
     ).map(lambda d: json.dumps({"stores": [d]}).encode()),
 )
+
+_STATE_KEYS = st.sampled_from([
+    "../../sibling/precious", "/etc/passwd", ".git/config", "minimal-aws.example.com/.git/x",
+    "minimal-aws.example.com/config", "minimal-aws.example.com/instancegroup/nodes",
+    "a\nb", "", "x/../../y", "minimal-aws.example.com/instancegroup/../../../z",
+]) | st.text(max_size=20)
+_record = st.fixed_dictionaries(
+    {"version": _json, "size": _json | st.sampled_from([math.inf, -math.inf, math.nan, -1,
+                                                         10**30, "12"]),
+     "sha256": _json},
+)
+
+
+@st.composite
+def sync_state_bytes(draw: st.DrawFn, url: str) -> bytes:
+    """A sync state file as a hostile commit could hold it (the url right, so it is used)."""
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(st.binary(max_size=200))
+    if kind == 1:
+        return b'{"format": 1, "url": ' + json.dumps(url).encode() + b', "objects": ' \
+            + b"[" * 50_000
+    doc: dict[str, object] = {"format": 1, "url": url,
+                              "objects": draw(st.dictionaries(_STATE_KEYS, _record,
+                                                              max_size=4)),
+                              "withheld": draw(st.dictionaries(_STATE_KEYS, _json,
+                                                               max_size=3))}
+    if kind == 2:
+        doc[draw(st.sampled_from(["format", "url", "objects", "withheld"]))] = draw(_json)
+    return json.dumps(doc).encode()

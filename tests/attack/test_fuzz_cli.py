@@ -12,6 +12,7 @@ from __future__ import annotations
 import faulthandler
 import itertools
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -246,3 +247,41 @@ def test_hostile_arguments(tmp_path: Path, args: list[str]) -> None:
     with example(tmp_path) as box:
         write_store(box.store)
         assert_sane(cli(*args, cwd=box.repo), " ".join(args))
+
+
+def _hostile_observed_commit(repo: Path, state: bytes) -> None:
+    """One more observed commit, as a crafted commit reaching the clone could carry it:
+    same trailers, a sync state of the attacker's choosing."""
+    ref = "refs/kops-gitsync/observed/default"
+    tip = git(repo, "rev-parse", ref).strip()
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=state,
+                          capture_output=True, check=True).stdout.decode().strip()
+    env = dict(os.environ, GIT_INDEX_FILE=str(repo / ".git" / "attack-index"))
+    for args in (["read-tree", tip],
+                 ["update-index", "--cacheinfo", f"100644,{blob},.kops-gitsync/default.json"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    os.unlink(env["GIT_INDEX_FILE"])
+    message = git(repo, "log", "-1", "--format=%B", tip)
+    commit = subprocess.run(["git", "commit-tree", tree, "-p", tip, "-m", message], cwd=repo,
+                            check=True, capture_output=True, text=True).stdout.strip()
+    git(repo, "update-ref", ref, commit, tip)
+
+
+@FUZZ
+@given(data=st.data())
+def test_hostile_sync_state_on_the_observed_ref(tmp_path: Path, data: st.DataObject) -> None:
+    with example(tmp_path) as box:
+        write_store(box.store)
+        url = f"file://{box.store}"
+        assert cli("pull", "--state", url, cwd=box.repo).code == 0
+        _edit_and_commit(box)
+        before = snapshot(box.store)
+        _hostile_observed_commit(box.repo, data.draw(S.sync_state_bytes(url), label="state"))
+        for verb in (["status"], ["push"], ["push", "--yes"], ["pull"], ["status"],
+                     ["push", "--yes"], ["unlock"]):
+            assert_sane(cli(*verb, cwd=box.repo), " ".join(verb))
+        after = snapshot(box.store)
+        assert set(after) <= set(before), sorted(set(after) - set(before))
+        assert {k for k in before if before[k] != after.get(k)} <= {NODES}, "store changed"
