@@ -194,6 +194,9 @@ def pull(
     repo, policy = ctx.repo, ctx.policy
     result = PullResult(store=ctx.name)
     tip = observed_tip(ctx)
+    # A state adopted from a branch (a teammate's pull, or a crafted commit) says which
+    # content each version holds, but this clone never read it: read everything once.
+    verified = not ctx.adopted_path.exists()
     previous = load_state(ctx, tip)
     if tip is not None and previous.url != ctx.url:
         raise FatalError(
@@ -223,9 +226,9 @@ def pull(
     limit = ctx.config.max_object_size
     for key, info in mirrored.items():
         recorded = previous.objects.get(key)
-        if recorded is not None and recorded.version == info.version:
+        if recorded is not None and recorded.version == info.version and verified:
             state.objects[key] = recorded
-        elif previous.withheld.get(key) == info.version:
+        elif previous.withheld.get(key) == info.version and verified:
             state.withheld[key] = info.version
             if key in previous.objects:  # the last clean version stays mirrored
                 state.objects[key] = previous.objects[key]
@@ -299,6 +302,7 @@ def pull(
         repo.update_ref(ctx.observed_ref, commit, tip, f"kops-gitsync pull {ctx.name}")
         result.observed_commit = tip = commit
 
+    ctx.adopted_path.unlink(missing_ok=True)  # what the tip records is what the store holds
     if merge and tip is not None:
         result.merged = merge_observed(ctx, tip)
     result.summary = _summary(ctx, result)
