@@ -35,6 +35,7 @@ from kops_gitsync.errors import LockHeld, LockLost, ObjectExists, PreconditionFa
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.base import Store
 from kops_gitsync.vfs.guarded import GuardedStore
+from kops_gitsync.vfs.keys import printable
 
 DEFAULT_TTL = 15 * 60.0
 RENEW_AFTER = 1 / 3  # of the TTL: ensure_held renews a lock older than this
@@ -55,8 +56,11 @@ class LockInfo:
     expires: float
 
     def describe(self) -> str:
+        # The fields are whatever the lock object holds: escaped, so that a newline or a
+        # terminal escape in them cannot forge or hide a line of status, push or unlock.
+        owner, host, operation = (printable(v) for v in (self.owner, self.host, self.operation))
         return (
-            f"held by {self.owner}@{self.host} (pid {self.pid}) for {self.operation} "
+            f"held by {owner}@{host} (pid {self.pid}) for {operation} "
             f"since {_utc(self.created)}, expires {_utc(self.expires)}"
         )
 
