@@ -96,7 +96,7 @@ def _kops_secret_json(data: bytes) -> bool:
         return False
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # [[[[... crashed pull's readers
         return False
     return isinstance(doc, dict) and isinstance(doc.get("Data"), str) and bool(doc["Data"])
 

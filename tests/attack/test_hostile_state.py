@@ -97,3 +97,41 @@ def test_a_sync_state_this_tool_writes_still_loads() -> None:
 
     state = SyncState("file:///s", {"c/config": Recorded("v1", 10, "a" * 64)}, {"c/x": "v2"})
     assert SyncState.from_bytes(state.to_bytes(), "here") == state
+
+
+def test_secret_scan_of_a_deeply_nested_kops_secret_json_is_not_a_crash() -> None:
+    from kops_gitsync.secretscan import scan
+
+    scan(b'{"Data": ' + b"[" * 100_000)  # raised RecursionError in pull's reader threads
+
+
+def test_pull_of_a_store_object_nested_too_deep(tmp_path: Path) -> None:
+    from tests.attack.helpers import CLUSTER, Sandbox, assert_sane, cli, write_store
+
+    box = Sandbox(tmp_path)
+    write_store(box.store)
+    (box.store / CLUSTER / "secrets").mkdir()
+    (box.store / CLUSTER / "secrets" / "admin").write_bytes(b'{"Data": ' + b"[" * 100_000)
+    (box.store / CLUSTER / "odd.json").write_bytes(b'{"Data": ' + b"[" * 100_000)
+    run = cli("pull", "--state", f"file://{box.store}", cwd=box.repo)
+    assert_sane(run, "pull")
+    assert run.code == 0, run.err
+
+
+def test_a_deeply_nested_sync_state_in_head_does_not_crash_the_hooks(tmp_path: Path) -> None:
+    """config/pinning.py reads HEAD's sync state for every command and hook."""
+    from tests.attack.helpers import Sandbox, assert_sane, cli, git, write_store
+
+    box = Sandbox(tmp_path)
+    write_store(box.store)
+    assert cli("pull", "--state", f"file://{box.store}", cwd=box.repo).code == 0
+    (box.repo / ".kops-gitsync" / "default.json").write_bytes(
+        b'{"format": 1, "objects": ' + b"[" * 100_000)
+    # a store without `path:` makes every command check where its mirror is (pinning.py)
+    (box.repo / ".kops-gitsync.yaml").write_text(f"stores:\n- name: default\n"
+                                                 f"  state: file://{box.store}\n")
+    git(box.repo, "add", "-A")
+    git(box.repo, "commit", "-qm", "crafted", "--no-verify")
+    for args in (["status"], ["hook", "validate"], ["hook", "protect-production"],
+                 ["hook", "no-secrets"], ["pull"]):
+        assert_sane(cli(*args, cwd=box.repo), " ".join(args))
