@@ -135,3 +135,23 @@ def test_a_deeply_nested_sync_state_in_head_does_not_crash_the_hooks(tmp_path: P
     for args in (["status"], ["hook", "validate"], ["hook", "protect-production"],
                  ["hook", "no-secrets"], ["pull"]):
         assert_sane(cli(*args, cwd=box.repo), " ".join(args))
+
+
+@pytest.mark.parametrize("name", ["hook-config-cache.json", "daemon-state"])
+def test_deeply_nested_local_state_files_are_ignored(tmp_path: Path, name: str) -> None:
+    """The hooks' config cache and the daemon's state file are advisory: damaged, they are
+    rebuilt or left out, never a traceback."""
+    from kops_gitsync.daemon.state import FILE_NAME
+    from tests.attack.helpers import Sandbox, assert_sane, cli, git, write_store
+
+    box = Sandbox(tmp_path)
+    write_store(box.store)
+    assert cli("pull", "--state", f"file://{box.store}", cwd=box.repo).code == 0
+    (box.repo / ".kops-gitsync.yaml").write_text(f"stores:\n- name: default\n  path: state\n"
+                                                 f"  state: file://{box.store}\n")
+    git(box.repo, "add", ".kops-gitsync.yaml")
+    target = box.repo / ".git" / "kops-gitsync" / (FILE_NAME if name == "daemon-state" else name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"[" * 100_000)
+    for args in (["status"], ["hook", "validate"], ["hook", "no-secrets"]):
+        assert_sane(cli(*args, cwd=box.repo), " ".join(args))
