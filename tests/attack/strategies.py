@@ -67,10 +67,12 @@ object_bytes = st.one_of(
     st.just(HEADER + b"spec:\n  bomb: &x [1]\n" + yaml_bomb(9, 9)),
     st.just(_nested(50_000)),
     st.just(b"{" * 20_000),
+    st.just(b'{"Data": ' + b"[" * 100_000),  # a kops secret's JSON, nested past recursion
+    st.just(b'{"format": 1, "objects": ' + b"[" * 100_000),
     st.just(HEADER + b"spec:\n  nodes: \xff\xfe\n"),
     st.just(HEADER + b"spec:\n  x: \x00\x00\x00\n"),
     st.just(b"\x00" * 4096),
-    st.just(HEADER + b"spec:\n" + b"  k%d: v\n" * 1),
+    st.just(HEADER + b"spec:\n" + b"".join(b"  k%d: &a%d v\n" % (i, i) for i in range(500))),
     st.just(HEADER + b"spec:\n  a: 1\n  a: 2\n"),
     st.just(HEADER + b"spec: !!python/object/apply:os.system ['touch /tmp/pwned']\n"),
     st.just(HEADER + b"spec:\n  long: " + b"x" * 2_000_000 + b"\n"),
