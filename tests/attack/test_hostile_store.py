@@ -58,10 +58,11 @@ def test_a_listing_of_100000_keys_pulls_in_bounded_time_and_memory(tmp_path: Pat
     first, second = figures
     assert first["code"] == 0 and second["code"] == 0, proc.stderr
     assert "100003 added" in proc.stdout and "listed 100003, read 0" in proc.stdout
-    # Generous: on a 2-core machine shared by 8 agents it measured ~10 s and ~280 MB.
+    # Generous: on a 2-core machine shared by 8 agents it measured 10-14 s and 234 MB, of
+    # which 54 MB is the in-process memfs store itself (280 MB before reads were windowed).
     assert first["seconds"] < 240, figures
     assert second["seconds"] < 120, figures
-    assert first["maxrss_mb"] < 1024, figures
+    assert first["maxrss_mb"] < 512, figures
 
 
 def test_a_yaml_bomb_is_mirrored_as_bytes_and_refused_by_the_checks(tmp_path: Path) -> None:
