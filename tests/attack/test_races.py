@@ -236,3 +236,29 @@ def test_a_push_racing_an_out_of_band_writer(
         assert pulled.returncode == 0, pulled.stderr
     print(f"\nout-of-band writer on {target}: (outcome, writes) per round: {outcomes}")
     assert CLUSTER in str(store / key)
+
+
+def test_two_pulls_in_one_clone_at_the_same_instant(clones: tuple[Path, Path, Path]) -> None:
+    """The observed ref moves by compare-and-swap and git guards its index: one pull records
+    and merges the change, the other finds it done or fails with a message, never a
+    traceback; a later pull leaves the clone clean with the store's content."""
+    store, a, _b = clones
+    outcomes = []
+    for n in range(ROUNDS):
+        nodes = store / NODES
+        nodes.write_bytes(nodes.read_bytes().replace(
+            f"maxSize: {field(nodes.read_bytes(), 'maxSize')}".encode(),
+            f"maxSize: {500 + n}".encode()))
+        results = together((a, ("pull",)), (a, ("pull",)))
+        outcomes.append(tuple(why(r) for r in results))
+        failed = [r.stderr.strip() for r in results if r.returncode]
+        if failed and n == 0:
+            print(f"\nthe losing pull said: {failed[0]}")
+        for r in results:
+            assert "Traceback" not in r.stderr, r.stderr
+            assert r.returncode == 0 or (r.returncode == 1 and r.stderr.strip()), r
+        settle = kops(a, "pull")
+        assert settle.returncode == 0, settle.stderr
+        assert git(a, "status", "--porcelain") == ""
+        assert (a / "state" / NODES).read_bytes() == nodes.read_bytes()
+    print(f"\ntwo pulls in one clone, outcome per round: {outcomes}")
