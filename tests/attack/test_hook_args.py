@@ -64,3 +64,25 @@ def test_fuzzed_file_arguments(box: Sandbox, parts: list[str], absolute: bool, s
     path = ("/" if absolute else "") + os.path.join(*parts) if parts else ""
     cwd = box.repo / "sub" if sub else box.repo
     assert_sane(cli("hook", "validate,no-secrets", path, cwd=cwd), f"hook {path!r}")
+
+
+_SHA = st.sampled_from(["0" * 40, "f" * 40, "a" * 39, "HEAD", "", "g" * 40, "1" * 64])
+_REF = st.sampled_from(["refs/heads/main", "refs/heads/x", "main", "", "refs/tags/v1",
+                        "refs/heads/\x1b[2J", "refs/heads/a b"]) | st.text(max_size=12)
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.tuples(_REF, _SHA, _REF, _SHA).map(" ".join)
+                      | st.text(max_size=40), max_size=4))
+def test_fuzzed_pre_push_lines(box: Sandbox, lines: list[str]) -> None:
+    config = box.repo / ".kops-gitsync.yaml"
+    if not config.exists():  # a production store, so that the hook has work to do
+        config.write_text(f"stores:\n- name: default\n  path: state\n  production: true\n"
+                          f"  state: file://{box.store}\n")
+        git(box.repo, "add", "-A")
+        git(box.repo, "commit", "-qm", "production", "--no-verify")
+    head = git(box.repo, "rev-parse", "HEAD").strip()
+    stdin = "\n".join([*lines, f"refs/heads/main {head} refs/heads/main {'0' * 40}"]) + "\n"
+    run = cli("hook", "protect-production", "--pre-push", "origin", cwd=box.repo, stdin=stdin)
+    assert_sane(run, f"pre-push {stdin!r}")
