@@ -49,6 +49,28 @@ def _stage(args: argparse.Namespace, root: Path) -> str:
     return "merge" if staged.merge_heads(root) else "commit"
 
 
+def _repo_paths(files: list[str], cwd: Path, root: Path) -> list[str]:
+    """The arguments as paths relative to the root, so they match the index.
+
+    pre-commit runs from the repository root, and git hooks too; a person may not. A path
+    that leads out of the repository (``../../etc/passwd`` from a sub-folder) is refused by
+    name: it used to end in a ValueError traceback.
+    """
+    from kops_gitsync.errors import FatalError
+
+    found = []
+    for name in files:
+        if cwd == root and not os.path.isabs(name) and ".." not in Path(name).parts:
+            found.append(name)
+            continue
+        path = Path(os.path.normpath(cwd / name))  # lexical: a link is a path in the index
+        try:
+            found.append(path.relative_to(root).as_posix())
+        except ValueError:
+            raise FatalError(f"{name}: outside the repository {root}") from None
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     from kops_gitsync.errors import FatalError
 
@@ -59,10 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown or not names:
         raise FatalError(f"unknown hook {args.name!r} (known: {', '.join(HOOKS)})")
     root = staged.repo_root()
-    cwd = Path.cwd()
-    # pre-commit runs from the repository root; git hooks too. Paths given relative to a
-    # sub-folder are made relative to the root so they match the index.
-    files = [str((cwd / f).resolve().relative_to(root)) if cwd != root else f for f in args.files]
+    files = _repo_paths(args.files, Path.cwd(), root)
     ctx = HookContext(root=root, files=files, stage=_stage(args, root))
     if args.pre_push is not None:
         ctx.push_refs = staged.parse_push_lines(sys.stdin.read())

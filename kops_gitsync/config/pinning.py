@@ -56,8 +56,8 @@ def _mirrored_keys(rev: str, name: str, cwd: Path) -> list[str] | None:
     try:
         objects = json.loads(raw.decode("utf-8", "surrogateescape"))["objects"]
         keys = [str(key) for key in objects]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None  # damaged: pull and push say so with the fix
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None  # damaged (or nested too deep): pull and push say so with the fix
     return sorted(keys)[:_SAMPLE]
 
 

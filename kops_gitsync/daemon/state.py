@@ -96,7 +96,7 @@ def read_state(git_dir: Path) -> dict[str, Any] | None:
     """
     try:
         data = json.loads(state_file(git_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: [[[[... nested too deep
         return None
     if not isinstance(data, dict):
         return None

@@ -61,8 +61,8 @@ def load_stores(root: Path) -> tuple[StoreConfig, ...]:
             stores = tuple(_from_json(entry) for entry in cached["stores"])
             defaulted = [str(name) for name in cached["defaulted"]]
             lines = {str(k): int(v) for k, v in cached["lines"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        cached = {}  # no cache yet, or one from another file or version: parse
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        cached = {}  # no cache yet, one from another file or version, or damaged: parse
     if not cached:
         config = parse_repo_config(raw, source)
         stores = config.stores

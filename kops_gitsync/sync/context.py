@@ -51,6 +51,12 @@ class SyncContext:
         # journal of a push interrupted in another one.
         return self.repo.common_dir / "kops-gitsync" / f"journal-{self.config.name}.json"
 
+    @property
+    def adopted_path(self) -> Path:
+        """Names an observed commit found in a branch, not made by this clone: the next pull
+        reads every object once instead of trusting the versions it records."""
+        return self.repo.common_dir / "kops-gitsync" / f"adopted-{self.config.name}"
+
     def close(self) -> None:
         self.store.close()
 

@@ -16,9 +16,11 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from kops_gitsync.errors import FatalError, PreconditionFailed
 from kops_gitsync.sync.context import SyncContext
@@ -106,22 +108,60 @@ class Journal:
                 "check the store by hand, then remove the file and run pull"
             ) from None
         try:
-            header = json.loads(lines[0])
-            entries = [JournalEntry(**e) for e in header.pop("entries")]
+            header = _checked(json.loads(lines[0]), _HEADER)
+            entries = [JournalEntry(**_checked(e, _ENTRY)) for e in header.pop("entries")]
             journal = cls(path=path, entries=entries, **header)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
             raise FatalError(
                 f"the push journal {path} is damaged (no plan in its first line); check the "
                 "store by hand, then remove the file and run pull"
             ) from None
         for line in lines[1:]:
             try:
-                journal.applied.append(Applied(**json.loads(line)))
-            except (ValueError, TypeError):
+                journal.applied.append(Applied(**_checked(json.loads(line), _APPLIED)))
+            except (ValueError, TypeError, RecursionError):
                 # Only the last line can be torn by a kill; the resume re-checks every
                 # action against the store anyway.
                 break
         return journal
+
+
+_NONE = type(None)
+_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_OPS = frozenset(op.value for op in Op)
+_HEADER: dict[str, tuple[type, ...]] = {
+    "store": (str,), "url": (str,), "source_commit": (str,), "branch": (str,),
+    "observed_tip": (str,), "lock_id": (str, _NONE), "entries": (list,),
+}
+_ENTRY: dict[str, tuple[type, ...]] = {
+    "op": (str,), "key": (str,), "expect": (str, _NONE), "sha256": (str, _NONE),
+    "blob": (str, _NONE),
+}
+_APPLIED: dict[str, tuple[type, ...]] = {
+    "key": (str,), "op": (str,), "version": (str, _NONE), "size": (int,),
+    "sha256": (str, _NONE), "blob": (str, _NONE),
+}
+
+
+def _checked(record: object, types: dict[str, tuple[type, ...]]) -> dict[str, Any]:
+    """``record`` if it is a JSON object with exactly these fields, of these types, on one
+    line each; else TypeError. A damaged or hand-edited journal must not reach the store with
+    a key that is a list, or a commit message with a "commit id" holding a newline (a forged
+    trailer)."""
+    if not isinstance(record, dict) or set(record) != set(types):
+        raise TypeError("not a journal record")
+    for name, allowed in types.items():
+        value = record[name]
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise TypeError(name)
+        if isinstance(value, str) and not value.isprintable():
+            raise TypeError(name)
+    for name in ("source_commit", "observed_tip", "blob"):
+        if isinstance(record.get(name), str) and not _COMMIT.fullmatch(record[name]):
+            raise TypeError(name)
+    if "op" in record and record["op"] not in _OPS:
+        raise TypeError("op")
+    return record
 
 
 def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str | None:

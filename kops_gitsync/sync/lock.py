@@ -35,6 +35,7 @@ from kops_gitsync.errors import LockHeld, LockLost, ObjectExists, PreconditionFa
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.base import Store
 from kops_gitsync.vfs.guarded import GuardedStore
+from kops_gitsync.vfs.keys import printable
 
 DEFAULT_TTL = 15 * 60.0
 # Bounds a lock's numbers must keep for the clock and os.kill to accept them; anything
@@ -59,8 +60,11 @@ class LockInfo:
     expires: float
 
     def describe(self) -> str:
+        # The fields are whatever the lock object holds: escaped, so that a newline or a
+        # terminal escape in them cannot forge or hide a line of status, push or unlock.
+        owner, host, operation = (printable(v) for v in (self.owner, self.host, self.operation))
         return (
-            f"held by {self.owner}@{self.host} (pid {self.pid}) for {self.operation} "
+            f"held by {owner}@{host} (pid {self.pid}) for {operation} "
             f"since {_utc(self.created)}, expires {_utc(self.expires)}"
         )
 
@@ -87,7 +91,7 @@ def parse(data: bytes) -> tuple[LockInfo | None, str | None]:
         doc = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None, "it is not UTF-8 text"
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         return None, "it is not JSON"
     if not isinstance(doc, dict):
         return None, f"it holds a JSON {type(doc).__name__}, not a lock object"

@@ -18,6 +18,7 @@ can conflict; a reviewed edit the store never received stays on the branch, pend
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 
 from kops_gitsync.errors import FatalError
@@ -60,8 +61,37 @@ def observed_tip(ctx: SyncContext) -> str | None:
         return local
     if local is not None and not repo.is_ancestor(local, found):
         return local  # two histories: keep ours; the next pull still reads what changed
+    forged = _not_observed(ctx, found, local)
+    if forged:
+        print(f"kops-gitsync: warning: ignoring commit {found[:12]}, which says it is a state "
+              f"of store {ctx.name}: {forged}", file=sys.stderr)
+        return local
+    # Adopted, not read: the versions it records are a claim until a pull has read them.
+    ctx.adopted_path.parent.mkdir(parents=True, exist_ok=True)
+    ctx.adopted_path.write_text(found + "\n")
     repo.update_ref(ctx.observed_ref, found, local, f"kops-gitsync: newest {ctx.name} state")
     return found
+
+
+def _not_observed(ctx: SyncContext, found: str, local: str | None) -> str | None:
+    """Why the commits ``local..found`` are not a store's observed history, or None.
+
+    Two trailer lines make any commit look like one, and anyone can push a branch to the
+    review remote: adopting its tree as is would let ``pull`` fast-forward a branch to it. An
+    observed history is a single-parent chain that touches only the mirror and the state.
+    """
+    repo = ctx.repo
+    revs = [found] + ([f"^{local}"] if local else [])
+    if repo.git.rev_list("--min-parents=2", "-n1", *revs).strip():
+        return "its history has merge commits, which an observed history never has"
+    outside = repo.git.log(
+        "-n1", "--format=%H", *revs, "--", ".", f":(exclude,literal){ctx.mirror_path}",
+        f":(exclude,literal){ctx.state_file}",
+    ).strip()
+    if outside:
+        return (f"{outside[:12]} changes files outside {ctx.mirror_path}/ and "
+                f"{ctx.state_file}, which a store state never does")
+    return None
 
 
 def store_lost(recorded: Mapping[str, object], live: Mapping[str, str]) -> str | None:

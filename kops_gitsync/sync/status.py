@@ -48,13 +48,13 @@ class StoreStatus:
         if self.observed is None:
             lines.append("  never pulled")
         lines.append(f"  store ahead: {len(self.store_ahead)} object(s) not pulled yet"
-                     + (f": {', '.join(self.store_ahead[:5])}" if self.store_ahead else ""))
+                     + (f": {_keys(self.store_ahead[:5])}" if self.store_ahead else ""))
         approval = "approved" if self.branch_approved else "NOT approved"
         lines.append(f"  git ahead: {len(self.git_ahead)} object(s) to push from "
                      f"{self.branch or 'HEAD'} ({approval})"
-                     + (f": {', '.join(self.git_ahead[:5])}" if self.git_ahead else ""))
+                     + (f": {_keys(self.git_ahead[:5])}" if self.git_ahead else ""))
         lines.append(f"  conflicts: {len(self.conflicts)}"
-                     + (f": {', '.join(self.conflicts)}" if self.conflicts else ""))
+                     + (f": {_keys(self.conflicts)}" if self.conflicts else ""))
         if self.unmerged_observed:
             lines.append("  the newest store state is not merged into this branch (run pull)")
         if self.lock:
@@ -63,6 +63,11 @@ class StoreStatus:
             lines.append("  an interrupted push is pending (push --yes or pull finishes it)")
         lines += [f"  ! {problem}" for problem in self.problems]
         return "\n".join(lines)
+
+
+def _keys(keys: list[str]) -> str:
+    """Keys as a line can show them: a store key may hold a newline or a terminal escape."""
+    return ", ".join(printable(k) for k in keys)
 
 
 def store_status(ctx: SyncContext) -> StoreStatus:

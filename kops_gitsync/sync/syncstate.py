@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kops_gitsync.errors import FatalError
+from kops_gitsync.vfs.keys import key_problem, printable
 
 FORMAT = 1
 STATE_DIR = ".kops-gitsync"
@@ -21,6 +22,27 @@ STATE_DIR = ".kops-gitsync"
 
 def state_path(store_name: str) -> str:
     return f"{STATE_DIR}/{store_name}.json"
+
+
+def _key(key: str) -> str:
+    """A key pull could have recorded. The file reaches a clone in commits, so a crafted one
+    must not steer a deletion to ``state/../../x`` or into ``.git``."""
+    problem = key_problem(key)
+    if problem is not None:
+        raise ValueError(f"object key {printable(key)!r}: {problem}")
+    return key
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r:.40} is not a string")
+    return value
+
+
+def _size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"size {value!r:.40} is not a byte count")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +91,13 @@ class SyncState:
             if doc.get("format") != FORMAT:
                 raise ValueError(f"unknown format {doc.get('format')!r}")
             objects = {
-                key: Recorded(str(v["version"]), int(v["size"]), str(v["sha256"]))
+                _key(key): Recorded(_text(v["version"]), _size(v["size"]), _text(v["sha256"]))
                 for key, v in doc["objects"].items()
             }
-            withheld = {str(k): str(v) for k, v in doc.get("withheld", {}).items()}
+            withheld = {_key(k): _text(v) for k, v in doc.get("withheld", {}).items()}
             return cls(url=str(doc["url"]), objects=objects, withheld=withheld)
+        except RecursionError:
+            raise FatalError(f"sync state {where} is damaged (nested too deeply)") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise FatalError(
                 f"sync state {where} is damaged ({exc}); if a merge touched it, take the "
