@@ -22,8 +22,12 @@ _DIGITS = frozenset(b"0123456789")
 # ``settings.secret_key``, ``.Values.apiToken`` (Helm/Go templates), ``spec.foo.bar``
 _DOTTED_NAME = re.compile(rb"\.?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 # Class switches per character above which a value reads as random rather than as words:
-# ``Zk3m9QpX7vLr`` ~0.7, ``Hunter2Xy9`` 0.4; ``ValuesapiToken`` 0.2, ``configdbpassword`` 0.
-_SWITCH_RATIO = 0.3
+# random base62 ~0.6, hex ~0.47, ``Hunter2.Xy9`` 0.5; ``ed25519.Ed25519PrivateKey`` 0.33,
+# ``.Values.s3Bucket`` 0.29, ``settings.secret_key`` 0.
+_SWITCH_RATIO = 0.4
+_WORDLIKE = re.compile(rb"[A-Za-z_-]+")
+# Hex keys: one case, few letters, so their switch ratio (~0.47) varies too much to judge.
+_HEX = re.compile(rb"[0-9a-f]{32,}|[0-9A-F]{32,}")
 
 
 def _class(byte: int) -> int:
@@ -38,7 +42,9 @@ def switches(value: bytes) -> int:
 
 def opaque(value: bytes, min_len: int = 8) -> bool:
     """Random-looking: upper, lower and digits, switching class often (or, for long values
-    of one case, digits and letters switching often, as in hex and base32)."""
+    of one case, digits and letters switching often, as in base32); or 32+ hex digits."""
+    if _HEX.fullmatch(value) and not value.isdigit() and not value.isalpha():
+        return True
     alnum = [b for b in value if b in _LETTERS or b in _DIGITS]
     if len(alnum) < min_len or switches(value) < _SWITCH_RATIO * len(alnum):
         return False
@@ -68,6 +74,6 @@ def generated(value: bytes) -> bool:
 
 def chosen(value: bytes) -> bool:
     """A password someone chose, where the name alone is weaker evidence (``DB_PASS``,
-    ``password`` in a .netrc line, ``mysql -p``): 6+ characters and not one lower-case word
-    (``bypass: disabled``), so a digit, a capital or a symbol."""
-    return len(value) >= 6 and not (value.isalpha() and value == value.lower())
+    ``password`` in a .netrc line, ``mysql -p``): 6+ characters with a digit or a symbol,
+    so neither a word (``bypass: disabled``) nor an identifier (``opt_api``, ``dbPass``)."""
+    return len(value) >= 6 and _WORDLIKE.fullmatch(value) is None

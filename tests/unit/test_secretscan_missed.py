@@ -45,6 +45,7 @@ ENV_PAIRS = {
     "CI_TOKEN": "Xk3b9QzLm2Pq7RtYvW8sA1dF",
     "ENCRYPTION_KEY": "Xk3b9QzLm2Pq7RtYvW8sA1dF",
     "dbPass": "Hunter2xyz",
+    "SESSION_KEY": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 }
 
 
@@ -96,6 +97,9 @@ def test_netrc_file_across_lines() -> None:
         "- name: SSH_PUBLIC_KEY\n  value: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6",
         "- name: DB_PASS\n  valueFrom:\n    secretKeyRef: {name: db, key: pass}",
         "- name: KEY\n  value: backups/2024",
+        "- name: DB_PASS\n  value: opt_api",
+        "cl_key_or_pass = opt_api + r'(?:key|pwd|pw|password|pass|token)'",
+        "    self, private_key: ed25519.Ed25519PrivateKey, f_priv: _FragList",
     ],
 )
 def test_references_and_words_stay_clean(line: str) -> None:
