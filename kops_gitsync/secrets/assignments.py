@@ -54,7 +54,8 @@ _CAMEL_PASS = re.compile(r"[a-z0-9](?:Pass|PASS|Pwd|PWD)$")
 _ANY_KEY = re.compile(r"(?:[_.](?:key|KEY)|[a-z0-9]Key)$")
 # Bounded: a value is judged on at most its first 512 bytes.
 _QUOTED = re.compile(rb"\"([^\"\n]{0,512})|'([^'\n]{0,512})")
-_BARE = re.compile(rb"[^\s,;&}\]#\"']{1,512}")  # "&": ?token=abc&next=1
+# "&": ?token=abc&next=1; control bytes end a value (strings in a binary run together)
+_BARE = re.compile(rb"[^\s,;&}\]#\"'\x00-\x1f\x7f]{1,512}")
 # Env-style pairs, matched around a secret name already found (see _pair_value).
 _NAME_KEY_BEFORE = re.compile(rb"name[\"']?[ \t]*:[ \t]*[\"']?$")
 _PAIR_AFTER = re.compile(

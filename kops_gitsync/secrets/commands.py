@@ -23,13 +23,18 @@ from kops_gitsync.secrets.values import chosen
 # What may precede ``password`` on a .netrc line: other netrc tokens and their values.
 _NETRC_PREFIX = re.compile(rb"[ \t]*(?:(?:machine|login|account)[ \t]+\S+[ \t]+|default[ \t]+)*")
 _NETRC_LINE = re.compile(rb"[ \t]*(?:machine|login|default|account)\b")
-_BLANKS_VALUE = re.compile(rb"[ \t]+(\S{1,512})")
+_BLANKS_VALUE = re.compile(rb"[ \t]+([^\s\x00-\x1f\x7f]{1,512})")
 # A MySQL client command word: mysql, mysqldump, mysqladmin, ..., mariadb(-dump), at a word
 # start (``/usr/bin/mysql`` too), followed by a blank.
 _MYSQL = re.compile(rb"(?<![\w.-])(?:mysql|mariadb)[a-z-]{0,12}[ \t]")
 _SHORT_P = re.compile(
-    rb"(?<![\w-])-p(?:\"([^\"\n]{1,512})\"|'([^'\n]{1,512})'|([^\s;|&)`'\"]{1,512}))"
+    rb"(?<![\w-])-p(?:\"([^\"\n]{1,512})\"|'([^'\n]{1,512})'|([^\s;|&)`'\"\x00-\x1f]{1,512}))"
 )
+
+
+def _literal(secret: bytes) -> bool:
+    """A password typed in, not ``$VAR``, ``{password}`` (documentation) or a word."""
+    return not placeholder(secret) and not secret.startswith(b"{") and chosen(secret)
 
 
 def _netrc(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
@@ -43,8 +48,8 @@ def _netrc(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
             netrc = tokens not in (b"", b"default") or (
                 not tokens and _netrc_above(lowered, line_start)
             )
-            secret = value.group(1)
-            if netrc and not placeholder(secret) and chosen(secret):
+            secret = value.group(1).strip(b"\"'")
+            if netrc and _literal(secret):
                 yield Finding(line_of(at), "password", "password in a .netrc entry")
         at = lowered.find(b"password", at + len(b"password"))
 
@@ -63,7 +68,7 @@ def _mysql(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:
         stop = len(data) if end < 0 else end
         for flag in _SHORT_P.finditer(data, command.end(), min(stop, command.end() + 4096)):
             secret = next(g for g in flag.groups() if g is not None)
-            if not placeholder(secret):
+            if _literal(secret):
                 yield Finding(line_of(flag.start()), "password", "password in mysql -p")
 
 

@@ -100,6 +100,9 @@ def test_netrc_file_across_lines() -> None:
         "- name: DB_PASS\n  value: opt_api",
         "cl_key_or_pass = opt_api + r'(?:key|pwd|pw|password|pass|token)'",
         "    self, private_key: ed25519.Ed25519PrivateKey, f_priv: _FragList",
+        '\tmachine {full machine name} login {user-id} password "{password}"',
+        "GETINFO cmd_has_option GET_PASSPHRASE newsymkey\x00GET_PASSPHRASE --data",
+        "bus-errors error-warn error-pass bus-off\x00\x00\x00zD\x00",
     ],
 )
 def test_references_and_words_stay_clean(line: str) -> None:
