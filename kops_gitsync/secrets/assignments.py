@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 
 from kops_gitsync.secrets.finding import Finding, Lines, placeholder
-from kops_gitsync.secrets.values import chosen, code_reference, generated, opaque
+from kops_gitsync.secrets.values import chosen, code, generated, opaque
 
 # The names kops' own templates give cloud credentials (template_functions.go).
 CLOUD_NAMES = frozenset(
@@ -125,7 +125,7 @@ def _judge(
         return None
     if value.startswith(_PATHS) or value.endswith(b":") or b"secretkeyref" in value.lower():
         return None
-    if len(value) < 4 or b"(" in value or code_reference(value):
+    if len(value) < 4 or code(value):
         return None  # too short, or code: getpass(), AnonymousCredentials(), settings.secret_key
     aws = "aws" in lowered or "secret_access" in lowered or "secretaccess" in lowered
     if aws and _aws_like(value, _AWS_NAMED):

@@ -26,6 +26,8 @@ _DOTTED_NAME = re.compile(rb"\.?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]
 # ``.Values.s3Bucket`` 0.29, ``settings.secret_key`` 0.
 _SWITCH_RATIO = 0.4
 _WORDLIKE = re.compile(rb"[A-Za-z_-]+")
+# ``dict[str, float]``, ``Callable[[int]``, ``os.environ["X"]``, ``getpass()``: code.
+_CALL_OR_INDEX = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*[\[(]")
 # Hex keys: one case, few letters, so their switch ratio (~0.47) varies too much to judge.
 _HEX = re.compile(rb"[0-9a-f]{32,}|[0-9A-F]{32,}")
 
@@ -52,10 +54,17 @@ def opaque(value: bytes, min_len: int = 8) -> bool:
     return all(kinds) or (len(alnum) >= 24 and bool(kinds[2]) and bool(kinds[0] or kinds[1]))
 
 
+def code(value: bytes) -> bool:
+    """Source code rather than a value: a call, an index or a type annotation, or a
+    dotted identifier path (see ``code_reference``)."""
+    return b"(" in value or _CALL_OR_INDEX.match(value) is not None or code_reference(value)
+
+
 def code_reference(value: bytes) -> bool:
     """A dotted identifier path (``settings.secret_key``, ``.Values.x``), not a token that
-    contains a dot (``hvs.CAESIJ...``, ``Zk3m9Qp.X7vLr...``)."""
-    return _DOTTED_NAME.fullmatch(value) is not None and not opaque(value)
+    contains a dot (``hvs.CAESIJ...``, ``Zk3m9Qp.X7vLr...``): those have 16+ letters and
+    digits switching class often (``v3.Saml2Password``, 15, is a class path)."""
+    return _DOTTED_NAME.fullmatch(value) is not None and not opaque(value, 16)
 
 
 def generated(value: bytes) -> bool:
@@ -76,4 +85,5 @@ def chosen(value: bytes) -> bool:
     """A password someone chose, where the name alone is weaker evidence (``DB_PASS``,
     ``password`` in a .netrc line, ``mysql -p``): 6+ characters with a digit or a symbol,
     so neither a word (``bypass: disabled``) nor an identifier (``opt_api``, ``dbPass``)."""
+    value = value.rstrip(b".,;:!?")  # prose: "the first-pass PreBuildVisitor."
     return len(value) >= 6 and _WORDLIKE.fullmatch(value) is None

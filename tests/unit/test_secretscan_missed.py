@@ -29,7 +29,7 @@ MISSED = {
     "vault-token-dotted": (f"VAULT_TOKEN={VAULT}", "credential"),
     "api-token-dotted": ("API_TOKEN=Zk3m9Qp.X7vLrT2bN8wYcZ0dF4gH6jK1n", "credential"),
     "yaml-token-dotted": ("  apiToken: 'Zk3m9Qp.X7vLrT2bN8wYcZ0dF4gH6jK1n'", "credential"),
-    "password-dotted": ("export DB_PASSWORD=Hunter2.Xy9", "password"),
+    "password-dotted": ("export DB_PASSWORD=Tr0ub4dor.3xKq9Lm2", "password"),
     "netrc-one-line": ("machine github.com login deploy password s3cr3tValue", "password"),
     "mysql-short": ("mysql -uroot -pHunter2xyz -h db.internal shop", "password"),
     "mysqldump-short": ("mysqldump -u backup -p'Hunter2xyz' shop > /tmp/shop.sql", "password"),
@@ -103,6 +103,11 @@ def test_netrc_file_across_lines() -> None:
         '\tmachine {full machine name} login {user-id} password "{password}"',
         "GETINFO cmd_has_option GET_PASSPHRASE newsymkey\x00GET_PASSPHRASE --data",
         "bus-errors error-warn error-pass bus-off\x00\x00\x00zD\x00",
+        "V3Saml2Password = v3.Saml2Password",
+        "    statements_pass: list[ast.stmt] = [hook_impl_test]",
+        "_assertion_pass: Callable[[int, str, str], None] | None = None",
+        '    """Setup the pytest_assertrepr_compare and pytest_assertion_pass hooks.',
+        "        # These variables are populated from the first-pass PreBuildVisitor.",
     ],
 )
 def test_references_and_words_stay_clean(line: str) -> None:
