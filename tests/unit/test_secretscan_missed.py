@@ -29,7 +29,7 @@ MISSED = {
     "vault-token-dotted": (f"VAULT_TOKEN={VAULT}", "credential"),
     "api-token-dotted": ("API_TOKEN=Zk3m9Qp.X7vLrT2bN8wYcZ0dF4gH6jK1n", "credential"),
     "yaml-token-dotted": ("  apiToken: 'Zk3m9Qp.X7vLrT2bN8wYcZ0dF4gH6jK1n'", "credential"),
-    "password-dotted": ("export DB_PASSWORD=Tr0ub4dor.3xKq9Lm2", "password"),
+    "password-dotted": ("export DB_PASSWORD=Tr0ub4dor.x3Kq9Lm2Pz", "password"),
     "netrc-one-line": ("machine github.com login deploy password s3cr3tValue", "password"),
     "mysql-short": ("mysql -uroot -pHunter2xyz -h db.internal shop", "password"),
     "mysqldump-short": ("mysqldump -u backup -p'Hunter2xyz' shop > /tmp/shop.sql", "password"),
