@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 
-from kops_gitsync.secrets import assignments, kops, tokens
+from kops_gitsync.secrets import assignments, commands, kops, tokens
 from kops_gitsync.secrets.finding import Finding, Lines
 
 SecretFinding = Finding  # the name this class had before rule names were added
@@ -50,6 +50,7 @@ def findings(data: bytes) -> list[Finding]:
         *itertools.islice(kops.find(data, line_of), MAX_FINDINGS),
         *itertools.islice(tokens.find(data, lowered, line_of), MAX_FINDINGS),
         *itertools.islice(assignments.find(data, lowered, line_of), MAX_FINDINGS),
+        *itertools.islice(commands.find(data, lowered, line_of), MAX_FINDINGS),
     }
     by_line: dict[int, set[str]] = {}
     for finding in found:

@@ -10,7 +10,10 @@ holds what it runs:
   imported when a cheap byte test says a candidate is present;
 * ``assignments``: credentials given a name (``DB_PASSWORD=``, ``- name: X_TOKEN`` /
   ``value:``, ``Authorization: Bearer``, ``aws_secret_access_key = ...``), which no
-  format-based plugin can recognise.
+  format-based plugin can recognise;
+* ``commands``: passwords given by position (``.netrc`` entries, ``mysql -pPASS``);
+* ``values``: the shape tests these share (code reference or opaque token, generated,
+  chosen).
 
 Nothing here may import the sync engine, GitPython or a cloud SDK: the hooks import it.
 """

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 
 from kops_gitsync.secrets.finding import Finding, Lines, placeholder
+from kops_gitsync.secrets.values import chosen, code, generated, opaque
 
 # The names kops' own templates give cloud credentials (template_functions.go).
 CLOUD_NAMES = frozenset(
@@ -33,23 +34,28 @@ CLOUD_NAMES = frozenset(
     }
 )
 # Every secret-looking name contains one of these; each occurrence is a candidate name.
-_WORDS = (b"pass", b"secret", b"token", b"key", b"credential")
+_WORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"credential")
 _NAME_TAIL = re.compile(rb"[a-z0-9_.-]{0,64}")
 _SEPARATOR = re.compile(rb"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*")
 # ``--token abc`` / ``--db-password=abc`` on a command line.
 _FLAG = re.compile(
     rb"(?<![\w-])--[a-z0-9-]*(?:password|passwd|token|secret|api-key|secret-key)(?:=|[ \t]+)"
 )
-_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _SECRET_NAME = re.compile(
     r"(password|passwd|passphrase|secret|token|api_?key|access_?key|secret_?key|private_?key"
     r"|auth_?key|credentials?)$"
 )
+# Short password names (``DB_PASS``, ``MYSQL_PWD``, ``dbPass``): the value must look chosen.
+# A separator or a case change is required, so ``bypass`` and ``compass`` are not names.
+_SHORT_PASS = re.compile(r"[_.](?:pass|pwd)$")
+_CAMEL_PASS = re.compile(r"[a-z0-9](?:Pass|PASS|Pwd|PWD)$")
+# Any ``*_KEY`` in an env name/value pair (``ENCRYPTION_KEY``): the value must look random.
+_ANY_KEY = re.compile(r"(?:[_.](?:key|KEY)|[a-z0-9]Key)$")
 # Bounded: a value is judged on at most its first 512 bytes.
 _QUOTED = re.compile(rb"\"([^\"\n]{0,512})|'([^'\n]{0,512})")
-_BARE = re.compile(rb"[^\s,;&}\]#\"']{1,512}")  # "&": ?token=abc&next=1
-_DOTTED_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+# "&": ?token=abc&next=1; control bytes end a value (strings in a binary run together)
+_BARE = re.compile(rb"[^\s,;&}\]#\"'\x00-\x1f\x7f]{1,512}")
 # Env-style pairs, matched around a secret name already found (see _pair_value).
 _NAME_KEY_BEFORE = re.compile(rb"name[\"']?[ \t]*:[ \t]*[\"']?$")
 _PAIR_AFTER = re.compile(
@@ -64,6 +70,9 @@ _CHPASSWD = re.compile(
 _BEARER = re.compile(rb"\b(bearer|basic)[ \t]+")
 _BEARER_VALUE = re.compile(rb"[A-Za-z0-9._~+/=-]{16,512}")
 _AWS_SECRET = re.compile(rb"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+# Under an AWS secret key name, a little latitude: pasted keys gain or lose a character.
+_AWS_NAMED = re.compile(rb"[A-Za-z0-9/+]{36,48}")
+_SPACE = re.compile(rb"[ \t]+")
 _PATHS = (b"/", b"./", b"~/", b"file:", b"@/")
 
 
@@ -75,53 +84,63 @@ def _value_at(data: bytes, offset: int) -> bytes:
     return next((g for g in match.groups() if g is not None), match.group(0))
 
 
-def _aws_like(value: bytes) -> bool:
+def _aws_like(value: bytes, pattern: re.Pattern[bytes] = _AWS_SECRET) -> bool:
     """40 base64 characters with upper, lower case and digits: an AWS secret access key."""
     return (
-        _AWS_SECRET.fullmatch(value) is not None
+        pattern.fullmatch(value) is not None
         and any(c.isupper() for c in value.decode())
         and any(c.islower() for c in value.decode())
         and any(c.isdigit() for c in value.decode())
     )
 
 
-def _judge(name: str, value: bytes) -> tuple[str, str] | None:
-    """(rule, name) if ``value`` under ``name`` is a credential, None if it is not."""
-    lowered = name.lower()
-    if not _SECRET_NAME.search(lowered.replace("-", "_")):
+def _kind(name: str, pair: bool) -> str | None:
+    """What a name says its value is: "password", "pass" (a short password name), "secret"
+    (token, secret, api key, credentials), "key" (any ``*_KEY``, env pairs only), or None."""
+    norm = name.lower().replace("-", "_")
+    if _SECRET_NAME.search(norm):
+        return "password" if norm.endswith(("password", "passwd", "passphrase")) else "secret"
+    if _SHORT_PASS.search(norm) or _CAMEL_PASS.search(name):
+        return "pass"
+    if pair and "public" not in norm and _ANY_KEY.search(name.replace("-", "_")):
+        return "key"
+    return None
+
+
+def _judge(
+    name: str, value: bytes, *, pair: bool = False, spaced: bool = False
+) -> tuple[str, str] | None:
+    """(rule, name) if ``value`` under ``name`` is a credential, None if it is not.
+
+    ``pair``: the name came from an env ``name:``/``value:`` pair, where any ``*_KEY`` is
+    a candidate. ``spaced``: name and value were separated by blanks only (``aws configure
+    set aws_secret_access_key X``), weaker evidence than ``=``/``:``, so the value must
+    look generated (a password: chosen) whatever the name."""
+    kind = _kind(name, pair)
+    if kind is None:
         return None
+    lowered = name.lower()
     value = value.strip()
     if placeholder(value) or value.startswith((b"|", b">", b"&", b"*", b"{", b"[", b"!")):
         return None
     if value.startswith(_PATHS) or value.endswith(b":") or b"secretkeyref" in value.lower():
         return None
-    if len(value) < 4 or b"(" in value or _DOTTED_NAME.fullmatch(value):
+    if len(value) < 4 or code(value):
         return None  # too short, or code: getpass(), AnonymousCredentials(), settings.secret_key
-    if ("aws" in lowered or "secret_access" in lowered or "secretaccess" in lowered) and _aws_like(
-        value
-    ):
+    aws = "aws" in lowered or "secret_access" in lowered or "secretaccess" in lowered
+    if aws and _aws_like(value, _AWS_NAMED):
         return "aws-secret-key", "AWS secret key"
+    if kind == "key":
+        return ("credential", f"credential in {name}") if opaque(value, 16) else None
+    if spaced and not (chosen(value) if kind in ("password", "pass") else generated(value)):
+        return None
     if lowered.replace("-", "_") in CLOUD_NAMES or lowered == "aws_secret_access_key":
         return "cloud-credential", f"cloud credential {name}"
-    if lowered.endswith(("password", "passwd", "passphrase")):
+    if kind == "password" or (kind == "pass" and chosen(value)):
         return "password", f"password in {name}"
-    if not _generated(value):
+    if kind == "pass" or not generated(value):
         return None  # "token: 3600", "secret: not-a-secret-kind": words, not a token
     return "credential", f"credential in {name}"
-
-
-def _generated(value: bytes) -> bool:
-    """Looks machine-made: 8+ characters mixing digits and letters, or long mixed case.
-
-    Tokens and keys are random; a value of plain words under a name like ``token`` is a
-    setting. (Passwords are judged by their name alone: people choose them.)
-    """
-    if len(value) < 8 or value.isdigit():
-        return False
-    has_digit = any(48 <= c <= 57 for c in value)
-    has_alpha = any(c in _LETTERS for c in value)
-    mixed_case = value != value.lower() and value != value.upper()
-    return (has_digit and has_alpha) or (mixed_case and len(value) >= 16)
 
 
 def _names(data: bytes, lowered: bytes) -> Iterator[tuple[int, int]]:
@@ -173,14 +192,16 @@ def _named_values(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Findi
     ``- name: NAME`` / ``value: ...`` (block or flow, either order), for secret names."""
     for start, end in _names(data, lowered):
         name = data[start:end].decode("ascii", "replace").lstrip("-.")
-        if not _SECRET_NAME.search(name.lower().replace("-", "_")):
+        if _kind(name, pair=True) is None:
             continue
         separator = _SEPARATOR.match(lowered, end)
-        found = (start, separator.end()) if separator else _pair_value(lowered, start, end)
-        if found is None:
-            continue
-        where, value_at = found
-        verdict = _judge(name, _value_at(data, value_at))
+        pair = None if separator else _pair_value(lowered, start, end)
+        if separator:
+            where, verdict = start, _judge(name, _value_at(data, separator.end()))
+        elif pair:
+            where, verdict = pair[0], _judge(name, _value_at(data, pair[1]), pair=True)
+        else:
+            where, verdict = start, _spaced(data, name, start, end)
         if verdict:
             yield Finding(line_of(where), *verdict)
     for match in _FLAG.finditer(lowered):
@@ -188,6 +209,19 @@ def _named_values(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Findi
         verdict = _judge(name, _value_at(data, match.end()))
         if verdict:
             yield Finding(line_of(match.start()), *verdict)
+
+
+def _spaced(data: bytes, name: str, start: int, end: int) -> tuple[str, str] | None:
+    """``aws configure set aws_secret_access_key VALUE``: a compound secret name given as a
+    command-line word (blank before it, blanks after), then the value on the same line."""
+    if (start and data[start - 1] not in b" \t") or not ("_" in name or "-" in name):
+        return None
+    if data[start : start + 1] == b"-":
+        return None  # a --flag: _FLAG reads those
+    blank = _SPACE.match(data, end)
+    if not blank or data[blank.end() : blank.end() + 1] in (b"-", b"\n", b""):
+        return None
+    return _judge(name, _value_at(data, blank.end()), spaced=True)
 
 
 def _auth_headers(data: bytes, lowered: bytes, line_of: Lines) -> Iterator[Finding]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -183,9 +184,26 @@ def _hint(literals: tuple[bytes, ...]) -> bytes | re.Pattern[bytes]:
     return re.compile(b"|".join(re.escape(literal) for literal in literals))
 
 
-@functools.cache
+# detect-secrets' plugin modules import each other through the package; two threads making
+# the first import of two of them at once deadlock on the import system's module locks
+# (``_DeadlockError``, seen in pull's 16 reader threads). All of our imports of the library
+# go through this lock; once a plugin is cached, reading it takes no lock.
+_IMPORT_LOCK = threading.Lock()
+_PLUGINS: dict[str, Any] = {}
+
+
 def _plugin(spec: str) -> Any:
-    """The detect-secrets plugin instance for ``spec``, imported on first use."""
+    """The detect-secrets plugin instance for ``spec``, imported on first use (thread-safe)."""
+    plugin = _PLUGINS.get(spec)
+    if plugin is None:
+        with _IMPORT_LOCK:
+            plugin = _PLUGINS.get(spec)
+            if plugin is None:
+                plugin = _PLUGINS[spec] = _load(spec)
+    return plugin
+
+
+def _load(spec: str) -> Any:
     module, _, cls = spec.partition(":")
     try:
         return getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls)()
