@@ -98,3 +98,16 @@ def test_a_pull_commit_missing_mirrored_objects_is_refused(
     result = cli("pull", "--state", f"file://{store}", cwd=repo)
     assert result.code == 1 and "did not keep 1" in result.err and "nodes" in result.err
     assert git(repo, "for-each-ref", "refs/kops-gitsync") == ""
+
+
+def test_status_refuses_like_push_when_the_store_url_was_redirected(
+    pulled: tuple[Path, Path], cli: Callable[..., Run], make_store: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo, _store = pulled
+    other = make_store("minimal_gce")
+    monkeypatch.setenv("KOPS_STATE_STORE", f"file://{other}")
+    status = cli("status", "--state", f"file://{other}", cwd=repo)
+    assert status.code == 1 and "was mirrored from" in status.out + status.err, status.out
+    push = cli("push", "--state", f"file://{other}", cwd=repo)
+    assert push.code == 1
