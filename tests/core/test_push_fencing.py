@@ -23,6 +23,7 @@ CLUSTER = "minimal-aws.example.com"
 
 
 def six_changes(repo: Path) -> None:
+    """An approved commit whose push writes six objects, one after the other."""
     state = repo / "state" / CLUSTER
     for name in ("config", "instancegroup/nodes", "instancegroup/master-us-test-1a"):
         path = state / name

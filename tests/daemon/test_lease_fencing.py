@@ -20,7 +20,8 @@ from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.memfs import MemoryStore
 from tests.conftest import FIXTURE_STORES
-from tests.daemon.conftest import CLUSTER, copy_fixture_store, git, make_repo
+from tests.core.test_push_fencing import six_changes
+from tests.daemon.conftest import copy_fixture_store, make_repo
 from tests.doubles.lock_thief import TakenAfter, rival_takes
 
 
@@ -50,20 +51,6 @@ def daemon_for(repo: Path, ttl: float = 60) -> Daemon:
                             metrics_port=None, once=True, push_remote=False, env={}))
     daemon._install(daemon._load())
     return daemon
-
-
-def six_changes(repo: Path) -> None:
-    """An approved commit whose push writes six objects, one after the other."""
-    state = repo / "state" / CLUSTER
-    for name in ("config", "instancegroup/nodes", "instancegroup/master-us-test-1a"):
-        path = state / name
-        path.write_text(path.read_text() + "# reviewed\n")
-    nodes = (state / "instancegroup" / "nodes").read_text()
-    for i in range(3):
-        (state / "instancegroup" / f"extra-{i}").write_text(
-            nodes.replace("name: nodes", f"name: extra-{i}"))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "six objects")
 
 
 @pytest.mark.parametrize("kind", ["file", "memfs"])
