@@ -151,6 +151,13 @@ class GitRepo:
         )
         return out.strip() or None
 
+    def first_parent_grep(self, tip: str, exclude: str | None, pattern: str) -> list[str]:
+        """First-parent commits from ``tip`` (not reachable from ``exclude``) whose message
+        matches ``pattern`` (extended regex), newest first."""
+        revs = [tip] + ([f"^{exclude}"] if exclude else [])
+        out: str = self.git.rev_list("--first-parent", "-E", f"--grep={pattern}", *revs, "--")
+        return out.split()
+
     def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
         out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
         return out.split()

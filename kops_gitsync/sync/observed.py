@@ -115,9 +115,9 @@ def _merge_base_tree(ctx: SyncContext, head: str, commit: str) -> str:
     repo = ctx.repo
     base = repo.merge_base(head, commit)
     overlay: dict[str, str | None] = {}
-    chain = repo.first_parent_chain(commit, limit=10_000)
-    newer = chain[: chain.index(base)] if base in chain else chain
-    for observed in reversed(newer):
+    # One git call finds the pushes newer than the base (usually none), not two per commit.
+    pushes = repo.first_parent_grep(commit, base, f"^{TRAILER_OPERATION}: push$")
+    for observed in reversed(pushes):
         source = push_source(repo, observed)
         parents = repo.parents(observed)
         if source is None or not parents or not repo.is_ancestor(source, head):
