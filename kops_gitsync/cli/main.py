@@ -30,6 +30,7 @@ from kops_gitsync.errors import FatalError, StoreError
 VERBS: dict[str, tuple[str, str]] = {
     "pull": ("pull", "mirror the state store into git (commits on the observed ref, then merges)"),
     "push": ("push", "write approved commits back to the store (dry run unless --yes)"),
+    "diff": ("diff", "the semantic plan of a change: fields, risks (git only, no store)"),
     "status": ("status", "store ahead / git ahead / conflicts, per store"),
     "log": ("log", "the observed changes of one store object, and who wrote it last"),
     "unlock": ("unlock", "show and remove a kops-gitsync lock left in a store"),

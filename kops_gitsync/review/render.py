@@ -1,0 +1,235 @@
+"""The semantic plan as text (a terminal), markdown (a pull-request comment) or JSON.
+
+The JSON shape is a stable interface (docs/diff.md documents it, a test checks the documented
+example against this code): ``schema_version`` changes only when a field changes meaning or
+goes away; new fields may appear in any version. Values come out of the model already
+redacted, and every string that reaches a terminal or a comment is escaped first (a field
+value or a store key may hold a newline, a ``|`` or a terminal escape).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from kops_gitsync.review.fielddiff import MISSING, FieldChange
+from kops_gitsync.review.model import FINGERPRINT_HEX, ObjectChange, StoreReview
+
+SCHEMA_VERSION = 1
+MARKER = "<!-- kops-gitsync-plan -->"  # lets CI find and replace its earlier comment
+MAX_VALUE = 160  # characters of one value in text and markdown (JSON has it all)
+_MARKS = {"create": "+", "update": "~", "delete": "-"}
+
+
+def _fp(sha256: str | None) -> str | None:
+    return f"sha256:{sha256[:FINGERPRINT_HEX]}" if sha256 else None
+
+
+def _safe(text: str) -> str:
+    """Printable on one line: control, format and other non-printing characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   if ord(c) < 0x10000 else f"\\U{ord(c):08x}" for c in text)
+
+
+def _value(value: Any) -> str:
+    if value is MISSING:
+        return "(absent)"
+    text = _safe(json.dumps(value, ensure_ascii=False))
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def _summary_text(obj: ObjectChange) -> str:
+    return ", ".join(f"{k}={_value(v)}" for k, v in obj.summary.items())
+
+
+def _object_title(obj: ObjectChange) -> str:
+    return f"{obj.kind} {_safe(obj.name)}"
+
+
+def _counts(reviews: Sequence[StoreReview]) -> dict[str, int]:
+    return {
+        "stores": len(reviews),
+        "clusters": sum(len(r.clusters) for r in reviews),
+        "objects": sum(len(c.objects) for r in reviews for c in r.clusters),
+        "risks": sum(len(r.risks) for r in reviews),
+        "conflicts": sum(len(r.conflicts) for r in reviews),
+    }
+
+
+def _range(review: StoreReview) -> str:
+    return f"{(review.old or 'nothing')[:12]} -> {(review.new or 'nothing')[:12]}"
+
+
+# --- text -----------------------------------------------------------------------------
+
+
+def render_text(reviews: Sequence[StoreReview]) -> str:
+    lines: list[str] = []
+    for review in reviews:
+        lines.append(f"store {_safe(review.store)} ({_safe(review.url)}): {_range(review)}")
+        if review.error:
+            lines.append(f"  ! {_safe(review.error)}")
+            continue
+        for conflict in review.conflicts:
+            lines.append(f"  ! conflict {_safe(conflict['key'])}: {conflict['reason']}")
+        if review.empty:
+            lines.append("  no changes")
+        for cluster in review.clusters:
+            lines.append(f"  cluster {_safe(cluster.name) or '(store root)'}")
+            for risk in cluster.risks:
+                where = ", ".join(_safe(p) for p in risk.paths[:3])
+                more = f" (+{len(risk.paths) - 3} more)" if len(risk.paths) > 3 else ""
+                where = f": {where}{more}" if where else ""
+                lines.append(f"    RISK {risk.code} [{_safe(risk.key)}{where}]: {risk.reason}")
+            for obj in cluster.objects:
+                lines.extend(_text_object(obj))
+        for key in review.not_pushed:
+            lines.append(f"  (changed in git, not pushed: {_safe(key)})")
+    return "\n".join(lines)
+
+
+def _text_object(obj: ObjectChange) -> list[str]:
+    head = f"    {_MARKS[obj.op]} {_object_title(obj)}"
+    if obj.kind in ("secret", "object") or obj.note:
+        head += f" {_fp(obj.old_sha256) or '(new)'} -> {_fp(obj.new_sha256) or '(deleted)'}"
+    if obj.summary:
+        head += f": {_summary_text(obj)}"
+    lines = [head]
+    if obj.note:
+        lines.append(f"        ({obj.note})")
+    lines += [f"        {_safe(f.path)}: {_value(f.old)} -> {_value(f.new)}" for f in obj.fields]
+    return lines
+
+
+# --- markdown -------------------------------------------------------------------------
+
+
+def _code(text: str) -> str:
+    """Inline code that survives any content inside a table cell."""
+    return "<code>" + html.escape(_safe(text)).replace("|", "&#124;") + "</code>"
+
+
+def render_markdown(reviews: Sequence[StoreReview]) -> str:
+    counts = _counts(reviews)
+    out = [MARKER, "### kops-gitsync plan", ""]
+    out.append(f"{counts['objects']} object(s) change in {counts['clusters']} cluster(s) of "
+               f"{counts['stores']} store(s); **{counts['risks']} risk flag(s)**"
+               + (f", **{counts['conflicts']} conflict(s)**" if counts["conflicts"] else "")
+               + ".")
+    for review in reviews:
+        out += ["", f"#### Store {_code(review.store)} ({_code(review.url)}) "
+                    f"{_code(_range(review))}", ""]
+        if review.error:
+            out.append(f"> [!CAUTION]\n> {html.escape(_safe(review.error))}")
+            continue
+        for conflict in review.conflicts:
+            out.append(f"- :x: conflict {_code(conflict['key'])}: {conflict['reason']}")
+        if review.empty:
+            out.append("No changes.")
+        for cluster in review.clusters:
+            out += ["", f"**Cluster {_code(cluster.name or '(store root)')}**", ""]
+            if cluster.risks:
+                out.append("> [!WARNING]")
+                for risk in cluster.risks:
+                    paths = ", ".join(_code(p) for p in risk.paths[:3])
+                    out.append(f"> - **{risk.code}** ({_code(risk.key)}"
+                               f"{': ' + paths if paths else ''}): {risk.reason}")
+                out.append("")
+            out += ["| | Object | Field | Old | New |", "|---|---|---|---|---|"]
+            for obj in cluster.objects:
+                out += _markdown_rows(obj)
+        if review.not_pushed:
+            out.append("")
+            out.append("Changed in git, not pushed: "
+                       + ", ".join(_code(k) for k in review.not_pushed))
+    return "\n".join(out) + "\n"
+
+
+def _markdown_rows(obj: ObjectChange) -> list[str]:
+    mark = _MARKS[obj.op]
+    title = f"{obj.kind} {_code(obj.name)}"
+    if obj.fields:
+        return [f"| {mark} | {title} | {_code(f.path)} | {_code(_value(f.old))} | "
+                f"{_code(_value(f.new))} |" for f in obj.fields]
+    detail = obj.note or (_summary_text(obj) if obj.summary else "")
+    old = _fp(obj.old_sha256) or "(new)"
+    new = _fp(obj.new_sha256) or "(deleted)"
+    return [f"| {mark} | {title} | {_code(detail) if detail else ''} | {_code(old)} | "
+            f"{_code(new)} |"]
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def _segments(change: FieldChange) -> list[Any]:
+    return [dict(s) if isinstance(s, dict) else s for s in change.segments]
+
+
+def _change_json(change: FieldChange, redacted: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": change.path, "segments": _segments(change), "op": change.op}
+    if change.old is not MISSING:
+        out["old"] = change.old
+    if change.new is not MISSING:
+        out["new"] = change.new
+    out["redacted"] = redacted
+    return out
+
+
+def _object_json(obj: ObjectChange) -> dict[str, Any]:
+    return {
+        "key": obj.key,
+        "kind": obj.kind,
+        "name": obj.name,
+        "op": obj.op,
+        "old_fingerprint": _fp(obj.old_sha256),
+        "new_fingerprint": _fp(obj.new_sha256),
+        "note": obj.note,
+        "summary": obj.summary,
+        "changes": [_change_json(f, i in obj.redacted) for i, f in enumerate(obj.fields)],
+    }
+
+
+def store_json(review: StoreReview) -> dict[str, Any]:
+    return {
+        "store": review.store,
+        "url": review.url,
+        "from": review.old,
+        "to": review.new,
+        "error": review.error,
+        "conflicts": review.conflicts,
+        "not_pushed": review.not_pushed,
+        "clusters": [
+            {
+                "cluster": cluster.name,
+                "risks": [{"code": r.code, "key": r.key, "paths": r.paths, "reason": r.reason}
+                          for r in cluster.risks],
+                "objects": [_object_json(o) for o in cluster.objects],
+            }
+            for cluster in review.clusters
+        ],
+    }
+
+
+def plan_document(reviews: Sequence[StoreReview], command: str) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+        "summary": _counts(reviews),
+        "stores": [store_json(r) for r in reviews],
+    }
+
+
+def render_json(reviews: Sequence[StoreReview], command: str = "diff") -> str:
+    return json.dumps(plan_document(reviews, command), indent=2, ensure_ascii=False)
+
+
+def render(reviews: Sequence[StoreReview], fmt: str, command: str = "diff") -> str:
+    if fmt == "json":
+        return render_json(reviews, command)
+    if fmt == "markdown":
+        return render_markdown(reviews)
+    return render_text(reviews)
