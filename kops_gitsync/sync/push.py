@@ -41,6 +41,7 @@ class PushResult:
     deleted: list[str] = field(default_factory=list)
     observed_commit: str | None = None
     summary: str = ""
+    sides: Sides | None = None  # what the plan was made from (the review reads both sides)
 
 
 @dataclass
@@ -247,7 +248,7 @@ def push(
         plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
         if _learn_conflicting_content(ctx, plan, live, sides.known):
             plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
-        result = PushResult(ctx.name, sides.branch, sides.commit, plan)
+        result = PushResult(ctx.name, sides.branch, sides.commit, plan, sides=sides)
         _check_guards(ctx, sides, plan, len(live), max_delete)
         result.summary = describe_plan(ctx, sides, plan)
         if warnings:
