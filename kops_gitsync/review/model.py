@@ -100,6 +100,9 @@ def redact(value: Any, name: str) -> tuple[Any, bool]:
     """``value`` with every secret-looking string replaced by its fingerprint."""
     if isinstance(value, str):
         return (fingerprint(value), True) if _looks_secret(name, value) else (value, False)
+    if isinstance(value, int | float) and not isinstance(value, bool) and _SECRET_NAME.search(
+            name):  # `password: 12345678` is a number to YAML and a secret all the same
+        return fingerprint(str(value)), True
     if isinstance(value, dict):
         pairs = {k: redact(v, k) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(r for _, r in pairs.values())
