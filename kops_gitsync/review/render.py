@@ -20,6 +20,7 @@ from kops_gitsync.review.model import FINGERPRINT_HEX, ObjectChange, StoreReview
 SCHEMA_VERSION = 1
 MARKER = "<!-- kops-gitsync-plan -->"  # lets CI find and replace its earlier comment
 MAX_VALUE = 160  # characters of one value in text and markdown (JSON has it all)
+_NO_URL = "store URL unknown here: never pulled in this clone"
 _MARKS = {"create": "+", "update": "~", "delete": "-"}
 
 
@@ -70,7 +71,8 @@ def _range(review: StoreReview) -> str:
 def render_text(reviews: Sequence[StoreReview]) -> str:
     lines: list[str] = []
     for review in reviews:
-        lines.append(f"store {_safe(review.store)} ({_safe(review.url)}): {_range(review)}")
+        lines.append(f"store {_safe(review.store)} ({_safe(review.url or _NO_URL)}): "
+                     f"{_range(review)}")
         if review.error:
             lines.append(f"  ! {_safe(review.error)}")
             continue
@@ -121,7 +123,7 @@ def render_markdown(reviews: Sequence[StoreReview]) -> str:
                + (f", **{counts['conflicts']} conflict(s)**" if counts["conflicts"] else "")
                + ".")
     for review in reviews:
-        out += ["", f"#### Store {_code(review.store)} ({_code(review.url)}) "
+        out += ["", f"#### Store {_code(review.store)} ({_code(review.url or _NO_URL)}) "
                     f"{_code(_range(review))}", ""]
         if review.error:
             out.append(f"> [!CAUTION]\n> {html.escape(_safe(review.error))}")
