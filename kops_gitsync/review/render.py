@@ -19,6 +19,7 @@ from kops_gitsync.review.model import FINGERPRINT_HEX, ObjectChange, StoreReview
 
 SCHEMA_VERSION = 1
 MARKER = "<!-- kops-gitsync-plan -->"  # lets CI find and replace its earlier comment
+MAX_COMMENT = 60_000  # GitHub refuses comments over 65536 characters; GitLab's limit is larger
 MAX_VALUE = 160  # characters of one value in text and markdown (JSON has it all)
 _NO_URL = "store URL unknown here: never pulled in this clone"
 _MARKS = {"create": "+", "update": "~", "delete": "-"}
@@ -148,7 +149,17 @@ def render_markdown(reviews: Sequence[StoreReview]) -> str:
             out.append("")
             out.append("Changed in git, not pushed: "
                        + ", ".join(_code(k) for k in review.not_pushed))
-    return "\n".join(out) + "\n"
+    return _fit("\n".join(out) + "\n")
+
+
+def _fit(text: str) -> str:
+    """The plan cut at a line end so that a pull-request comment can hold it."""
+    if len(text) <= MAX_COMMENT:
+        return text
+    cut = text.rfind("\n", 0, MAX_COMMENT - 400)
+    left = text[cut + 1:].count("\n")
+    return (text[: cut + 1] + f"\n**The plan is cut here: {left} more line(s) do not fit in a "
+            "comment.** Run `kops-gitsync diff` locally (or `--format json`) for all of it.\n")
 
 
 def _markdown_rows(obj: ObjectChange) -> list[str]:

@@ -189,3 +189,26 @@ def test_on_s3_push_plans_fields_and_diff_runs_without_credentials(
     doc = plan_json(cli("diff", "--format", "json", cwd=repo))
     assert risk_codes(doc) == {"config-base"}
     assert doc["stores"][0]["url"] == f"s3://{bucket}"  # type: ignore[index]
+
+
+def test_diff_reports_every_store_when_one_cannot_be_compared(
+    repo: Path, make_store: Callable[[str], Path], cli: Callable[..., Run]  # noqa: F811
+) -> None:
+    """Two stores, one never pulled: the other's plan is still shown, and the exit is 1."""
+    store = make_store("minimal-aws")
+    (repo / ".kops-gitsync.yaml").write_text(
+        f"stores:\n  - name: a\n    state: file://{store}\n"
+        f"  - name: b\n    state: file://{store}-missing\n")
+    git(repo, "add", ".kops-gitsync.yaml")
+    git(repo, "commit", "-qm", "two stores")
+    assert cli("pull", "--store", "a", cwd=repo).code == 0
+    edit(repo, f"a/{NODES}", "maxSize: 2", "maxSize: 5")
+    git(repo, "commit", "-qam", "nodes: five")
+    run = cli("diff", "--format", "json", cwd=repo)
+    assert run.code == 1
+    doc = json.loads(run.out)
+    by_store = {s["store"]: s for s in doc["stores"]}
+    assert "never been pulled" in by_store["b"]["error"]
+    assert changes({"stores": [by_store["a"]]}) == {NODES: ["spec.maxSize: 2 -> 5"]}
+    text = cli("diff", cwd=repo)
+    assert text.code == 1 and "spec.maxSize: 2 -> 5" in text.out and "never been pulled" in text.out

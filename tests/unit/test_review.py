@@ -268,3 +268,14 @@ def test_escapes_reach_no_terminal_and_pipes_break_no_table() -> None:
     text, md = render([plan], "text"), render([plan], "markdown")
     assert "\x1b" not in text and "\u202e" not in text and nasty not in md
     assert "a&#124;b" in md
+
+
+def test_a_huge_plan_is_cut_to_fit_a_comment() -> None:
+    from kops_gitsync.review.render import MAX_COMMENT
+
+    entries = [(f"c{i:04d}.example.com/instancegroup/nodes", ig(), ig(max_size=5))
+               for i in range(2000)]
+    md = render([review(entries)], "markdown")
+    assert len(md) <= MAX_COMMENT + 200
+    assert "The plan is cut here" in md and md.startswith("<!-- kops-gitsync-plan -->")
+    assert "c1999.example.com" in render([review(entries)], "json")
