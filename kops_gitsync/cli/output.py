@@ -53,5 +53,5 @@ class JsonReport:
         try:
             yield self
         finally:
-            sys.stdout.write(json.dumps(self.document(), indent=2, ensure_ascii=False,
+            sys.stdout.write(json.dumps(self.document(), indent=2, ensure_ascii=True,
                                         default=str) + "\n")

@@ -237,7 +237,8 @@ def plan_document(reviews: Sequence[StoreReview], command: str) -> dict[str, Any
 
 
 def render_json(reviews: Sequence[StoreReview], command: str = "diff") -> str:
-    return json.dumps(plan_document(reviews, command), indent=2, ensure_ascii=False)
+    # ASCII only: a hostile file name (a lone surrogate from undecodable bytes) stays valid JSON
+    return json.dumps(plan_document(reviews, command), indent=2, ensure_ascii=True)
 
 
 def render(reviews: Sequence[StoreReview], fmt: str, command: str = "diff") -> str:

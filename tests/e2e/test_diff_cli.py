@@ -212,3 +212,33 @@ def test_diff_reports_every_store_when_one_cannot_be_compared(
     assert changes({"stores": [by_store["a"]]}) == {NODES: ["spec.maxSize: 2 -> 5"]}
     text = cli("diff", cwd=repo)
     assert text.code == 1 and "spec.maxSize: 2 -> 5" in text.out and "never been pulled" in text.out
+
+
+def test_hostile_names_and_content_in_a_range_reach_no_terminal(
+    repo: Path, cli: Callable[..., Run]  # noqa: F811
+) -> None:
+    """A commit under review may hold any file name and any bytes: diff still answers, in
+    every format, with no raw escape sequence and valid JSON."""
+    folder = repo / "state" / "c.example.com" / "instancegroup"
+    folder.mkdir(parents=True)
+    git(repo, "switch", "-qc", "evil")
+    names = [b"\x1b[2Jwipe", b"bad\xffutf8", b"deep"]
+    os.makedirs(os.fsencode(folder), exist_ok=True)
+    for name, data in zip(names, [b"kind: InstanceGroup\nspec: {image: \"\\e]0;x\\a\"}\n",
+                                  b"\xff\xfe binary", b"a: " + b"[" * 5000], strict=True):
+        with open(os.fsencode(folder) + b"/" + name, "wb") as handle:
+            handle.write(data)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "evil")
+    for fmt in ("text", "markdown", "json"):
+        run = cli("diff", "--format", fmt, "main..evil", cwd=repo)
+        assert run.code == 0, run.err
+        assert "\x1b" not in run.out and "\x07" not in run.out, fmt
+        if fmt == "json":
+            keys = {o["key"] for o in changes_objects(json.loads(run.out))}
+            assert len(keys) == 3
+
+
+def changes_objects(doc: dict[str, object]) -> list[dict[str, object]]:
+    return [o for s in doc["stores"] for c in s["clusters"]  # type: ignore[attr-defined]
+            for o in c["objects"]]
