@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kops_gitsync.review.model import Version, build_review
-from kops_gitsync.review.render import render_json
+from kops_gitsync.review.model import StoreReview, Version, build_review
+from kops_gitsync.review.render import render_json, render_text
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "diff.md"
 
@@ -30,9 +30,9 @@ spec: {role: Node, machineType: t3.medium, minSize: 2, maxSize: 2}
 """
 
 
-def example_document() -> dict[str, Any]:
+def example_review() -> StoreReview:
     """A Cluster gaining an etcd member, nodes growing, an InstanceGroup pruned, a secret
-    rotated: the scenario of the page's example."""
+    rotated: the scenario of the page's examples."""
     entries = [
         ("c.example.com/config", Version.of(CLUSTER), Version.of(CLUSTER.replace(
             b"control-plane-a}\n", b"control-plane-a}\n    - {name: b, instanceGroup: cp-b}\n"))),
@@ -41,8 +41,11 @@ def example_document() -> dict[str, Any]:
         ("c.example.com/instancegroup/spot", Version.of(NODES.replace(b"nodes", b"spot")), None),
         ("c.example.com/secrets/admin", Version.of(b"old-secret"), Version.of(b"new-secret")),
     ]
-    review = build_review("prod", "s3://kops-state", "1" * 40, "2" * 40, entries)
-    document: dict[str, Any] = json.loads(render_json([review]))
+    return build_review("prod", "s3://kops-state", "1" * 40, "2" * 40, entries)
+
+
+def example_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(render_json([example_review()]))
     return document
 
 
@@ -56,6 +59,13 @@ def documented_example() -> dict[str, Any]:
 
 def test_the_documented_example_is_what_the_code_prints() -> None:
     assert documented_example() == example_document()
+
+
+def test_the_text_example_is_what_the_code_prints() -> None:
+    block = re.search(r"<!-- text example -->\n```\n\$ kops-gitsync diff main\.\.\.feature\n"
+                      r"(.*?)\n```", DOC.read_text(), re.DOTALL)
+    assert block, "docs/diff.md lost its text example"
+    assert block.group(1) == render_text([example_review()])
 
 
 _CONTENT = {"old", "new", "summary", "segments"}  # kops content, not the plan's own fields
