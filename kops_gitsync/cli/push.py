@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     def one(ctx: SyncContext) -> None:
         result = push(ctx, apply=args.yes, branch=args.branch, max_delete=args.max_delete,
                       validate=not args.skip_validation)
-        review = plan_review(ctx, result.sides, result.plan) if result.sides else None
+        shown = result.sides is not None and (report is not None or not args.yes)
+        review = plan_review(ctx, result.sides, result.plan) if shown and result.sides else None
         published = None
         if result.observed_commit is not None:  # the record of this write, for every clone
             published = publish_observed(ctx, result.branch)
