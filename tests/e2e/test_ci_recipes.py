@@ -2,9 +2,10 @@
 step are taken out (with the CI's variables substituted) and run with bash in a fresh clone
 of a review repository, at a feature branch, as the CI runner would.
 
-Only two kinds of step are not run: installing kops-gitsync (this checkout is the one under
-test) and posting to the GitHub/GitLab API; the body file that step would post is checked
-instead.
+Only two kinds of step are not run there: installing kops-gitsync (this checkout is the one
+under test) and posting to the GitHub/GitLab API; the body file that step would post is
+checked instead. GitLab's post step (plain Python) is run on its own against a local
+stand-in for the notes API; GitHub's needs the `gh` program and is not run.
 """
 
 from __future__ import annotations
@@ -182,3 +183,75 @@ def test_recipe_fails_on_an_invalid_change_and_still_writes_the_plan(
     assert results["kops-gitsync"].returncode == 0
     body = (where / "ci-broken" / PLAN).read_text()
     assert "<code>spec.maxSize</code> | <code>2</code> | <code>1</code>" in body
+
+
+class _FakeNotes:
+    """GitLab's merge-request notes endpoint, enough for the recipe's post step."""
+
+    def __init__(self, existing: list[dict[str, object]]) -> None:
+        self.existing = existing
+        self.calls: list[tuple[str, str, dict[str, object] | None, str | None]] = []
+
+
+def test_gitlab_post_step_creates_then_updates_one_note(tmp_path: Path) -> None:
+    """The one step the recipe test does not run against a clone: run it against a local
+    stand-in for GitLab's notes API, with the token header the recipe documents."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    (post_step,) = [s for s in gitlab_steps() if s.posts]
+    notes = _FakeNotes([{"id": 5, "body": "someone else's note"}])
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self, payload: object) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            notes.calls.append(("GET", self.path, None, self.headers.get("PRIVATE-TOKEN")))
+            self._reply(notes.existing)
+
+        def _write(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length))
+            notes.calls.append((self.command, self.path, body, self.headers.get("PRIVATE-TOKEN")))
+            self._reply({"id": 99, **body})
+
+        do_POST = do_PUT = _write
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        plan = f"{MARKER}\n### kops-gitsync plan\n| a | b |\n"
+        (tmp_path / PLAN).write_text(plan)
+        env = {**os.environ, **post_step.env, "KOPS_PLAN_TOKEN": "glpat-test",
+               "CI_API_V4_URL": f"http://127.0.0.1:{server.server_port}/api/v4"}
+        notes_path = "/api/v4/projects/1/merge_requests/7/notes"
+        for earlier in (None, 42):
+            if earlier is not None:
+                notes.existing.append({"id": earlier, "body": plan})
+            notes.calls.clear()
+            proc = subprocess.run(["bash", "-e", "-c", post_step.command], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0, proc.stderr
+            method, path, body, token = notes.calls[-1]
+            assert token == "glpat-test" and body == {"body": plan}
+            assert (method, path) == (("POST", notes_path) if earlier is None
+                                      else ("PUT", f"{notes_path}/{earlier}"))
+        notes.calls.clear()
+        del env["KOPS_PLAN_TOKEN"]  # no token configured: the job skips the post
+        proc = subprocess.run(["bash", "-e", "-c", post_step.command], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and notes.calls == []
+    finally:
+        server.shutdown()
+        server.server_close()
