@@ -114,6 +114,7 @@ def test_diff_needs_no_store_and_imports_no_cloud_sdk(
     """CI has no store credentials: diff reads git only, and stays light to start."""
     repo, store = pulled
     edit(repo, NODES, "maxSize: 2", "maxSize: 5")
+    edit(repo, NODES, "machineType: t2.medium", "machineType: t3.large")  # strings are scanned
     git(repo, "commit", "-qam", "nodes: five")
     os.rename(store, store.with_name("gone"))  # the store is unreachable now
     monkeypatch.delenv("KOPS_STATE_STORE")
@@ -127,7 +128,8 @@ def test_diff_needs_no_store_and_imports_no_cloud_sdk(
     done = subprocess.run([sys.executable, "-c", probe], cwd=repo, capture_output=True,
                           text=True, env=os.environ.copy(), timeout=60)
     assert done.returncode == 0, done.stderr
-    assert changes(json.loads(done.stdout)) == {NODES: ["spec.maxSize: 2 -> 5"]}
+    assert changes(json.loads(done.stdout)) == {NODES: [
+        "spec.machineType: t2.medium -> t3.large", "spec.maxSize: 2 -> 5"]}
     assert "HEAVY set()" in done.stderr
 
 
