@@ -152,6 +152,12 @@ def object_change(
                           new.sha256 if new else None)
     if kind in ("secret", "object"):
         return change, []
+    # Deleting the file prunes the object whatever its bytes were: flagged by key alone when
+    # its content cannot be compared.
+    undecodable: list[Risk] = []
+    if op == "delete":
+        code = "cluster-deleted" if kind == "Cluster" else "instancegroup-deleted"
+        undecodable.append(Risk(code, key))
     docs: list[Any] = []
     for side in (old, new):
         if side is None:
@@ -160,12 +166,12 @@ def object_change(
         if side.data is None:
             change.note = "content not in git (withheld); compared by fingerprint"
             change.kind = "object"
-            return change, []
+            return change, undecodable
         doc, problem = decode(side.data)
         if problem is not None or doc.get("kind") != kind:
             change.note = problem or f"not a kops {kind} object"
             change.kind = "object"
-            return change, []
+            return change, undecodable
         docs.append(doc)
     if docs[0] is not None and docs[1] is not None:
         for index, raw in enumerate(diff_docs(docs[0], docs[1])):

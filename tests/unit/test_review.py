@@ -257,6 +257,9 @@ def test_unparsable_objects_and_formatting_only_changes_are_notes_not_errors() -
     plan = review([("c/config", CLUSTER.encode(), b"spec: [\n"),
                    ("c/instancegroup/nodes", ig(), ig() + b"\n# comment\n")])
     notes = {o.name: o.note for o in plan.clusters[0].objects}
+    assert codes(plan) == set()
+    pruned = review([("c/instancegroup/odd", b"not: [yaml", None), ("c/config", b"\xff", None)])
+    assert codes(pruned) == {"instancegroup-deleted", "cluster-deleted"}
     assert notes["c"].startswith("not valid YAML")
     assert notes["nodes"].startswith("formatting only")
 
