@@ -106,7 +106,9 @@ def origin(
         "kops-validate", "kops-protect-production", "kops-no-secrets", "kops-no-derived-edits"))
     (repo / ".pre-commit-config.yaml").write_text(
         f"repos:\n- repo: {snapshot.path}\n  rev: {snapshot.rev}\n  hooks:\n{hooks}")
-    git(repo, "add", ".pre-commit-config.yaml")
+    # production: the case the review flow is for (the hooks then judge every change)
+    (repo / ".kops-gitsync.yaml").write_text("stores:\n  - name: default\n    production: true\n")
+    git(repo, "add", ".pre-commit-config.yaml", ".kops-gitsync.yaml")
     git(repo, "commit", "-qm", "hooks")
     bare = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
@@ -179,7 +181,9 @@ def test_recipe_fails_on_an_invalid_change_and_still_writes_the_plan(
     results = run_recipe(recipe, ci_checkout(bare, where, "broken"), pre_commit_home)
     hooks = results["pre-commit"]
     assert hooks.returncode != 0
-    assert "kops cluster validation" in hooks.stdout and "Failed" in hooks.stdout
+    assert re.search(r"^kops cluster validation\.+Failed$", hooks.stdout, re.MULTILINE), \
+        hooks.stdout
+    assert "maxSize" in hooks.stdout
     assert results["kops-gitsync"].returncode == 0
     body = (where / "ci-broken" / PLAN).read_text()
     assert "<code>spec.maxSize</code> | <code>2</code> | <code>1</code>" in body
