@@ -45,7 +45,7 @@ def write_past(put: Callable[[str, bytes], None], delete: Callable[[str], None])
     for key, data in objects.items():  # 1: the cluster is created
         put(key, data)
     gaps.append(_pause())
-    config_v2 = objects[CONFIG].replace(b"kubernetesVersion: v1.34.0", b"kubernetesVersion: v1.34.1")
+    config_v2 = objects[CONFIG].replace(b"Version: v1.34.0", b"Version: v1.34.1")
     put(CONFIG, config_v2)  # 2: an upgrade
     put(HOOK, PEM)  # ... and an intent object that holds a private key
     gaps.append(_pause())
