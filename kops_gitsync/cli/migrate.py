@@ -1,0 +1,100 @@
+"""``kops-gitsync migrate --from A --to B [--cluster NAME]... [--yes]``.
+
+A and B are state store URLs (any scheme; a path without ``://`` is a local folder, as in
+kops) or store names from ``.kops-gitsync.yaml`` (their ``state:``, else the URL they were
+pulled from). A plan unless ``--yes``. See backup/migrate.py and docs/migrate.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from kops_gitsync.errors import FatalError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="source", required=True, metavar="STORE",
+                        help="the store to copy from (URL or a store name of .kops-gitsync.yaml)")
+    parser.add_argument("--to", dest="target", required=True, metavar="STORE",
+                        help="the store to copy to (URL or a store name)")
+    parser.add_argument("--cluster", action="append", metavar="NAME",
+                        help="migrate this cluster only (repeatable; default: every object)")
+    parser.add_argument("--yes", action="store_true",
+                        help="copy (default: show the plan and write nothing)")
+    parser.add_argument("--repo", type=Path,
+                        help="the review repository whose store names to use (default: here)")
+
+
+def resolve_store(text: str, repo_dir: Path | None) -> str:
+    """A store name of the repository's config, else the text as a URL."""
+    from kops_gitsync.config.kops_resolution import trim_trailing_slash
+
+    if "://" not in text and "/" not in text and not text.startswith("."):
+        try:
+            from kops_gitsync.config.repo_config import load_repo_config
+            from kops_gitsync.gitrepo.repo import GitRepo
+            from kops_gitsync.sync.context import bound_url
+
+            repo = GitRepo.open(repo_dir)
+            config = load_repo_config(repo.root)
+            names = {s.name: s for s in config.stores}
+        except FatalError:
+            names, repo = {}, None
+        if text in names and repo is not None:
+            url = names[text].state or bound_url(repo, text)
+            if url is None:
+                raise FatalError(f"store {text!r} of .kops-gitsync.yaml has no `state:` and was "
+                                 "never pulled, so its URL is unknown: give the URL instead")
+            return trim_trailing_slash(url)
+        raise FatalError(f"{text!r} is neither a store name of .kops-gitsync.yaml nor a state "
+                         "store URL (write s3://bucket/path, gs://..., or ./folder)")
+    return trim_trailing_slash(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kops_gitsync.backup.migrate import (
+        apply_migration,
+        next_steps,
+        plan_migration,
+        refuse_conflicts,
+        verify,
+    )
+    from kops_gitsync.sync.lock import StoreLock
+    from kops_gitsync.vfs.registry import open_store, scheme_of
+
+    source_url = resolve_store(args.source, args.repo)
+    target_url = resolve_store(args.target, args.repo)
+    folder = None
+    if scheme_of(target_url) == "file":  # a new local store is a folder still to be made
+        folder = Path(target_url.removeprefix("file://"))
+        folder = None if folder.exists() else folder
+    source = open_store(source_url, os.environ)
+    try:
+        if folder is not None:
+            print(f"{folder} does not exist yet" + (": creating it" if args.yes else
+                                                     "; --yes creates it"))
+            if args.yes:
+                folder.mkdir(parents=True)
+        target = open_store(target_url, os.environ)
+        try:
+            plan = plan_migration(source, target, args.cluster,
+                                  target_exists=folder is None or args.yes)
+            print(plan.render())
+            sys.stdout.flush()
+            refuse_conflicts(plan)
+            if not args.yes:
+                print("dry run: nothing was written; run again with --yes to copy")
+                return 0
+            with StoreLock(target, f"migrate from {plan.source_url}") as lock:
+                written = apply_migration(plan, lock.fenced())
+                print(f"copied {len(written)} object(s) into {plan.target_url}")
+                print(verify(plan, source, target))
+            print("\n".join(next_steps(plan)))
+            return 0
+        finally:
+            target.close()
+    finally:
+        source.close()
