@@ -156,7 +156,7 @@ def test_s3_to_s3_warns_about_other_fields(
 def test_target_with_other_content_is_refused(
     s3: Any, moto_server: str, tmp_path: Path, cli: Callable[..., Run]
 ) -> None:
-    bucket, objects = s3_source(s3, moto_server)
+    bucket, _objects = s3_source(s3, moto_server)
     target = new_bucket(moto_server)
     s3.put_object(Bucket=target, Key=f"{HA}/instancegroup/nodes", Body=b"someone else's\n")
     for args in ((), ("--yes",)):
