@@ -154,3 +154,22 @@ def mismatch(store_url: str, cluster: str, data: bytes, where: str) -> str | Non
         f"If the cluster moved, set configBase to {expected} (kops-gitsync migrate does) and "
         "run `kops update cluster --yes`; otherwise use the store configBase names"
     )
+
+
+def config_base_line(data: bytes) -> int:
+    """1-based line of the ``configBase:`` key (0 if not found), for a finding's position."""
+    match = _LINE.search(data)
+    return data.count(b"\n", 0, match.start()) + 1 if match else 0
+
+
+def store_mismatches(store_url: str, configs: dict[str, bytes]) -> list[tuple[str, str]]:
+    """(cluster, warning) for every ``<cluster>/config`` in ``configs`` whose configBase
+    names another place than where it is stored."""
+    found = []
+    for key, data in sorted(configs.items()):
+        cluster, _, name = key.partition("/")
+        if name == "config":
+            problem = mismatch(store_url, cluster, data, key)
+            if problem:
+                found.append((cluster, problem))
+    return found

@@ -21,10 +21,10 @@ from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.guarded import GuardedStore
 from kops_gitsync.vfs.registry import open_store
 from tests.conftest import FIXTURE_STORES
-from tests.core.conftest import Run, cli, snapshot
+from tests.core.conftest import Run, cli, make_store, snapshot
 from tests.servers.s3 import admin_client, new_bucket, s3_env
 
-__all__ = ["cli"]
+__all__ = ["cli", "make_store"]
 
 AWS = "minimal-aws.example.com"
 HA = "ha.example.com"
@@ -250,3 +250,26 @@ def test_store_names_from_the_repo_config(
     bad = cli("migrate", "--from", "olde", "--to", "new", cwd=repo)
     assert bad.code == 1 and "neither a store name" in bad.err
     shutil.rmtree(target)
+
+
+def test_status_and_validate_explain_a_config_base_mismatch(
+    repo: Path, make_store: Callable[[str], Path], cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kops #2919: the fixture's configBase (memfs://...) is not the store it is pulled from."""
+    store = make_store("minimal-aws")
+    monkeypatch.setenv("KOPS_STATE_STORE", f"file://{store}")
+    assert cli("pull", cwd=repo).code == 0
+    status = cli("status", cwd=repo)
+    expected = (f"cluster {AWS} is stored in file://{store} but its spec.configBase is "
+                f"memfs://clusters.example.com/{AWS}")
+    assert expected in status.out and "kops issue #2919" in status.out
+    validate = cli("validate", cwd=repo)
+    assert validate.code == 0  # a warning, not an error
+    assert f"state/{AWS}/config:9:0: configbase-store: {expected}" in validate.out
+    config = store / AWS / "config"
+    config.write_bytes(config.read_bytes().replace(
+        b"memfs://clusters.example.com", f"file://{store}".encode()))
+    assert cli("pull", cwd=repo).code == 0
+    assert "#2919" not in cli("status", cwd=repo).out
+    assert "configbase-store" not in cli("validate", cwd=repo).out
