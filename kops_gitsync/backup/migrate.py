@@ -38,7 +38,7 @@ from kops_gitsync.backup.configbase import (
 from kops_gitsync.backup.verify_migration import Expected, hash_objects, verify_migration
 from kops_gitsync.errors import FatalError, ObjectExists, PreconditionFailed
 from kops_gitsync.sync.policy import Kind, classify
-from kops_gitsync.vfs.base import Store
+from kops_gitsync.vfs.base import Blob, Store
 from kops_gitsync.vfs.keys import printable
 
 MANIFEST_KEY = ".kops-gitsync.migrate.json"  # a TOOL key: pull and push never see it
@@ -51,6 +51,7 @@ class Copy:
     key: str
     data: bytes  # what the target must hold
     source_sha256: str
+    source_version: str  # the token the source was read at
     action: str = "create"  # create | same | replace | conflict
     target_version: str | None = None
 
@@ -84,10 +85,10 @@ class MigrationPlan:
         return "\n".join(lines)
 
 
-def _read_all(store: Store, keys: list[str]) -> dict[str, bytes | None]:
-    def one(key: str) -> tuple[str, bytes | None]:
+def _read_all(store: Store, keys: list[str]) -> dict[str, Blob | None]:
+    def one(key: str) -> tuple[str, Blob | None]:
         try:
-            return key, store.read(key).data
+            return key, store.read(key)
         except FileNotFoundError:
             return key, None
 
@@ -171,10 +172,10 @@ def plan_migration(
                          f"{source_url} while it was read (is kops writing?); nothing was "
                          "written, run migrate again")
     for key in keys:
-        data = read[key]
-        assert data is not None
-        plan.copies.append(Copy(key, _rewrite(plan, key, data, source_url),
-                                hashlib.sha256(data).hexdigest()))
+        blob = read[key]
+        assert blob is not None
+        plan.copies.append(Copy(key, _rewrite(plan, key, blob.data, source_url),
+                                hashlib.sha256(blob.data).hexdigest(), blob.version))
     if not target_exists:
         return plan
     plan.manifest, plan.manifest_version = _read_manifest(target)
@@ -275,7 +276,7 @@ def _write_manifest(plan: MigrationPlan, target: Store) -> None:
 
 def verify(plan: MigrationPlan, source: Store, target: Store) -> str:
     """One line when source and target agree; FatalError naming what differs."""
-    expected = {c.key: Expected(c.source_sha256, hashlib.sha256(c.data).hexdigest())
+    expected = {c.key: Expected(c.source_version, hashlib.sha256(c.data).hexdigest())
                 for c in plan.copies}
     result = verify_migration(source, target, expected, plan.prefixes)
     if result.target_wrong:
@@ -290,9 +291,9 @@ def verify(plan: MigrationPlan, source: Store, target: Store) -> str:
             "Run migrate again (when kops is not writing) to bring the new versions over")
     rewritten = sum(1 for c in plan.copies if hashlib.sha256(c.data).hexdigest()
                     != c.source_sha256)
-    return (f"verified {result.checked} object(s) on both sides by SHA-256: the source is "
-            f"unchanged and the target holds the same bytes ({rewritten} with configBase "
-            "rewritten)")
+    return (f"verified {result.checked} object(s) on both sides: the source is unchanged "
+            "(listing) and the target holds the same bytes (SHA-256; "
+            f"{rewritten} with configBase rewritten)")
 
 
 def next_steps(plan: MigrationPlan) -> list[str]:
