@@ -273,3 +273,34 @@ def test_status_and_validate_explain_a_config_base_mismatch(
     assert cli("pull", cwd=repo).code == 0
     assert "#2919" not in cli("status", cwd=repo).out
     assert "configbase-store" not in cli("validate", cwd=repo).out
+
+
+def test_s3_to_gcs_and_the_targets_lock(
+    s3: Any, moto_server: str, fake_gcs_server: str, tmp_path: Path, cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.servers.gcs import admin_client as gcs_client
+    from tests.servers.gcs import new_bucket as new_gcs_bucket
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs_server)
+    bucket, objects = s3_source(s3, moto_server)
+    target = new_gcs_bucket(fake_gcs_server)
+    client = gcs_client(fake_gcs_server)
+    lock = client.bucket(target).blob(f"kops/{LOCK_KEY}")
+    lock.upload_from_string(b'{"not": "ours"}')
+    held = cli("migrate", "--from", f"s3://{bucket}", "--to", f"gs://{target}/kops", "--yes",
+               cwd=tmp_path)
+    assert held.code == 1 and "lock" in held.err and "Traceback" not in held.err
+    lock.delete()
+    run = cli("migrate", "--from", f"s3://{bucket}", "--to", f"gs://{target}/kops", "--yes",
+              cwd=tmp_path)
+    assert run.code == 0, run.err
+    after = {b.name[len("kops/"):]: b.download_as_bytes()
+             for b in client.list_blobs(target, prefix="kops/")}
+    client.close()
+    assert_migrated(objects, after, f"s3://{bucket}", f"gs://{target}/kops")
+    assert bucket_objects(s3, bucket) == objects
+    gone = cli("migrate", "--from", f"s3://{bucket}", "--to", "s3://kgs-never-made", "--yes",
+               cwd=tmp_path)
+    assert gone.code == 1 and len(gone.err.strip().splitlines()) == 1, gone.err
+    assert "Traceback" not in gone.err
