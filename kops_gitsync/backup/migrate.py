@@ -239,15 +239,19 @@ def apply_migration(
         if on_write is not None:
             on_write(copy.key)
 
+    pool = ThreadPoolExecutor(max_workers=WORKERS)
     try:
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for future in [pool.submit(one, c) for c in todo]:
-                future.result()
+        for future in [pool.submit(one, c) for c in todo]:
+            future.result()
     except BaseException:
-        if written:  # best effort: the store may be what failed; the error that did wins
+        # Ctrl-C or a failed write: start nothing more, and record what landed (best
+        # effort: the store may be what failed; the error that did is the one shown).
+        pool.shutdown(wait=False, cancel_futures=True)
+        if written:
             with contextlib.suppress(Exception):
                 _write_manifest(plan, target)
         raise
+    pool.shutdown()
     if written:
         _write_manifest(plan, target)
     if raced:
