@@ -67,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
 
     source_url = resolve_store(args.source, args.repo)
     target_url = resolve_store(args.target, args.repo)
+    for url in (source_url, target_url):
+        if scheme_of(url) == "k8s":
+            raise FatalError(
+                f"{url}: migrate copies whole stores, and k8s:// holds only the Cluster and "
+                "InstanceGroup objects (keys, secrets and generated files stay in the store "
+                "configBase names); move those with kops itself (`kops get -o yaml`, "
+                "`kops create -f`)")
     folder = None
     if scheme_of(target_url) == "file":  # a new local store is a folder still to be made
         folder = Path(target_url.removeprefix("file://"))

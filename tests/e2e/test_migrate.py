@@ -304,3 +304,9 @@ def test_s3_to_gcs_and_the_targets_lock(
                cwd=tmp_path)
     assert gone.code == 1 and len(gone.err.strip().splitlines()) == 1, gone.err
     assert "Traceback" not in gone.err
+
+
+def test_k8s_is_refused_in_one_line(tmp_path: Path, cli: Callable[..., Run]) -> None:
+    run = cli("migrate", "--from", str(tmp_path), "--to", "k8s://", cwd=tmp_path)
+    assert run.code == 1 and "k8s:// holds only the Cluster" in run.err
+    assert len(run.err.strip().splitlines()) == 1
