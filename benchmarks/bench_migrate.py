@@ -31,6 +31,7 @@ from bench_core import build_store  # noqa: E402
 from bench_s3 import peer_env, upload_tree  # noqa: E402
 
 from kops_gitsync.backup.migrate import apply_migration, plan_migration, verify  # noqa: E402
+from kops_gitsync.cli.migrate import FENCE_INTERVAL, fenced_every  # noqa: E402
 from kops_gitsync.sync.lock import StoreLock  # noqa: E402
 from kops_gitsync.vfs.registry import open_store  # noqa: E402
 from tests.servers.s3 import admin_client, s3_env, start_moto, stop_process  # noqa: E402
@@ -74,7 +75,8 @@ def run(clusters: int, endpoint: str, client: Any, env: dict[str, str]) -> None:
         start = time.perf_counter()
         plan_time, plan = timed(lambda: plan_migration(source_store, target_store))
         with StoreLock(target_store, "bench") as lock:
-            copy_time, written = timed(lambda: apply_migration(plan, lock.fenced()))
+            copy_time, written = timed(lambda: apply_migration(
+                plan, fenced_every(lock, FENCE_INTERVAL)))
         verify_time, _ = timed(lambda: verify(plan, source_store, target_store))
         ours = time.perf_counter() - start
     finally:

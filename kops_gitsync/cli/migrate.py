@@ -11,8 +11,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kops_gitsync.errors import FatalError
+
+if TYPE_CHECKING:
+    from kops_gitsync.sync.lock import StoreLock
+    from kops_gitsync.vfs.base import Store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +57,37 @@ def resolve_store(text: str, repo_dir: Path | None) -> str:
         raise FatalError(f"{text!r} is neither a store name of .kops-gitsync.yaml nor a state "
                          "store URL (write s3://bucket/path, gs://..., or ./folder)")
     return trim_trailing_slash(text)
+
+
+FENCE_INTERVAL = 1.0  # seconds between two checks of the target's lock while copying
+
+
+def fenced_every(lock: StoreLock, interval: float) -> Store:
+    """The locked store, checking the lock before a write at most every ``interval`` s.
+
+    Push checks it before every write because its replaces would overwrite whatever a new
+    holder wrote. Every migrate write is conditional (create-if-absent, or replace-if-still-
+    what-migrate-wrote), so a write that races a lost lock can only fail, never clobber;
+    checking once a second still stops a copy whose lock was taken within a second, and
+    halves the requests of a large copy.
+    """
+    import threading
+    import time
+
+    from kops_gitsync.vfs.guarded import GuardedStore
+
+    last = [0.0]
+    mutex = threading.Lock()
+
+    def check(_key: str) -> None:
+        with mutex:
+            now = time.monotonic()
+            if now - last[0] < interval:
+                return
+            lock.ensure_held()
+            last[0] = time.monotonic()
+
+    return GuardedStore(lock.store, check)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 print("dry run: nothing was written; run again with --yes to copy")
                 return 0
             with StoreLock(target, f"migrate from {plan.source_url}") as lock:
-                written = apply_migration(plan, lock.fenced())
+                written = apply_migration(plan, fenced_every(lock, FENCE_INTERVAL))
                 print(f"copied {len(written)} object(s) into {plan.target_url}")
                 print(verify(plan, source, target))
             print("\n".join(next_steps(plan)))

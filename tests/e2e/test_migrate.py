@@ -310,3 +310,23 @@ def test_k8s_is_refused_in_one_line(tmp_path: Path, cli: Callable[..., Run]) -> 
     run = cli("migrate", "--from", str(tmp_path), "--to", "k8s://", cwd=tmp_path)
     assert run.code == 1 and "k8s:// holds only the Cluster" in run.err
     assert len(run.err.strip().splitlines()) == 1
+
+
+def test_a_lost_lock_stops_the_copy(tmp_path: Path) -> None:
+    from kops_gitsync.cli.migrate import fenced_every
+    from kops_gitsync.errors import LockLost
+    from kops_gitsync.sync.lock import StoreLock
+
+    source_dir, target_dir = tmp_path / "old", tmp_path / "new"
+    for key, data in kops_objects(f"file://{source_dir}").items():
+        (source_dir / key).parent.mkdir(parents=True, exist_ok=True)
+        (source_dir / key).write_bytes(data)
+    target_dir.mkdir()
+    source, target = open_store(str(source_dir)), open_store(str(target_dir))
+    plan = plan_migration(source, target)
+    lock = StoreLock(target, "migrate")
+    lock.acquire()
+    (target_dir / LOCK_KEY).unlink()  # `kops-gitsync unlock --yes` from elsewhere
+    with pytest.raises(LockLost):
+        apply_migration(plan, fenced_every(lock, 0.0))
+    assert set(snapshot(target_dir)) <= {MANIFEST_KEY}
