@@ -2,7 +2,7 @@
 
 S3 (versioning on) and GCS (object versioning on) keep every version of every object with
 the time it was written. This module replays them as observed commits, one per point in
-time (every version or deletion the store stamped with the same time lands in one commit),
+time (every version or deletion the store stamped within the same second lands in one commit),
 dated with the store's own timestamp, so ``git log state/<cluster>/config`` shows who-knows-
 who changed the cluster when, long before kops-gitsync was adopted.
 
@@ -111,22 +111,23 @@ def _check_keys(keys: Iterable[str]) -> None:
 def _timeline(events: list[ObjectVersion], since: float | None) -> list[list[ObjectVersion]]:
     """Points in time, oldest first; with ``since``, everything up to it folds into the
     first point (the store as it was then). Per key, listings give the newest first, so
-    listing order breaks ties between versions stamped with the same time."""
+    listing order breaks ties between versions stamped with the same time.
+
+    A point is one whole second: S3 listings stamp versions to the second, GCS to the
+    microsecond, and the burst of writes one ``kops update cluster`` makes should be one
+    commit on either scheme."""
     ordered = sorted(enumerate(events), key=lambda pair: (pair[1].modified, -pair[0]))
+    folded: list[ObjectVersion] = []
+    if since is not None:
+        live: dict[str, ObjectVersion] = {}
+        for _, event in ordered:
+            if event.modified <= since:
+                live[event.key] = event
+        folded = sorted((e for e in live.values() if not e.deleted), key=lambda e: e.modified)
+        ordered = [pair for pair in ordered if pair[1].modified > since]
     points = [list(v for _, v in group)
-              for _, group in groupby(ordered, key=lambda pair: pair[1].modified)]
-    if since is None:
-        return points
-    before = [p for p in points if p[0].modified <= since]
-    after = [p for p in points if p[0].modified > since]
-    if not before:
-        return after
-    live: dict[str, ObjectVersion] = {}
-    for point in before:
-        for event in point:
-            live[event.key] = event
-    folded = [e for e in live.values() if not e.deleted]
-    return ([folded] if folded else []) + after
+              for _, group in groupby(ordered, key=lambda pair: int(pair[1].modified))]
+    return ([folded] if folded else []) + points
 
 
 def _read_contents(
@@ -197,8 +198,8 @@ def import_history(ctx: SyncContext, *, since: float | None = None) -> HistoryRe
     if parent is not None:
         ctx.repo.update_ref(ctx.observed_ref, parent, None, f"kops-gitsync pull --history "
                             f"{ctx.name}")
-    first = _iso(points[0][0].modified) if points else None
-    span = f" from {first} to {_iso(points[-1][0].modified)}" if first else ""
+    first = _iso(max(e.modified for e in points[0])) if points else None
+    span = f" from {first} to {_iso(points[-1][-1].modified)}" if first else ""
     withheld = f"; withheld {len(result.withheld)} version(s)" if result.withheld else ""
     result.summary = (f"{ctx.name} ({ctx.url}): imported {result.commits} commit(s) of "
                       f"history{span}, read {result.versions_read} version(s){withheld}")
@@ -250,7 +251,8 @@ def _build_chain(
         if parent is not None and not changes and state_bytes == repo.read_file(
                 parent, ctx.state_file):
             continue
-        moment = _iso(point[0].modified)
+        stamp = max(e.modified for e in point)  # a folded --since point: its last change
+        moment = _iso(stamp)
         note = f"Imported from the store's kept versions: the store as it was at {moment}."
         if withheld_now:
             note += " Withheld (git keeps the last clean version): " + ", ".join(withheld_now)
@@ -261,7 +263,7 @@ def _build_chain(
         ).rstrip("\n") + f"\n{TRAILER_HISTORY}: {moment}\n"
         changes[ctx.state_file] = repo.write_blob(state_bytes)
         tree = repo.build_tree(parent, changes)
-        date = f"@{int(point[0].modified)} +0000"
+        date = f"@{int(stamp)} +0000"
         parent = repo.commit_tree(tree, [parent] if parent else [], message,
                                   env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
         result.commits += 1

@@ -83,7 +83,7 @@ def check_imported(repo: Path, cli: Callable[..., Run], versions: list[tuple[str
     log = observed_log(repo)
     mirrored = {t for key, t in versions if not any(
         part in key for part in ("/pki/private/", "/secrets/", "/backups/"))}
-    assert [t for t, _ in log] == sorted(int(t) for t in mirrored)
+    assert [t for t, _ in log] == sorted({int(t) for t in mirrored})
     # the config's three versions, in order, with the store's timestamps
     history = git(repo, "log", "--format=%at", "-p", OBSERVED, "--", f"state/{CONFIG}")
     assert history.count("+  kubernetesVersion:") == 3
@@ -137,6 +137,7 @@ def test_s3_history_since(
     log = observed_log(repo)
     # the store as it was at --since (v1.34.1), then the one later moment (v1.34.2)
     assert len(log) == 2
+    assert int(gaps[0]) <= log[0][0] <= gaps[1]  # dated with the last change before --since
     first = git(repo, "show", f"{OBSERVED}~1:state/{CONFIG}")
     assert "v1.34.1" in first
     assert git(repo, "show", f"{OBSERVED}~1:state/{NODES}")
