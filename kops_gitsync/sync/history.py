@@ -213,6 +213,7 @@ def _build_chain(
     repo, prefix = ctx.repo, ctx.mirror_path + "/"
     state = SyncState(url=ctx.url)
     parent: str | None = None
+    recorded = b""  # the sync state the parent commit holds
     live: set[str] = set()
     for point in points:
         added: list[str] = []
@@ -248,9 +249,9 @@ def _build_chain(
             (modified if before is not None else added).append(key)
         result.withheld += withheld_now
         state_bytes = state.to_bytes()
-        if parent is not None and not changes and state_bytes == repo.read_file(
-                parent, ctx.state_file):
+        if parent is not None and not changes and state_bytes == recorded:
             continue
+        recorded = state_bytes
         stamp = max(e.modified for e in point)  # a folded --since point: its last change
         moment = _iso(stamp)
         note = f"Imported from the store's kept versions: the store as it was at {moment}."
