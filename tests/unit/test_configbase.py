@@ -73,5 +73,6 @@ def test_mismatch() -> None:
     assert message is not None
     assert "stored in s3://new but its spec.configBase is s3://old/a.example.com" in message
     assert "#2919" in message
+    assert mismatch("k8s://", "a.example.com", data, "x") is None  # by design there
     local = CONFIG % b"file:///srv/kops/a.example.com"
     assert mismatch("/srv/kops", "a.example.com", local, "x") is None
