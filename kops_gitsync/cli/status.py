@@ -15,6 +15,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format_argument(parser)
 
 
+def config_base_warnings(ctx: SyncContext, observed: str | None) -> list[str]:
+    """kops #2919: clusters of the last observed state whose configBase is elsewhere."""
+    from kops_gitsync.backup.configbase import store_mismatches
+
+    tree = ctx.repo.read_tree(observed, ctx.mirror_path) if observed else {}
+    configs = {key: ctx.repo.read_blob(entry.sha) for key, entry in tree.items()
+               if key.count("/") == 1 and key.endswith("/config")}
+    return [message for _cluster, message in store_mismatches(ctx.url, configs)]
+
+
 def run(args: argparse.Namespace) -> int:
     """Every selected store is shown even when an earlier one cannot be read; exit 1 on
     conflicts or on a store that failed."""
@@ -32,12 +42,15 @@ def run(args: argparse.Namespace) -> int:
         status = store_status(ctx)
         writers = (writer_lines(ctx.store, status.conflicts + status.store_ahead)
                    if status.observed is not None else [])
+        warnings = config_base_warnings(ctx, status.observed)
         conflicts = conflicts or status.failed
         if report is not None:
             report.stores.append({**dataclasses.asdict(status), "failed": status.failed,
-                                  "writers": list(writers)})
+                                  "writers": list(writers), "warnings": warnings})
             return
         print(status.render())
+        for line in warnings:
+            print(f"  ! warning: {line}")
         for line in writers:  # never pulled: every object is "ahead", say no more
             print(line)
 

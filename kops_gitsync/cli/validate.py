@@ -18,8 +18,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kops_gitsync.errors import FatalError
+
+if TYPE_CHECKING:
+    from kops_gitsync.validate import Finding
 
 CONFIG_KEY = "config"
 IG_DIR = "instancegroup"
@@ -44,6 +48,7 @@ class Target:
     folder: Path
     display: str
     only: set[str] | None = field(default=None)
+    store_url: str | None = None  # the store it is mirrored from, when known
 
 
 def _is_cluster_folder(folder: Path) -> bool:
@@ -105,8 +110,39 @@ def configured_targets(targets: dict[Path, Target]) -> None:
         display = os.path.relpath(folder, cwd)
         from kops_gitsync.validate.engine import cluster_folders
 
+        url = store.state or _pulled_from(root, store.name)
         for cluster in cluster_folders(folder):
             _add(targets, cluster, os.path.join(display, cluster.name), None)
+            targets[cluster.resolve()].store_url = url
+
+
+def _pulled_from(root: Path, store_name: str) -> str | None:
+    """The URL in the store's sync state as this checkout has it (plain JSON, no git)."""
+    import json
+
+    from kops_gitsync.sync.syncstate import state_path
+
+    try:
+        url = json.loads((root / state_path(store_name)).read_text()).get("url")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return url if isinstance(url, str) else None
+
+
+def store_finding(target: Target) -> list[Finding]:
+    """kops #2919 as a warning: the cluster's configBase names another store."""
+    from kops_gitsync.backup.configbase import config_base_line, mismatch
+    from kops_gitsync.validate import Finding
+
+    config = target.folder / CONFIG_KEY
+    if target.store_url is None or not config.is_file():
+        return []
+    data = config.read_bytes()
+    problem = mismatch(target.store_url, target.folder.name, data, str(config))
+    if problem is None:
+        return []
+    return [Finding(f"{target.display}/{CONFIG_KEY}", config_base_line(data), 0,
+                    "configbase-store", problem, severity="warning")]
 
 
 def previous_files(previous: Path | None, target: Target, count: int) -> dict[str, bytes] | None:
@@ -124,7 +160,7 @@ def previous_files(previous: Path | None, target: Target, count: int) -> dict[st
 
 
 def run(args: argparse.Namespace) -> int:
-    from kops_gitsync.validate import Finding, validate_cluster
+    from kops_gitsync.validate import validate_cluster
     from kops_gitsync.validate.engine import read_cluster_folder
     from kops_gitsync.validate.report import format_json, format_text, has_errors
 
@@ -143,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             wanted = {f"{target.display}/{key}" for key in target.only}
             found = [f for f in found if f.path in wanted]
         findings.extend(found)
+        findings.extend(store_finding(target))
     if args.format == "json":
         sys.stdout.write(format_json(findings, clusters=len(targets)))
     else:

@@ -296,11 +296,15 @@ class GitRepo:
             if os.path.exists(index_path):
                 os.unlink(index_path)
 
-    def commit_tree(self, tree: str, parents: Iterable[str], message: str) -> str:
+    def commit_tree(
+        self, tree: str, parents: Iterable[str], message: str,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """``env``: e.g. ``GIT_AUTHOR_DATE`` for a commit that records a past moment."""
         args: list[str] = []
         for parent in parents:
             args += ["-p", parent]
-        return self._run(["commit-tree", tree, *args], message.encode()).decode().strip()
+        return self._run(["commit-tree", tree, *args], message.encode(), env).decode().strip()
 
     def _run(self, args: list[str], stdin: bytes, env: Mapping[str, str] | None = None) -> bytes:
         """git with bytes on stdin (GitPython's istream needs a real file descriptor)."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote, unquote
 
-from kops_gitsync.errors import ObjectTooLarge
+from kops_gitsync.errors import FatalError, ObjectTooLarge
 
 DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024  # kops' largest objects are ~0.5 MB manifests
 CONTENT_TYPE = "application/octet-stream"  # what kops sends on every write
@@ -74,6 +74,10 @@ class Capabilities:
     # ``write(metadata=...)`` is stored and ``stat()`` returns it; False: silently dropped
     # (file://, memfs://, k8s:// have nowhere to keep it).
     write_metadata: bool = False
+    # ``list_versions()``/``read_version()`` exist (see :class:`VersionedStore`): the scheme
+    # can keep every version of an object (S3 versioning, GCS object versioning). Whether a
+    # given bucket does is only known by asking it; a scheme without the flag keeps none.
+    versions: bool = False
 
     @property
     def compare_and_swap(self) -> bool:
@@ -89,6 +93,25 @@ class ObjectStat:
     size: int
     version: str
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One past or present version of an object, or its deletion, as the store recorded it.
+
+    ``version_id`` names the version for :meth:`VersionedStore.read_version` (an S3 version
+    id, a GCS generation); ``token`` is what a plain listing reports for the same bytes (the
+    ETag, the generation), so a history ends on exactly the sync state a pull records.
+    ``modified`` is the store's own timestamp (seconds since the epoch, UTC). A deletion has
+    ``deleted=True`` and no bytes to read.
+    """
+
+    key: str
+    version_id: str
+    token: str
+    modified: float
+    size: int
+    deleted: bool = False
 
 
 def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
@@ -206,3 +229,32 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections and threads. Idempotent."""
         ...
+
+
+class VersionedStore(Store, Protocol):
+    """A store whose bucket may keep past versions (``Capabilities.versions``)."""
+
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Every kept version and deletion of every key under ``prefix``; the keys in any
+        order, each key's versions newest first (which settles versions stamped alike).
+
+        Raises ``FatalError`` saying so when the bucket keeps no versions (versioning was
+        never enabled): its only history is the present.
+        """
+        ...
+
+    def read_version(self, key: str, version_id: str, *, max_bytes: int | None = None) -> Blob:
+        """The bytes of one kept version; ``FileNotFoundError`` if it was removed since."""
+        ...
+
+
+def versioned(store: Store) -> VersionedStore:
+    """``store`` as a :class:`VersionedStore`, or a ``FatalError`` saying it keeps none."""
+    if not store.capabilities.versions or not hasattr(store, "list_versions"):
+        scheme = store.url.split("://", 1)[0] if "://" in store.url else "file"
+        raise FatalError(
+            f"{store.url}: this store keeps no versions ({scheme}:// has no "
+            "object versioning kops-gitsync can read; only s3:// and gs:// buckets do), so "
+            "there is no history to import"
+        )
+    return store  # type: ignore[return-value]

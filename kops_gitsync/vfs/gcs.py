@@ -52,6 +52,7 @@ from kops_gitsync.vfs.base import (
     Capabilities,
     ObjectInfo,
     ObjectStat,
+    ObjectVersion,
     RequestCounts,
     check_metadata,
     decode_metadata,
@@ -102,7 +103,7 @@ class GCSStore:
 
     capabilities = Capabilities(
         conditional_create=True, conditional_replace=True, conditional_delete=True,
-        write_metadata=True,
+        write_metadata=True, versions=True,
     )
 
     def __init__(
@@ -306,6 +307,18 @@ class GCSStore:
         except FileNotFoundError:
             if if_match is not None:
                 raise
+
+    # -- kept generations (Capabilities.versions; vfs/gcs_versions.py) ---------------------
+
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        from kops_gitsync.vfs.gcs_versions import list_versions
+
+        return list_versions(self, prefix)
+
+    def read_version(self, key: str, version_id: str, *, max_bytes: int | None = None) -> Blob:
+        from kops_gitsync.vfs.gcs_versions import read_version
+
+        return read_version(self, key, version_id, max_bytes=max_bytes)
 
     def close(self) -> None:
         self._client.close()

@@ -52,6 +52,7 @@ from kops_gitsync.vfs.base import (
     Capabilities,
     ObjectInfo,
     ObjectStat,
+    ObjectVersion,
     RequestCounts,
     check_metadata,
     decode_metadata,
@@ -80,15 +81,16 @@ T = TypeVar("T")
 _REQUEST_KINDS = {
     "ListObjectsV2": "LIST", "ListObjects": "LIST", "GetObject": "GET", "HeadObject": "HEAD",
     "HeadBucket": "HEAD", "PutObject": "PUT", "DeleteObject": "DELETE", "DeleteObjects": "DELETE",
+    "ListObjectVersions": "LIST",
 }
 
 
 def _configured_capabilities(settings: S3Settings) -> Capabilities | None:
     """What the settings alone say the server enforces; None: probe it when first needed."""
     if settings.conditional == "off":
-        return Capabilities(False, False, False, write_metadata=True)
+        return Capabilities(False, False, False, write_metadata=True, versions=True)
     if settings.conditional == "on" or settings.endpoint is None:  # AWS enforces all three
-        return Capabilities(True, True, True, write_metadata=True)
+        return Capabilities(True, True, True, write_metadata=True, versions=True)
     return None
 
 
@@ -247,7 +249,7 @@ class S3Store:
                 Bucket=bucket, Key=name, IfMatch=wrong))
         finally:
             self._call(lambda: self._client.delete_object(Bucket=bucket, Key=name), key)
-        return Capabilities(create, replace, delete, write_metadata=True)
+        return Capabilities(create, replace, delete, write_metadata=True, versions=True)
 
     # -- the Store contract -----------------------------------------------------------------
 
@@ -360,6 +362,18 @@ class S3Store:
             else:
                 self._check_client_side(key, if_match, False)
         self._call(lambda: self._client.delete_object(**args), key)
+
+    # -- kept versions (Capabilities.versions; vfs/s3_versions.py) -------------------------
+
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        from kops_gitsync.vfs.s3_versions import list_versions
+
+        return list_versions(self, prefix)
+
+    def read_version(self, key: str, version_id: str, *, max_bytes: int | None = None) -> Blob:
+        from kops_gitsync.vfs.s3_versions import read_version
+
+        return read_version(self, key, version_id, max_bytes=max_bytes)
 
     def close(self) -> None:
         self._client.close()

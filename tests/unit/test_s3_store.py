@@ -100,7 +100,7 @@ def test_listing_and_read_cost_one_request_each(moto_server: str, bucket: str) -
 
 def test_probe_finds_that_moto_honours_all_preconditions(moto_server: str, bucket: str) -> None:
     store = open_store(f"do://{bucket}/kops", s3_env(moto_server))
-    assert store.capabilities == Capabilities(True, True, True, write_metadata=True)
+    assert store.capabilities == Capabilities(True, True, True, write_metadata=True, versions=True)
     assert store.request_counts == {"PUT": 3, "DELETE": 2}
     assert list(store.list()) == []  # the probe object is gone
     assert store.capabilities.compare_and_swap  # asked once, then cached
@@ -109,7 +109,8 @@ def test_probe_finds_that_moto_honours_all_preconditions(moto_server: str, bucke
 
 def test_probe_finds_a_server_that_ignores_preconditions(rclone_s3_server: str) -> None:
     store = open_store("do://bkt/probe", s3_env(rclone_s3_server))
-    assert store.capabilities == Capabilities(False, False, False, write_metadata=True)
+    assert store.capabilities == Capabilities(
+        False, False, False, write_metadata=True, versions=True)
 
 
 def test_without_server_support_preconditions_are_checked_client_side(
@@ -131,7 +132,8 @@ def test_without_server_support_preconditions_are_checked_client_side(
 
 def test_off_mode_claims_nothing(moto_server: str, bucket: str) -> None:
     store = open_store(f"s3://{bucket}", s3_env(moto_server, KOPS_GITSYNC_S3_CONDITIONAL="off"))
-    assert store.capabilities == Capabilities(False, False, False, write_metadata=True)
+    assert store.capabilities == Capabilities(
+        False, False, False, write_metadata=True, versions=True)
     assert store.request_counts == {}  # no probe
 
 
