@@ -15,13 +15,12 @@ has nothing to learn from files it was not given, so it never reports on them.
 
 from __future__ import annotations
 
-from kops_gitsync.gitrepo import staged
 from kops_gitsync.hooks.base import HookContext, changed_paths
 from kops_gitsync.secretscan import findings
 
 
 def _contents(ctx: HookContext, paths: list[str]) -> dict[str, bytes]:
-    blobs = staged.index_blobs(paths, ctx.root)
+    blobs = ctx.reader.index_blobs(paths)
     for path in paths:
         if path not in blobs and ctx.files and (ctx.root / path).is_file():
             blobs[path] = (ctx.root / path).read_bytes()

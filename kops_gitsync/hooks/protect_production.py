@@ -84,19 +84,12 @@ class Guarded:
         return self.store.path.rstrip("/") + "/"
 
 
-def _index_blob(root: Path, path: str) -> str | None:
-    try:
-        return staged.git(["rev-parse", "-q", "--verify", f":{path}"], root).decode().strip()
-    except FatalError:
-        return None
-
-
 def _authority(ctx: HookContext, git: _StagedGit) -> Authority:
     staged_config = RepoConfig(stores=ctx.layout.stores)
 
     def parse(raw: bytes, source: Path) -> RepoConfig:
         blob = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()  # git's blob id
-        if blob == _index_blob(ctx.root, CONFIG_NAME):
+        if blob == ctx.reader.index.get(CONFIG_NAME):
             return staged_config  # the staged file: validated (and cached) already
         from kops_gitsync.config.repo_config import parse_repo_config
 
@@ -182,7 +175,9 @@ def _propose_hint(auth: Authority, branch: str) -> str:
 
 def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> int:
     branch = staged.current_branch(ctx.root)
-    paths = changed_paths(ctx)
+    # What the commit changes; a whole-repository run (CI, --all-files) checks content, and
+    # an unchanged production file is no change of the store, whatever branch it is on.
+    paths = ctx.staged_paths if ctx.whole_repo else changed_paths(ctx)
     config_touched = CONFIG_NAME in paths
     staged_by_name = {s.name: s for s in ctx.layout.stores}
     failed = False
@@ -199,7 +194,7 @@ def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> i
                     f"It reaches the store after review merges it into an approved branch "
                     f"({auth.patterns(guard.store)}) and `kops-gitsync push --yes` runs there.")
             continue
-        if staged.resolve("HEAD", ctx.root) is None and auth.remote is None:
+        if ctx.head is None and auth.remote is None:
             # The repository's first commit: there is no approved branch yet to review
             # against or to propose into; the gate is push, which needs a review remote.
             ctx.say(f"note: production store {guard.name!r}: first commit of the repository; "
