@@ -156,6 +156,7 @@ def git_shim(where: Path) -> tuple[dict[str, str], Path]:
     env["GIT_EXEC_PATH"] = str(shim)
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     env.pop("PRE_COMMIT", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an operator's hooks start from .pyc files
     return env, count
 
 

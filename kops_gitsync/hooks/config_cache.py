@@ -51,8 +51,7 @@ def load_stores(root: Path, reader: GitReader | None = None) -> tuple[StoreConfi
     source = root / CONFIG_NAME
     raw = reader.index_blobs([CONFIG_NAME]).get(CONFIG_NAME)
     if raw is None:
-        head = staged.resolve("HEAD", root)
-        raw = staged.tree_blobs(head, [CONFIG_NAME], root).get(CONFIG_NAME)
+        raw = reader.show("HEAD", CONFIG_NAME)
     if raw is None:
         return (StoreConfig(),)
     digest = _digest(raw)

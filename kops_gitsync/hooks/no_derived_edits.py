@@ -49,7 +49,7 @@ def _not_from_merged_state(ctx: HookContext, paths: list[str]) -> list[str]:
 def _recorded(ctx: HookContext, store: str) -> dict[str, str]:
     """key -> SHA-256 the sync state of ``store`` in HEAD records (empty if none/damaged)."""
     where = state_path(store)
-    raw = ctx.reader.tree_blobs(ctx.head, [where]).get(where)
+    raw = ctx.reader.show(ctx.head, where) if ctx.head else None
     if raw is None:
         return {}
     try:
@@ -68,7 +68,8 @@ def _store_edits(ctx: HookContext, name: str, group: list[ObjectPath]) -> list[s
     """
     index = ctx.reader.index
     tip = staged.resolve(staged.OBSERVED_PREFIX + name, ctx.root)
-    observed = ctx.reader.tree(tip)
+    paths = [o.path for o in group]
+    observed = ctx.reader.tree(tip, paths if len(paths) <= 100 else ())
     unsure = [o for o in group if o.path not in index or index[o.path] != observed.get(o.path)]
     if not unsure:
         return []

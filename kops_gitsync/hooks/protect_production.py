@@ -29,6 +29,7 @@ from pathlib import Path
 from kops_gitsync.config.repo_config import CONFIG_NAME, RepoConfig, StoreConfig
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
+from kops_gitsync.gitrepo.reader import GitReader
 from kops_gitsync.hooks.base import HookContext, changed_paths
 from kops_gitsync.sync.authority import (
     GUARDED_FIELDS,
@@ -44,15 +45,16 @@ GUIDE = "docs/review-flow.md"
 class _StagedGit:
     """sync/authority.py's GitReader over the hooks' plain git calls (no GitPython)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, reader: GitReader) -> None:
         self.root = root
+        self.reader = reader
         self._default: str | None = None
 
     def resolve(self, rev: str) -> str | None:
         return staged.resolve(rev, self.root)
 
     def read_file(self, commit: str | None, path: str) -> bytes | None:
-        return staged.tree_blobs(commit, [path], self.root).get(path) if commit else None
+        return self.reader.show(commit, path) if commit else None
 
     def config_get(self, key: str) -> list[str]:
         try:
@@ -262,7 +264,7 @@ def _check_push_ref(ctx: HookContext, auth: Authority, guards: list[Guarded], re
     for guard in approved:
         touched = guard.paths(edits)
         if CONFIG_NAME in edits:
-            raw = staged.tree_blobs(local, [CONFIG_NAME], ctx.root).get(CONFIG_NAME)
+            raw = ctx.reader.show(local, CONFIG_NAME)
             if raw is not None:
                 from kops_gitsync.config.repo_config import parse_repo_config
 
@@ -285,7 +287,7 @@ def _check_push_ref(ctx: HookContext, auth: Authority, guards: list[Guarded], re
 
 
 def run(ctx: HookContext) -> int:
-    git = _StagedGit(ctx.root)
+    git = _StagedGit(ctx.root, ctx.reader)
     auth = _authority(ctx, git)
     guards = _guarded(ctx, auth)
     if not guards:

@@ -45,6 +45,9 @@ def blocks(located: Located) -> bool:
     return located.finding.severity == "error"
 
 
+_LIST_FOLDERS = 100  # more clusters than this: list the whole tree (one command line)
+
+
 def spec_paths(entries: Iterable[str], cluster_dirs: Iterable[str]) -> dict[str, list[str]]:
     """cluster folder -> its ``config`` and ``instancegroup/<name>`` paths among ``entries``.
 
@@ -71,13 +74,16 @@ def validate_clusters(
 
     clusters = sorted(set(cluster_dirs))
     current_paths = spec_paths(ctx.reader.index, clusters)
-    previous_paths = spec_paths(ctx.reader.tree(previous_rev), clusters) if clusters else {}
+    # A commit touches a few clusters: list only their folders of the previous commit.
+    folders = clusters if len(clusters) <= _LIST_FOLDERS else []
+    previous_tree = ctx.reader.tree(previous_rev, folders)
+    previous_paths = spec_paths(previous_tree, clusters)
     failed = False
     for cluster_dir in clusters:
         current = ctx.reader.index_blobs(current_paths[cluster_dir])
         previous = {}
         if current:
-            previous = ctx.reader.tree_blobs(previous_rev, previous_paths[cluster_dir])
+            previous = ctx.reader.pick(previous_tree, previous_paths[cluster_dir])
         for located in judge_cluster(cluster_dir, current, previous):
             ctx.say(format_finding(located.finding))
             failed = failed or blocks(located)
