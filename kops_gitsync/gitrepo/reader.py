@@ -87,35 +87,40 @@ class GitReader:
             self._read([name])
         return self._blobs[name]
 
-    def index_blobs(self, paths: Iterable[str]) -> dict[str, bytes]:
+    def index_blobs(self, paths: Iterable[str], keep: bool = True) -> dict[str, bytes]:
         """Staged content of those ``paths`` that are in the index."""
-        return self.pick(self.index, paths)
+        return self.pick(self.index, paths, keep)
 
     def tree_blobs(self, rev: str | None, paths: Iterable[str]) -> dict[str, bytes]:
         """Content of those ``paths`` that commit ``rev`` has (none if ``rev`` is None)."""
         return self.pick(self.tree(rev), paths)
 
-    def pick(self, entries: dict[str, str], paths: Iterable[str]) -> dict[str, bytes]:
+    def pick(
+        self, entries: dict[str, str], paths: Iterable[str], keep: bool = True
+    ) -> dict[str, bytes]:
         """Content of those ``paths`` that ``entries`` (an index or tree listing) has."""
         wanted = {path: entries[path] for path in paths if path in entries}
-        data = self.blobs(wanted.values())
+        data = self.blobs(wanted.values(), keep)
         return {path: data[sha] for path, sha in wanted.items()}
 
-    def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
-        """Content by blob id, read through the one ``cat-file --batch`` of this reader."""
+    def blobs(self, ids: Iterable[str], keep: bool = True) -> dict[str, bytes]:
+        """Content by blob id, read through the one ``cat-file --batch`` of this reader.
+
+        ``keep=False`` reads without keeping the bytes for a later call: a scan of every
+        file then holds one batch at a time, not the whole repository.
+        """
         ids = list(ids)
         missing = sorted({sha for sha in ids if sha not in self._blobs})
-        if missing:
-            self._read(missing)
+        read = self._read(missing, keep) if missing else {}
         found = {}
         for sha in ids:
-            data = self._blobs[sha]
+            data = read[sha] if sha in read else self._blobs[sha]
             if data is None:
                 raise FatalError(f"git cat-file: object {sha} is missing")
             found[sha] = data
         return found
 
-    def _read(self, names: list[str]) -> None:
+    def _read(self, names: list[str], keep: bool = True) -> dict[str, bytes | None]:
         if self._cat is None:
             self._cat = subprocess.Popen(
                 ["git", "cat-file", "--batch"],
@@ -129,19 +134,23 @@ class GitReader:
         # a large request would fill the pipe git answers into and both sides would wait.
         writer = threading.Thread(target=_write, args=(cat.stdin, names), daemon=True)
         writer.start()
+        read: dict[str, bytes | None] = {}
         try:
             for name in names:
                 header = cat.stdout.readline().split()
                 if len(header) != 3:  # "<name> missing" (or git ended: "")
                     if not header:
                         raise FatalError(f"git cat-file ended before reading {name}")
-                    self._blobs[name] = None
+                    read[name] = None
                     continue
                 data = cat.stdout.read(int(header[2]))
                 cat.stdout.read(1)  # the newline after each object
-                self._blobs[name] = data if header[1] == b"blob" else None
+                read[name] = data if header[1] == b"blob" else None
         finally:
             writer.join()
+        if keep:
+            self._blobs.update(read)
+        return read
 
     def close(self) -> None:
         if self._cat is not None:
