@@ -104,7 +104,9 @@ class Layout:
     def load(cls, root: Path, reader: GitReader | None = None) -> Layout:
         from kops_gitsync.hooks.config_cache import load_stores
 
-        reader = reader or GitReader(root)
+        if reader is None:
+            with GitReader(root) as own:
+                return cls.load(root, own)
         stores = load_stores(root, reader)
         prefixes = tuple(s.path.rstrip("/") + "/" for s in stores)
         configs = [p for p in reader.index if p.endswith("/config") and not p.startswith(prefixes)]
