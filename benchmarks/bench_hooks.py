@@ -9,6 +9,7 @@ this checkout, and then measures, each in a fresh child process:
 * ``git commit --no-verify`` of a one-InstanceGroup edit (the floor);
 * the same commit through the hooks (the documented pre-commit config, ``--config``);
 * the same commit through the plain hooks of ``kops-gitsync install-hooks``;
+* the same commit through pre-commit with a hook that does nothing (pre-commit's floor);
 * ``pre-commit run --all-files`` on the untouched mirror.
 
 For each: CPU (user+sys of the child and everything it waited for, ``getrusage``), wall
@@ -131,6 +132,20 @@ def install(repo: Path, work: Path, hooks: list[str], env: dict[str, str]) -> No
     script = plain / "pre-commit"
     script.write_text(render_hook("pre-commit", _hook_command(installed_command())))
     script.chmod(0o755)
+    # pre-commit's own floor in this repository: the same framework with a hook that does
+    # nothing (its git calls over the work tree, its start-up), for scale.
+    noop = work / "noop-hooks"
+    noop.mkdir(exist_ok=True)
+    (work / "noop-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n  - {id: noop, name: noop, entry: 'true', "
+        "language: system, pass_filenames: false, always_run: true}\n"
+    )
+    (noop / "pre-commit").write_text(
+        f"#!/bin/sh\nexec {sys.executable} -m pre_commit hook-impl "
+        f"--config={work / 'noop-config.yaml'} --hook-type=pre-commit "
+        f'--hook-dir "$(dirname "$0")" -- "$@"\n'
+    )
+    (noop / "pre-commit").chmod(0o755)
 
 
 def git_shim(where: Path) -> tuple[dict[str, str], Path]:
@@ -203,6 +218,7 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.2f}; python {platform.python_version()}"
         )
         plain = ["git", "-c", f"core.hooksPath={work / 'plain-hooks'}"]
+        noop = ["git", "-c", f"core.hooksPath={work / 'noop-hooks'}"]
         for n in range(args.runs):
             edit_ig(repo, cluster, env, 3 * n)
             measure("git commit --no-verify (one IG)", ["git", "commit", "-q", "--no-verify",
@@ -213,6 +229,9 @@ def main() -> None:
             edit_ig(repo, cluster, env, 3 * n + 2)
             measure("git commit, plain install-hooks (one IG)",
                     [*plain, "commit", "-q", "-m", "ig"], repo, env, count)
+            edit_ig(repo, cluster, env, 3 * n)
+            measure("git commit, pre-commit no-op hook (floor)",
+                    [*noop, "commit", "-q", "-m", "ig"], repo, env, count)
         if not args.skip_all_files:
             measure(f"pre-commit run --all-files ({args.config})",
                     [sys.executable, "-m", "pre_commit", "run", "--all-files"], repo, env, count)
