@@ -133,9 +133,31 @@ def test_each_cluster_is_validated_once_per_run(make_repo: MakeRepo, tmp_path: P
         assert text.count(f"state/c{i:03d}.example.com/instancegroup/nodes:") == 1, text
     assert text.count("validated 3 clusters") == 1, text
 
-    # the same edits committed: the hook judges the three clusters the commit touches, once
+    # the same edits committed: the hook judges the three clusters the commit touches, once,
+    # as a change (git's GIT_INDEX_FILE), not as a whole-repository run
     proc = repo.commit("every cluster broken")
     assert proc.returncode == 1
     text = output(proc)
     for i in range(3):
         assert text.count(f"state/c{i:03d}.example.com/instancegroup/nodes:") == 1, text
+    assert "validated 3 clusters" not in text, text
+
+
+def test_combined_hook_at_commit_judges_the_change_only(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    """A broken cluster already committed does not block a commit that does not touch it."""
+    repo = make_repo(hooks=("kops-checks",))
+    store = make_store(tmp_path, 2)
+    repo.run(sys.executable, "-m", "kops_gitsync", "pull", "--state", f"file://{store}")
+    broken = repo.path / "state/c000.example.com/instancegroup/nodes"
+    broken.write_text(broken.read_text().replace("minSize: 2", "minSize: 9"))
+    assert repo.commit("broken, committed past the hooks", verify=False).returncode == 0
+    nodes = repo.path / "state/c001.example.com/instancegroup/nodes"
+    nodes.write_text(nodes.read_text().replace("maxSize: 2", "maxSize: 3"))
+    proc = repo.commit("an ordinary edit")
+    assert proc.returncode == 0, output(proc)
+    # by hand, pre-commit run checks every file: the broken cluster is found
+    proc = repo.pre_commit("run")
+    assert proc.returncode == 1
+    assert "state/c000.example.com/instancegroup/nodes:" in output(proc)
