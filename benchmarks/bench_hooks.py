@@ -188,9 +188,14 @@ def measure(label: str, args: list[str], repo: Path, env: dict[str, str], count:
     )
 
 
-def edit_ig(repo: Path, cluster: str, env: dict[str, str], n: int) -> None:
+_EDITS = [0]
+
+
+def edit_ig(repo: Path, cluster: str, env: dict[str, str]) -> None:
+    """Stage a new maxSize (never the one before) in one InstanceGroup."""
+    _EDITS[0] += 1
     path = repo / cluster / IG
-    path.write_text(re.sub(r"maxSize: \d+", f"maxSize: {3 + n % 3}", path.read_text()))
+    path.write_text(re.sub(r"maxSize: \d+", f"maxSize: {3 + _EDITS[0] % 4}", path.read_text()))
     _run(["git", "add", str(path)], repo, env)
 
 
@@ -219,17 +224,17 @@ def main() -> None:
         )
         plain = ["git", "-c", f"core.hooksPath={work / 'plain-hooks'}"]
         noop = ["git", "-c", f"core.hooksPath={work / 'noop-hooks'}"]
-        for n in range(args.runs):
-            edit_ig(repo, cluster, env, 3 * n)
+        for _ in range(args.runs):
+            edit_ig(repo, cluster, env)
             measure("git commit --no-verify (one IG)", ["git", "commit", "-q", "--no-verify",
                     "-m", "ig"], repo, env, count)
-            edit_ig(repo, cluster, env, 3 * n + 1)
+            edit_ig(repo, cluster, env)
             measure(f"git commit, pre-commit {args.config} (one IG)",
                     ["git", "commit", "-q", "-m", "ig"], repo, env, count)
-            edit_ig(repo, cluster, env, 3 * n + 2)
+            edit_ig(repo, cluster, env)
             measure("git commit, plain install-hooks (one IG)",
                     [*plain, "commit", "-q", "-m", "ig"], repo, env, count)
-            edit_ig(repo, cluster, env, 3 * n)
+            edit_ig(repo, cluster, env)
             measure("git commit, pre-commit no-op hook (floor)",
                     [*noop, "commit", "-q", "-m", "ig"], repo, env, count)
         if not args.skip_all_files:
