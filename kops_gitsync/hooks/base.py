@@ -163,18 +163,19 @@ def changed_paths(ctx: HookContext) -> list[str]:
 
     pre-commit passes only files that still exist, so a deletion (an InstanceGroup that
     etcd still names, a production object) would slip through on the given list alone.
-    A whole-repository run adds every file in the index.
+    A whole-repository run adds every file in the index; a pre-commit run with
+    ``--from-ref``/``--to-ref`` (a push, or CI checking a pull request) what that range
+    changes, which is all ``kops-checks`` (no file list) learns of it.
     """
     paths = set(ctx.files)
     if ctx.whole_repo:
         paths.update(ctx.reader.index)
     if ctx.stage != "push":
         paths.update(ctx.staged_paths)
-    else:
-        old = os.environ.get("PRE_COMMIT_FROM_REF", "")
-        new = os.environ.get("PRE_COMMIT_TO_REF", "")
-        if old and new and old != staged.ZERO_SHA and staged.resolve(old, ctx.root):
-            paths.update(staged.changed_between(old, new, ctx.root))
+    old = os.environ.get("PRE_COMMIT_FROM_REF", "")
+    new = os.environ.get("PRE_COMMIT_TO_REF", "")
+    if old and new and old != staged.ZERO_SHA and staged.resolve(old, ctx.root):
+        paths.update(staged.changed_between(old, new, ctx.root))
     return sorted(paths)
 
 

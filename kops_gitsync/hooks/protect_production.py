@@ -177,9 +177,10 @@ def _propose_hint(auth: Authority, branch: str) -> str:
 
 def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> int:
     branch = staged.current_branch(ctx.root)
-    # What the commit changes; a whole-repository run (CI, --all-files) checks content, and
-    # an unchanged production file is no change of the store, whatever branch it is on.
-    paths = ctx.staged_paths if ctx.whole_repo else changed_paths(ctx)
+    # What the commit changes. kops-checks (no file list) run by hand or in CI, on the whole
+    # repository or a --from-ref range, checks content: a file already committed is no
+    # new change of the store, whatever branch it is on.
+    paths = changed_paths(ctx) if ctx.files else ctx.staged_paths
     config_touched = CONFIG_NAME in paths
     staged_by_name = {s.name: s for s in ctx.layout.stores}
     failed = False

@@ -161,3 +161,21 @@ def test_combined_hook_at_commit_judges_the_change_only(
     proc = repo.pre_commit("run")
     assert proc.returncode == 1
     assert "state/c000.example.com/instancegroup/nodes:" in output(proc)
+
+
+def test_combined_hook_with_a_ref_range_judges_that_range(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    """CI's ``pre-commit run --from-ref A --to-ref B``: kops-checks gets no file list, so it
+    learns the range from pre-commit's environment, deletions included."""
+    repo = make_repo(hooks=("kops-checks",))
+    store = make_store(tmp_path, 2)
+    repo.run(sys.executable, "-m", "kops_gitsync", "pull", "--state", f"file://{store}")
+    repo.git("switch", "-q", "-c", "topic")
+    master = repo.path / "state/c000.example.com/instancegroup/master-us-test-1a"
+    master.unlink()  # etcd still names it: an error only a deletion-aware check sees
+    assert repo.commit("drop the control plane", verify=False).returncode == 0
+    proc = repo.pre_commit("run", "--from-ref", "main", "--to-ref", "HEAD")
+    assert proc.returncode == 1, output(proc)
+    assert "etcd-member-unknown-ig" in output(proc), output(proc)
+    assert "validated" not in output(proc)  # the range, not the whole repository
