@@ -20,20 +20,15 @@ from pathlib import Path
 MARKER = "# kops-gitsync plain git hook"
 DRIVER = "kops-yaml"
 
-# hook type -> (what it checks, the kops-gitsync hook calls)
+# hook type -> (what it checks, the kops-gitsync hook calls). ``checks`` is every check of
+# the stage in one process (cli/hook.py COMBINED), as the kops-checks pre-commit hook runs.
 HOOK_TYPES: dict[str, tuple[str, str]] = {
-    "pre-commit": (
-        "what this commit stages",
-        "run hook no-secrets,no-derived-edits,protect-production,validate --stage commit\n",
-    ),
-    "pre-merge-commit": (
-        "the result of this merge",
-        "run hook no-secrets,no-derived-edits,protect-production,validate-merge --stage merge\n",
-    ),
+    "pre-commit": ("what this commit stages", "run hook checks --stage commit\n"),
+    "pre-merge-commit": ("the result of this merge", "run hook checks --stage merge\n"),
     "pre-push": (
         "the branches being pushed (git's ref lines on stdin)",
         # A here-document, not a pipe: a pipe would run `run` in a subshell and lose status.
-        'run hook protect-production --pre-push "$1" <<EOF\n$refs\nEOF\n',
+        'run hook checks --stage push --pre-push "$1" <<EOF\n$refs\nEOF\n',
     ),
 }
 

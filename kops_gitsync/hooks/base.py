@@ -20,6 +20,7 @@ from typing import TextIO
 
 from kops_gitsync.config.repo_config import StoreConfig
 from kops_gitsync.gitrepo import staged
+from kops_gitsync.gitrepo.reader import GitReader
 
 STAGES = ("commit", "merge", "push")
 _CLUSTER = re.compile(rb"^kind:[ \t]*[\"']?Cluster[\"']?[ \t]*$", re.MULTILINE)
@@ -57,11 +58,31 @@ class HookContext:
     push_refs: list[staged.PushRef] = field(default_factory=list)
     push_remote: str | None = None
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    # Judge every file in the index, not just the change (``hook checks`` run by hand or
+    # in CI, ``pre-commit run --all-files``): the change-based checks see the whole tree.
+    whole_repo: bool = False
+
+    @functools.cached_property
+    def reader(self) -> GitReader:
+        """The index, trees and blobs, each read once per process (close() at the end)."""
+        return GitReader(self.root)
+
+    @functools.cached_property
+    def head(self) -> str | None:
+        """The commit being committed onto (None before the first commit)."""
+        return staged.resolve("HEAD", self.root)
 
     @functools.cached_property
     def layout(self) -> Layout:
         """Loaded once per process, shared by every hook run in it."""
-        return Layout.load(self.root)
+        return Layout.load(self.root, self.reader)
+
+    @functools.cached_property
+    def staged_paths(self) -> list[str]:
+        """What the next commit (or the merge being committed) changes, deletions too."""
+        base = self.head or staged.EMPTY_TREE
+        raw = staged.git(["diff", "--cached", "--name-only", "-z", "--no-renames", base], self.root)
+        return [p.decode("utf-8", "surrogateescape") for p in raw.split(b"\0") if p]
 
     def say(self, line: str) -> None:
         print(line, file=self.out)
@@ -80,19 +101,18 @@ class Layout:
     cluster_dirs: frozenset[str]
 
     @classmethod
-    def load(cls, root: Path) -> Layout:
+    def load(cls, root: Path, reader: GitReader | None = None) -> Layout:
         from kops_gitsync.hooks.config_cache import load_stores
 
-        stores = load_stores(root)
+        if reader is None:
+            with GitReader(root) as own:
+                return cls.load(root, own)
+        stores = load_stores(root, reader)
         prefixes = tuple(s.path.rstrip("/") + "/" for s in stores)
-        configs = [
-            p
-            for p in staged.index_paths(root, [":(glob)**/config"])
-            if "/" in p and not p.startswith(prefixes)
-        ]
+        configs = [p for p in reader.index if p.endswith("/config") and not p.startswith(prefixes)]
         # Outside the configured stores, a folder is a cluster only if its config says so:
         # an application's "app/config" must not turn "app/manifests/" into kops objects.
-        blobs = staged.index_blobs(configs, root)
+        blobs = reader.index_blobs(configs)
         dirs = {str(PurePosixPath(p).parent) for p, data in blobs.items() if _CLUSTER.search(data)}
         return cls(stores, frozenset(dirs))
 
@@ -143,15 +163,19 @@ def changed_paths(ctx: HookContext) -> list[str]:
 
     pre-commit passes only files that still exist, so a deletion (an InstanceGroup that
     etcd still names, a production object) would slip through on the given list alone.
+    A whole-repository run adds every file in the index; a pre-commit run with
+    ``--from-ref``/``--to-ref`` (a push, or CI checking a pull request) what that range
+    changes, which is all ``kops-checks`` (no file list) learns of it.
     """
     paths = set(ctx.files)
+    if ctx.whole_repo:
+        paths.update(ctx.reader.index)
     if ctx.stage != "push":
-        paths.update(staged.staged_paths(ctx.root))
-    else:
-        old = os.environ.get("PRE_COMMIT_FROM_REF", "")
-        new = os.environ.get("PRE_COMMIT_TO_REF", "")
-        if old and new and old != staged.ZERO_SHA and staged.resolve(old, ctx.root):
-            paths.update(staged.changed_between(old, new, ctx.root))
+        paths.update(ctx.staged_paths)
+    old = os.environ.get("PRE_COMMIT_FROM_REF", "")
+    new = os.environ.get("PRE_COMMIT_TO_REF", "")
+    if old and new and old != staged.ZERO_SHA and staged.resolve(old, ctx.root):
+        paths.update(staged.changed_between(old, new, ctx.root))
     return sorted(paths)
 
 

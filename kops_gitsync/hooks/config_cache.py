@@ -26,6 +26,7 @@ from kops_gitsync.config.pinning import default_path_problems, describe_moves, s
 from kops_gitsync.config.repo_config import CONFIG_NAME, StoreConfig, parse_repo_config
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
+from kops_gitsync.gitrepo.reader import GitReader
 
 CACHE_NAME = "hook-config-cache.json"
 
@@ -40,15 +41,17 @@ def _from_json(entry: dict[str, Any]) -> StoreConfig:
     return StoreConfig(**values)
 
 
-def load_stores(root: Path) -> tuple[StoreConfig, ...]:
+def load_stores(root: Path, reader: GitReader | None = None) -> tuple[StoreConfig, ...]:
     """The stores as the commit being made will record them: the config is read from the
     index (an unstaged edit must not switch production protection or the secret scan off),
     falling back to HEAD, and to the one-store default when neither has the file."""
+    if reader is None:
+        with GitReader(root) as own:
+            return load_stores(root, own)
     source = root / CONFIG_NAME
-    raw = staged.index_blobs([CONFIG_NAME], root).get(CONFIG_NAME)
+    raw = reader.index_blobs([CONFIG_NAME]).get(CONFIG_NAME)
     if raw is None:
-        head = staged.resolve("HEAD", root)
-        raw = staged.tree_blobs(head, [CONFIG_NAME], root).get(CONFIG_NAME)
+        raw = reader.show("HEAD", CONFIG_NAME)
     if raw is None:
         return (StoreConfig(),)
     digest = _digest(raw)

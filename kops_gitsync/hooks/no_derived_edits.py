@@ -41,18 +41,15 @@ def _is_pull_merge(ctx: HookContext) -> bool:
 
 def _not_from_merged_state(ctx: HookContext, paths: list[str]) -> list[str]:
     """The paths whose staged content (or absence) matches none of the merged heads."""
-    staged_now = staged.index_blobs(paths, ctx.root)
-    heads = [staged.tree_blobs(head, paths, ctx.root) for head in staged.merge_heads(ctx.root)]
-    return [
-        path for path in paths
-        if all(head.get(path) != staged_now.get(path) for head in heads)
-    ]
+    index = ctx.reader.index
+    heads = [ctx.reader.tree(head) for head in staged.merge_heads(ctx.root)]
+    return [path for path in paths if all(head.get(path) != index.get(path) for head in heads)]
 
 
-def _recorded(ctx: HookContext, store: str, head: str | None) -> dict[str, str]:
+def _recorded(ctx: HookContext, store: str) -> dict[str, str]:
     """key -> SHA-256 the sync state of ``store`` in HEAD records (empty if none/damaged)."""
     where = state_path(store)
-    raw = staged.tree_blobs(head, [where], ctx.root).get(where)
+    raw = ctx.reader.show(ctx.head, where) if ctx.head else None
     if raw is None:
         return {}
     try:
@@ -62,10 +59,38 @@ def _recorded(ctx: HookContext, store: str, head: str | None) -> dict[str, str]:
     return {key: rec.sha256 for key, rec in state.objects.items()}
 
 
+def _store_edits(ctx: HookContext, name: str, group: list[ObjectPath]) -> list[str]:
+    """The paths of one store whose staged content (or absence) is not what it holds.
+
+    Blob ids first: a file whose index entry has the id the observed ref has for it is the
+    store's content without reading a byte (every file of an untouched pull); only the
+    others are read and hashed against the sync state.
+    """
+    index = ctx.reader.index
+    tip = staged.resolve(staged.OBSERVED_PREFIX + name, ctx.root)
+    paths = [o.path for o in group]
+    observed = ctx.reader.tree(tip, paths if len(paths) <= 100 else ())
+    unsure = [o for o in group if o.path not in index or index[o.path] != observed.get(o.path)]
+    if not unsure:
+        return []
+    recorded = _recorded(ctx, name)
+    if not recorded and tip is None:  # never pulled here: nothing to compare with
+        return [o.path for o in unsure]
+    data = ctx.reader.index_blobs(o.path for o in unsure)
+    edits = []
+    for obj in unsure:
+        staged_now = data.get(obj.path)
+        if staged_now is None:
+            edited = obj.key in recorded or obj.path in observed
+        else:
+            edited = recorded.get(obj.key) != hashlib.sha256(staged_now).hexdigest()
+        if edited:
+            edits.append(obj.path)
+    return edits
+
+
 def _differ_from_store(ctx: HookContext, objs: list[ObjectPath]) -> list[str]:
     """The paths whose staged content (or absence) is not what their store holds."""
-    staged_now = staged.index_blobs([o.path for o in objs], ctx.root)
-    head = staged.resolve("HEAD", ctx.root)
     by_store: defaultdict[str | None, list[ObjectPath]] = defaultdict(list)
     for obj in objs:
         by_store[obj.store.name if obj.store is not None else None].append(obj)
@@ -73,24 +98,8 @@ def _differ_from_store(ctx: HookContext, objs: list[ObjectPath]) -> list[str]:
     for name, group in by_store.items():
         if name is None:  # a folder that looks like a store but is not configured as one
             edits.extend(o.path for o in group)
-            continue
-        recorded = _recorded(ctx, name, head)
-        tip = staged.resolve(staged.OBSERVED_PREFIX + name, ctx.root)
-        if not recorded and tip is None:  # never pulled here: nothing to compare with
-            edits.extend(o.path for o in group)
-            continue
-        observed = staged.tree_blobs(tip, [o.path for o in group], ctx.root)
-        for obj in group:
-            data = staged_now.get(obj.path)
-            if data is None:
-                edited = obj.key in recorded or obj.path in observed
-            else:
-                edited = not (
-                    recorded.get(obj.key) == hashlib.sha256(data).hexdigest()
-                    or observed.get(obj.path) == data
-                )
-            if edited:
-                edits.append(obj.path)
+        else:
+            edits.extend(_store_edits(ctx, name, group))
     return sorted(edits)
 
 

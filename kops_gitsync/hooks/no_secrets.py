@@ -15,17 +15,23 @@ has nothing to learn from files it was not given, so it never reports on them.
 
 from __future__ import annotations
 
-from kops_gitsync.gitrepo import staged
+from collections.abc import Iterator
+
 from kops_gitsync.hooks.base import HookContext, changed_paths
 from kops_gitsync.secretscan import findings
 
+_BATCH = 500  # files read at a time: a whole-repository scan holds one batch, not the repo
 
-def _contents(ctx: HookContext, paths: list[str]) -> dict[str, bytes]:
-    blobs = staged.index_blobs(paths, ctx.root)
-    for path in paths:
-        if path not in blobs and ctx.files and (ctx.root / path).is_file():
-            blobs[path] = (ctx.root / path).read_bytes()
-    return blobs
+
+def _contents(ctx: HookContext, paths: list[str]) -> Iterator[tuple[str, bytes]]:
+    for start in range(0, len(paths), _BATCH):
+        batch = paths[start : start + _BATCH]
+        blobs = ctx.reader.index_blobs(batch, keep=False)
+        for path in batch:
+            if path in blobs:
+                yield path, blobs[path]
+            elif ctx.files and (ctx.root / path).is_file():
+                yield path, (ctx.root / path).read_bytes()
 
 
 def run(ctx: HookContext) -> int:
@@ -35,9 +41,8 @@ def run(ctx: HookContext) -> int:
         for obj in ctx.layout.objects(paths)
         if obj.store is not None and obj.store.secrets == "include"
     }
-    blobs = _contents(ctx, [p for p in paths if p not in allowed])
     failed = False
-    for path, data in sorted(blobs.items()):
+    for path, data in _contents(ctx, [p for p in paths if p not in allowed]):
         for finding in findings(data):
             ctx.say(f"{path}:{finding.line}: {finding.rule}: {finding.name}")
             failed = True

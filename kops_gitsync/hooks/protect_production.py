@@ -29,6 +29,7 @@ from pathlib import Path
 from kops_gitsync.config.repo_config import CONFIG_NAME, RepoConfig, StoreConfig
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
+from kops_gitsync.gitrepo.reader import GitReader
 from kops_gitsync.hooks.base import HookContext, changed_paths
 from kops_gitsync.sync.authority import (
     GUARDED_FIELDS,
@@ -44,15 +45,16 @@ GUIDE = "docs/review-flow.md"
 class _StagedGit:
     """sync/authority.py's GitReader over the hooks' plain git calls (no GitPython)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, reader: GitReader) -> None:
         self.root = root
+        self.reader = reader
         self._default: str | None = None
 
     def resolve(self, rev: str) -> str | None:
         return staged.resolve(rev, self.root)
 
     def read_file(self, commit: str | None, path: str) -> bytes | None:
-        return staged.tree_blobs(commit, [path], self.root).get(path) if commit else None
+        return self.reader.show(commit, path) if commit else None
 
     def config_get(self, key: str) -> list[str]:
         try:
@@ -84,19 +86,12 @@ class Guarded:
         return self.store.path.rstrip("/") + "/"
 
 
-def _index_blob(root: Path, path: str) -> str | None:
-    try:
-        return staged.git(["rev-parse", "-q", "--verify", f":{path}"], root).decode().strip()
-    except FatalError:
-        return None
-
-
 def _authority(ctx: HookContext, git: _StagedGit) -> Authority:
     staged_config = RepoConfig(stores=ctx.layout.stores)
 
     def parse(raw: bytes, source: Path) -> RepoConfig:
         blob = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()  # git's blob id
-        if blob == _index_blob(ctx.root, CONFIG_NAME):
+        if blob == ctx.reader.index.get(CONFIG_NAME):
             return staged_config  # the staged file: validated (and cached) already
         from kops_gitsync.config.repo_config import parse_repo_config
 
@@ -182,7 +177,10 @@ def _propose_hint(auth: Authority, branch: str) -> str:
 
 def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> int:
     branch = staged.current_branch(ctx.root)
-    paths = changed_paths(ctx)
+    # What the commit changes. kops-checks (no file list) run by hand or in CI, on the whole
+    # repository or a --from-ref range, checks content: a file already committed is no
+    # new change of the store, whatever branch it is on.
+    paths = changed_paths(ctx) if ctx.files else ctx.staged_paths
     config_touched = CONFIG_NAME in paths
     staged_by_name = {s.name: s for s in ctx.layout.stores}
     failed = False
@@ -199,7 +197,7 @@ def _check_commit(ctx: HookContext, auth: Authority, guards: list[Guarded]) -> i
                     f"It reaches the store after review merges it into an approved branch "
                     f"({auth.patterns(guard.store)}) and `kops-gitsync push --yes` runs there.")
             continue
-        if staged.resolve("HEAD", ctx.root) is None and auth.remote is None:
+        if ctx.head is None and auth.remote is None:
             # The repository's first commit: there is no approved branch yet to review
             # against or to propose into; the gate is push, which needs a review remote.
             ctx.say(f"note: production store {guard.name!r}: first commit of the repository; "
@@ -267,7 +265,7 @@ def _check_push_ref(ctx: HookContext, auth: Authority, guards: list[Guarded], re
     for guard in approved:
         touched = guard.paths(edits)
         if CONFIG_NAME in edits:
-            raw = staged.tree_blobs(local, [CONFIG_NAME], ctx.root).get(CONFIG_NAME)
+            raw = ctx.reader.show(local, CONFIG_NAME)
             if raw is not None:
                 from kops_gitsync.config.repo_config import parse_repo_config
 
@@ -290,7 +288,7 @@ def _check_push_ref(ctx: HookContext, auth: Authority, guards: list[Guarded], re
 
 
 def run(ctx: HookContext) -> int:
-    git = _StagedGit(ctx.root)
+    git = _StagedGit(ctx.root, ctx.reader)
     auth = _authority(ctx, git)
     guards = _guarded(ctx, auth)
     if not guards:

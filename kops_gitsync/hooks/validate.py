@@ -15,13 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from kops_gitsync.gitrepo import staged
-from kops_gitsync.hooks.base import (
-    HookContext,
-    changed_paths,
-    cluster_files,
-    cluster_pathspecs,
-)
+from kops_gitsync.hooks.base import HookContext, changed_paths, cluster_files
 
 if TYPE_CHECKING:  # the engine loads on the first check, not when a hook module is imported
     from kops_gitsync.validate.engine import Located
@@ -51,17 +45,45 @@ def blocks(located: Located) -> bool:
     return located.finding.severity == "error"
 
 
+_LIST_FOLDERS = 100  # more clusters than this: list the whole tree (one command line)
+
+
+def spec_paths(entries: Iterable[str], cluster_dirs: Iterable[str]) -> dict[str, list[str]]:
+    """cluster folder -> its ``config`` and ``instancegroup/<name>`` paths among ``entries``.
+
+    One pass over the index (or a tree listing) for all clusters: looking each cluster up
+    with its own git call made the cost grow with the clusters a run judges.
+    """
+    wanted: dict[str, list[str]] = {d: [] for d in cluster_dirs}
+    for path in entries:
+        head, _, name = path.rpartition("/")
+        if name == "config" and head in wanted:
+            wanted[head].append(path)
+            continue
+        parent, _, kind = head.rpartition("/")
+        if kind == "instancegroup" and parent in wanted:
+            wanted[parent].append(path)
+    return wanted
+
+
 def validate_clusters(
     ctx: HookContext, cluster_dirs: Iterable[str], previous_rev: str | None
 ) -> int:
-    """Validate each cluster as staged; print findings; 1 if any is an error."""
+    """Validate each cluster as staged, once; print findings; 1 if any is an error."""
     from kops_gitsync.validate.report import format_finding
 
+    clusters = sorted(set(cluster_dirs))
+    current_paths = spec_paths(ctx.reader.index, clusters)
+    # A commit touches a few clusters: list only their folders of the previous commit.
+    folders = clusters if len(clusters) <= _LIST_FOLDERS else []
+    previous_tree = ctx.reader.tree(previous_rev, folders)
+    previous_paths = spec_paths(previous_tree, clusters)
     failed = False
-    for cluster_dir in cluster_dirs:
-        specs = cluster_pathspecs(cluster_dir)
-        current = staged.index_blobs(specs, ctx.root)
-        previous = staged.tree_blobs(previous_rev, specs, ctx.root) if current else {}
+    for cluster_dir in clusters:
+        current = ctx.reader.index_blobs(current_paths[cluster_dir])
+        previous = {}
+        if current:
+            previous = ctx.reader.pick(previous_tree, previous_paths[cluster_dir])
         for located in judge_cluster(cluster_dir, current, previous):
             ctx.say(format_finding(located.finding))
             failed = failed or blocks(located)
@@ -70,4 +92,7 @@ def validate_clusters(
 
 def run(ctx: HookContext) -> int:
     clusters = ctx.layout.clusters_touched(changed_paths(ctx))
-    return validate_clusters(ctx, clusters, staged.resolve("HEAD", ctx.root))
+    status = validate_clusters(ctx, clusters, ctx.head)
+    if ctx.whole_repo:  # what a CI log should show (pre-commit prints it with --verbose)
+        ctx.say(f"kops-validate: validated {len(clusters)} clusters")
+    return status

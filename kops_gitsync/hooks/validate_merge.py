@@ -15,11 +15,10 @@ from kops_gitsync.hooks.validate import validate_clusters
 
 
 def run(ctx: HookContext) -> int:
-    if staged.merge_heads(ctx.root):
-        # Everything the merge changes relative to the branch merged into, not just what
-        # the caller passed: pre-commit may split the file list across several runs.
-        paths = staged.staged_paths(ctx.root)
-    else:
-        paths = ctx.files or staged.staged_paths(ctx.root)
+    # In a merge, everything it changes relative to the branch merged into, not just what
+    # the caller passed: pre-commit may split the file list across several runs.
+    paths = ctx.staged_paths if staged.merge_heads(ctx.root) else ctx.files or ctx.staged_paths
+    if ctx.whole_repo:
+        paths = sorted({*paths, *ctx.reader.index})
     clusters = ctx.layout.clusters_touched(paths)
-    return validate_clusters(ctx, clusters, staged.resolve("HEAD", ctx.root))
+    return validate_clusters(ctx, clusters, ctx.head)
