@@ -103,6 +103,8 @@ class Policy:
     def pushable(self, key: str) -> bool:
         """May push write or delete this object in the store?"""
         kind = classify(key)
+        if kind is Kind.SECRET and self.store.secrets == "encrypt":
+            return self.selected(key)  # from a reviewed encrypted copy (backup/crypt.py)
         if kind in (Kind.SECRET, Kind.BACKUP, Kind.TOOL) or not self.selected(key):
             return False
         return kind is Kind.INTENT or self.store.push_derived
