@@ -14,9 +14,10 @@ pull from re-encrypting an unchanged secret (no diff noise): same version, or sa
 and same recipients -> the copy stays. It is also what restore checks a decrypted copy
 against. Messages name a secret by key and ``sha256:`` + 12 hex digits, never by value.
 
-Which objects: what sync/policy.py classifies ``Kind.SECRET`` (``pki/private/``,
-``secrets/``, ``*.key``) inside the store's include/exclude patterns. etcd backups
-(``Kind.BACKUP``) stay out of git: they are large, and etcd-manager keeps its own.
+Which objects: ``policy.encryptable``: what sync/policy.py classifies ``Kind.SECRET``
+(``pki/private/``, ``secrets/``, ``*.key``) and etcd-manager's small control files
+(``backups/etcd/*/control/``), inside the store's include/exclude patterns. etcd snapshots
+stay out of git: large, rewritten every 15 minutes, and etcd-manager keeps its own.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kops_gitsync.errors import FatalError, ObjectTooLarge
-from kops_gitsync.sync.policy import Kind, classify
+from kops_gitsync.sync.policy import encryptable
 from kops_gitsync.sync.syncstate import STATE_DIR, Recorded
 from kops_gitsync.vfs.base import ObjectInfo
 from kops_gitsync.vfs.keys import key_problem, printable
@@ -64,8 +65,7 @@ def fingerprint(sha256: str) -> str:
 
 def encrypts(ctx: SyncContext, key: str) -> bool:
     """Is ``key`` kept in git as an encrypted copy under this store's config?"""
-    return (ctx.config.secrets == "encrypt" and classify(key) is Kind.SECRET
-            and ctx.policy.selected(key))
+    return ctx.config.secrets == "encrypt" and encryptable(key) and ctx.policy.selected(key)
 
 
 @dataclass
@@ -94,7 +94,7 @@ class Index:
             objects = {}
             for key, v in doc["objects"].items():
                 problem = key_problem(key)
-                if problem or classify(key) is not Kind.SECRET:
+                if problem or not encryptable(key):
                     raise ValueError(f"{printable(key)!r} is not a secret's key")
                 rec = Recorded(v["version"], v["size"], v["sha256"])
                 if not all(isinstance(x, str) for x in (rec.version, rec.sha256)) or \

@@ -60,6 +60,17 @@ def classify(key: str) -> Kind:
     return Kind.INTENT
 
 
+# etcd-manager's control files (the etcd cluster spec it bootstraps from): small, and a
+# restored store needs them. The snapshots beside them are not kept in git, even encrypted.
+_ETCD_CONTROL = re.compile(r"^[^/]+/backups/etcd/[^/]+/control/")
+
+
+def encryptable(key: str) -> bool:
+    """Kept as an encrypted copy under ``secrets: encrypt`` (backup/crypt.py)?"""
+    kind = classify(key)
+    return kind is Kind.SECRET or (kind is Kind.BACKUP and bool(_ETCD_CONTROL.match(key)))
+
+
 def cluster_of(key: str) -> str:
     """The cluster folder a key belongs to ("" for store-root objects)."""
     head, sep, _ = key.partition("/")
@@ -103,7 +114,7 @@ class Policy:
     def pushable(self, key: str) -> bool:
         """May push write or delete this object in the store?"""
         kind = classify(key)
-        if kind is Kind.SECRET and self.store.secrets == "encrypt":
+        if self.store.secrets == "encrypt" and encryptable(key):
             return self.selected(key)  # from a reviewed encrypted copy (backup/crypt.py)
         if kind in (Kind.SECRET, Kind.BACKUP, Kind.TOOL) or not self.selected(key):
             return False

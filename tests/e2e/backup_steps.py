@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kops_gitsync.sync.policy import Kind, classify
+from kops_gitsync.sync.policy import encryptable
 from tests.conftest import FIXTURE_STORES
 from tests.core.conftest import git
 
@@ -24,7 +24,8 @@ def fixture_objects(name: str) -> dict[str, bytes]:
 
 
 def secrets_of(objects: dict[str, bytes]) -> dict[str, bytes]:
-    return {k: v for k, v in objects.items() if classify(k) is Kind.SECRET}
+    """The objects ``secrets: encrypt`` keeps as age copies."""
+    return {k: v for k, v in objects.items() if encryptable(k)}
 
 
 def keygen(folder: Path, name: str = "key.txt") -> tuple[Path, str]:
