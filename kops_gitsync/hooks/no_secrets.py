@@ -15,6 +15,8 @@ has nothing to learn from files it was not given, so it never reports on them.
 
 from __future__ import annotations
 
+from kops_gitsync.backup.age import is_age
+from kops_gitsync.backup.crypt import ENCRYPTED_DIR, SUFFIX
 from kops_gitsync.gitrepo import staged
 from kops_gitsync.hooks.base import HookContext, changed_paths
 from kops_gitsync.secretscan import findings
@@ -38,6 +40,11 @@ def run(ctx: HookContext) -> int:
     blobs = _contents(ctx, [p for p in paths if p not in allowed])
     failed = False
     for path, data in sorted(blobs.items()):
+        if path.startswith(ENCRYPTED_DIR + "/") and path.endswith(SUFFIX) and not is_age(data):
+            ctx.say(f"{path}: not age-encrypted (no age-encryption.org/v1 header): an encrypted "
+                    "secret copy must be age ciphertext, never the plain object")
+            failed = True
+            continue
         for finding in findings(data):
             ctx.say(f"{path}:{finding.line}: {finding.rule}: {finding.name}")
             failed = True
