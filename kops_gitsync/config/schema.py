@@ -86,7 +86,7 @@ FORMS: dict[str, str] = {
     'like ["*/instancegroup/*"]',
     "exclude": f"a list of up to {MAX_LIST_ITEMS} gitignore-style patterns on store keys, "
     'like ["*/addons/legacy-*"]',
-    "secrets": "exclude, include or encrypt (age copies beside the mirror, docs/backup.md)",
+    "secrets": "exclude or include, or encrypt (age copies beside the mirror, docs/backup.md)",
     "age_recipients": "a list of age public keys, like [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2"
     "elw8zmrj2kg5sfn9aqmcac8p]",
     "max_delete": "a count like 10 or a share like 20%",
