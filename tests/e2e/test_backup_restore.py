@@ -74,6 +74,22 @@ def test_bucket_deleted_restore_into_a_new_bucket(
     assert "nothing to write" in capsys.readouterr().out
 
 
+def test_bucket_recreated_restore_then_pull_is_up_to_date(
+    backed_up: tuple[object, str, dict[str, bytes], Path], repo: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The runbook: same bucket name, default --to (the store's own URL), then pull."""
+    client, bucket, objects, identity = backed_up
+    _delete_bucket(client, bucket)
+    client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    monkeypatch.setenv("KOPS_GITSYNC_AGE_IDENTITY", str(identity))
+    assert cli(repo, "restore", "--yes") == 0, capsys.readouterr().err
+    assert bucket_objects(client, bucket, "") == objects
+    capsys.readouterr()
+    assert cli(repo, "pull") == 0, capsys.readouterr().err
+    assert "up to date" in capsys.readouterr().out
+
+
 def test_one_cluster_into_a_file_store_and_force(
     backed_up: tuple[object, str, dict[str, bytes], Path], repo: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
