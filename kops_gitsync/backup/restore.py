@@ -20,7 +20,9 @@ identity, objects pull withheld (they looked like secrets, or were too large).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from kops_gitsync.backup.crypt import copies_at, copy_path, fingerprint, read_index
@@ -33,6 +35,7 @@ from kops_gitsync.sync.pull import load_state
 from kops_gitsync.vfs.keys import key_problem, printable
 
 MAX_LISTED = 50
+WRITE_WORKERS = 16
 
 
 @dataclass
@@ -252,8 +255,16 @@ def restore(ctx: SyncContext, rev: str, *, cluster: str | None = None,
 
 
 def _write(ctx: SyncContext, plan: RestorePlan) -> None:
+    """Conditional writes, ``WRITE_WORKERS`` at a time (a store is thousands of small
+    objects; one at a time, a restore took 6x as long as ``aws s3 sync``). The first
+    refused write stops the rest from starting."""
     meta = {"kops-gitsync-commit": plan.commit, "kops-gitsync-branch": "restore"}
-    for key in plan.create + plan.replace:
+    stop = threading.Event()
+    refused: list[str] = []
+
+    def one(key: str) -> None:
+        if stop.is_set():
+            return
         data = plan.content[key]
         try:
             if key in plan.versions:
@@ -261,8 +272,17 @@ def _write(ctx: SyncContext, plan: RestorePlan) -> None:
             else:
                 ctx.store.write(key, data, if_none_match=True, metadata=meta)
         except (ObjectExists, PreconditionFailed, FileNotFoundError):
-            done = len(plan.written)
-            raise FatalError(f"{printable(key)} changed in {plan.target} during the restore "
-                             f"(another writer); {done} objects were written before it. Run "
-                             "the restore again to see the plan") from None
+            refused.append(key)
+            stop.set()
+            return
         plan.written.append(key)
+
+    keys = plan.create + plan.replace
+    if keys:
+        with ThreadPoolExecutor(max_workers=min(WRITE_WORKERS, len(keys))) as pool:
+            for _ in pool.map(one, keys):
+                pass
+    if refused:
+        raise FatalError(f"{printable(refused[0])} changed in {plan.target} during the "
+                         f"restore (another writer); {len(plan.written)} objects were written. "
+                         "Run the restore again to see the plan")

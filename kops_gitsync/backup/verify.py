@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from kops_gitsync.vfs.base import Store
 from kops_gitsync.vfs.keys import printable
 
-READ_WORKERS = 8
+READ_WORKERS = 16
 MAX_SHOWN = 20
 
 
