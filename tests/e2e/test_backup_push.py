@@ -83,6 +83,16 @@ def test_push_without_identity_or_with_a_bad_copy_writes_nothing(
 
 
 @needs_age
+def test_status_after_an_encrypted_pull_is_in_sync(
+    pulled: tuple[Path, Path, str], repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    capsys.readouterr()
+    assert cli(repo, "status") == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "secrets/" not in out and "pki/private" not in out, out
+
+
+@needs_age
 def test_a_deleted_copy_deletes_nothing(
     pulled: tuple[Path, Path, str], repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
