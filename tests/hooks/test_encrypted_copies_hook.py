@@ -69,3 +69,22 @@ def test_plaintext_secret_in_the_mirror_is_still_refused(
     repo.write(f"state/{KEY}", keyset)
     proc = repo.commit("oops")
     assert proc.returncode != 0 and f"state/{KEY}" in output(proc), output(proc)
+
+
+def test_a_production_copy_changes_only_through_review(make_repo: MakeRepo) -> None:
+    """push writes a changed copy to the store, so a production store's copies are guarded
+    like its mirror: refused on the approved branch, a proposal on a feature branch."""
+    from tests.hooks.conftest import fixture_store, intent_keys
+
+    config = ("stores:\n- name: prod\n  path: state/prod\n  production: true\n"
+              "- name: dev\n  path: state/dev\n")
+    repo = make_repo(hooks=("kops-protect-production",), config=config)
+    source = fixture_store("minimal-aws")
+    repo.copy_tree(source, "state/prod", intent_keys(source))
+    assert repo.commit("initial mirror", verify=False).returncode == 0
+    copy = f".kops-gitsync/encrypted/prod/{KEY}.age"
+    repo.write(copy, b"age-encryption.org/v1\n")
+    proc = repo.commit("rotate the CA")
+    assert proc.returncode == 1 and copy in output(proc), output(proc)
+    repo.git("checkout", "-q", "-b", "rotate-ca")
+    assert repo.commit("rotate the CA").returncode == 0
