@@ -20,7 +20,6 @@ identity, objects pull withheld (they looked like secrets, or were too large).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -241,7 +240,7 @@ def restore(ctx: SyncContext, rev: str, *, cluster: str | None = None,
             raise FatalError(f"{report}\nrestore refused before writing anything: "
                              f"{len(plan.missing)} objects cannot be restored from git (listed "
                              "above); pass --partial to restore the rest")
-        _write(fenced, plan)
+        _write(ctx, plan, lock)
         problems = verify_copy(
             plan.content, ctx.store, f"{cluster}/" if cluster else "",
             ignore=lambda k: classify(k) is Kind.TOOL)
@@ -254,17 +253,18 @@ def restore(ctx: SyncContext, rev: str, *, cluster: str | None = None,
                   f"already there; all {len(plan.content)} read back and compared")
 
 
-def _write(ctx: SyncContext, plan: RestorePlan) -> None:
+def _write(ctx: SyncContext, plan: RestorePlan, lock: StoreLock) -> None:
     """Conditional writes, ``WRITE_WORKERS`` at a time (a store is thousands of small
-    objects; one at a time, a restore took 6x as long as ``aws s3 sync``). The first
-    refused write stops the rest from starting."""
+    objects; one at a time, a restore took 6x as long as ``aws s3 sync``).
+
+    The lock is checked once per batch rather than before each write (the fenced store
+    serialises its check, which would make the batch sequential again): at most one batch
+    can start after the lock was lost, the same as the writes a per-write check cannot
+    stop once they are in flight. The first refused write stops the next batches."""
     meta = {"kops-gitsync-commit": plan.commit, "kops-gitsync-branch": "restore"}
-    stop = threading.Event()
     refused: list[str] = []
 
     def one(key: str) -> None:
-        if stop.is_set():
-            return
         data = plan.content[key]
         try:
             if key in plan.versions:
@@ -273,16 +273,16 @@ def _write(ctx: SyncContext, plan: RestorePlan) -> None:
                 ctx.store.write(key, data, if_none_match=True, metadata=meta)
         except (ObjectExists, PreconditionFailed, FileNotFoundError):
             refused.append(key)
-            stop.set()
             return
         plan.written.append(key)
 
     keys = plan.create + plan.replace
-    if keys:
-        with ThreadPoolExecutor(max_workers=min(WRITE_WORKERS, len(keys))) as pool:
-            for _ in pool.map(one, keys):
-                pass
-    if refused:
-        raise FatalError(f"{printable(refused[0])} changed in {plan.target} during the "
-                         f"restore (another writer); {len(plan.written)} objects were written. "
-                         "Run the restore again to see the plan")
+    with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
+        for start in range(0, len(keys), WRITE_WORKERS):
+            lock.ensure_held()
+            list(pool.map(one, keys[start:start + WRITE_WORKERS]))
+            if refused:
+                raise FatalError(
+                    f"{printable(refused[0])} changed in {plan.target} during the restore "
+                    f"(another writer); {len(plan.written)} objects were written. Run the "
+                    "restore again to see the plan")
