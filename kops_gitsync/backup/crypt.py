@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 ENCRYPTED_DIR = f"{STATE_DIR}/encrypted"
 SUFFIX = ".age"
 FORMAT = 1
-READ_WORKERS = 8
+READ_WORKERS = 16  # as pull's own reads
 
 
 def copy_dir(store: str) -> str:
@@ -152,6 +152,7 @@ def encrypted_copies(ctx: SyncContext, listing: Iterable[ObjectInfo], tip: str |
     sealed = Sealed()
     new: list[str] = []
     changed: list[str] = []
+    ciphertexts: dict[str, bytes] = {}
     for key, data in _read(ctx, sorted(to_read)).items():
         if data is None:
             if key in previous.objects:
@@ -162,8 +163,11 @@ def encrypted_copies(ctx: SyncContext, listing: Iterable[ObjectInfo], tip: str |
         index.objects[key] = Recorded(secrets[key].version, len(data), digest)
         if rec is not None and rec.sha256 == digest and not rotated:
             continue  # a new version with the same bytes: the copy stays as it is
-        sealed.changes[copy_path(ctx.name, key)] = ctx.repo.write_blob(age.encrypt(data, keys))
+        ciphertexts[copy_path(ctx.name, key)] = age.encrypt(data, keys)
         (changed if rec is not None else new).append(f"{key} ({fingerprint(digest)})")
+    # one git fast-import for all of them, not one git process per copy
+    sealed.changes.update(zip(ciphertexts, ctx.repo.write_blobs(list(ciphertexts.values())),
+                              strict=True))
     removed = sorted(set(previous.objects) - set(index.objects))
     for key in removed:
         sealed.changes[copy_path(ctx.name, key)] = None
