@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from kops_gitsync.errors import FatalError, ObjectTooLarge
 from kops_gitsync.sync.policy import encryptable
 from kops_gitsync.sync.syncstate import STATE_DIR, Recorded
-from kops_gitsync.vfs.base import ObjectInfo
+from kops_gitsync.vfs.base import Blob, ObjectInfo
 from kops_gitsync.vfs.keys import key_problem, printable
 
 if TYPE_CHECKING:
@@ -139,7 +139,9 @@ def encrypted_copies(ctx: SyncContext, listing: Iterable[ObjectInfo], tip: str |
 
     recipients = tuple(sorted(ctx.config.age_recipients))
     keys = age.parse_recipients(recipients, f"store {ctx.name!r} age_recipients")
-    rotated = previous.recipients != recipients
+    # A state adopted from a branch was never read by this clone: its copies are not
+    # trusted to hold what its index says, so every secret is encrypted afresh once.
+    rotated = previous.recipients != recipients or ctx.adopted_path.exists()
     index = Index(recipients)
     secrets = {o.key: o for o in listing if encrypts(ctx, o.key)}
     to_read = []
@@ -153,14 +155,15 @@ def encrypted_copies(ctx: SyncContext, listing: Iterable[ObjectInfo], tip: str |
     new: list[str] = []
     changed: list[str] = []
     ciphertexts: dict[str, bytes] = {}
-    for key, data in _read(ctx, sorted(to_read)).items():
-        if data is None:
+    for key, blob in _read(ctx, sorted(to_read)).items():
+        if blob is None:
             if key in previous.objects:
                 index.objects[key] = previous.objects[key]  # unreadable now: keep the copy
             continue
+        data = blob.data
         digest = hashlib.sha256(data).hexdigest()
         rec = previous.objects.get(key)
-        index.objects[key] = Recorded(secrets[key].version, len(data), digest)
+        index.objects[key] = Recorded(blob.version, len(data), digest)  # the version read
         if rec is not None and rec.sha256 == digest and not rotated:
             continue  # a new version with the same bytes: the copy stays as it is
         ciphertexts[copy_path(ctx.name, key)] = age.encrypt(data, keys)
@@ -185,13 +188,13 @@ def encrypted_copies(ctx: SyncContext, listing: Iterable[ObjectInfo], tip: str |
     return sealed
 
 
-def _read(ctx: SyncContext, keys: list[str]) -> dict[str, bytes | None]:
+def _read(ctx: SyncContext, keys: list[str]) -> dict[str, Blob | None]:
     """Secrets are a few KB each; a small pool hides the per-request latency."""
     limit = ctx.config.max_object_size
 
-    def one(key: str) -> tuple[str, bytes | None]:
+    def one(key: str) -> tuple[str, Blob | None]:
         try:
-            return key, ctx.store.read(key, max_bytes=limit).data
+            return key, ctx.store.read(key, max_bytes=limit)
         except FileNotFoundError:
             return key, None
         except ObjectTooLarge:
