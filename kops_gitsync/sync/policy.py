@@ -9,7 +9,8 @@ The classes come from how kops uses the store (see docs/model.md):
   discovery documents). Mirrored for review, not pushed by default: nodeup refuses a
   nodeupconfig whose hash moved, and channels re-applies an addon within a minute.
 * ``SECRET`` and ``BACKUP``: private keys, tokens, etcd dumps. Never written to git under the
-  default policy, never touched by push under any policy.
+  default policy. Push writes one only under ``secrets: encrypt``, from a reviewed
+  age-encrypted copy (backup/crypt.py, docs/backup.md).
 * ``TOOL``: kops-gitsync's own lock object at the store root.
 """
 
