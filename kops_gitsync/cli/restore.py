@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     url = args.to or resolve_url(config, None, os.environ, bound_url(repo, config.name))
     if not url:
         raise FatalError("no store to restore into: pass --to URL")
+    _refuse_inside(repo.root, url)
     ctx = SyncContext(repo, config, open_store(url, os.environ), url)
     try:
         _plan, report = restore(ctx, args.commit, cluster=args.cluster, force=args.force,
@@ -51,3 +52,16 @@ def run(args: argparse.Namespace) -> int:
         ctx.close()
     print(report)
     return 0
+
+
+def _refuse_inside(root: Path, url: str) -> None:
+    """A file:// target inside the repository would put decrypted secrets in its work tree."""
+    from kops_gitsync.vfs.registry import normalize_url, scheme_of
+
+    if scheme_of(url) != "file":
+        return
+    path = normalize_url(url).removeprefix("file://")
+    target = Path(path).expanduser().resolve()
+    if target == root.resolve() or root.resolve() in target.parents:
+        raise FatalError(f"--to {url} is inside the repository {root}: a restore writes "
+                         "secrets in plaintext; restore into a folder outside it")

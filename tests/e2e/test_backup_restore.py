@@ -119,6 +119,8 @@ def test_one_cluster_into_a_file_store_and_force(
 
     assert cli(repo, "restore", "--to", url, "--cluster", "nope.example.com") == 1
     assert "no cluster 'nope.example.com'" in capsys.readouterr().err
+    assert cli(repo, "restore", "--to", f"file://{repo}/state", "--yes") == 1
+    assert "inside the repository" in capsys.readouterr().err
 
 
 def _tamper(repo: Path, key: str, data: bytes) -> None:
