@@ -20,6 +20,8 @@ identity, objects pull withheld (they looked like secrets, or were too large).
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -254,17 +256,23 @@ def restore(ctx: SyncContext, rev: str, *, cluster: str | None = None,
 
 
 def _write(ctx: SyncContext, plan: RestorePlan, lock: StoreLock) -> None:
-    """Conditional writes, ``WRITE_WORKERS`` at a time (a store is thousands of small
+    """Conditional writes, ``WRITE_WORKERS`` in flight (a store is thousands of small
     objects; one at a time, a restore took 6x as long as ``aws s3 sync``).
 
-    The lock is checked once per batch rather than before each write (the fenced store
-    serialises its check, which would make the batch sequential again): at most one batch
-    can start after the lock was lost, the same as the writes a per-write check cannot
-    stop once they are in flight. The first refused write stops the next batches."""
+    The lock is checked before every ``WRITE_WORKERS``-th write rather than before each
+    (the fenced store serialises its check, which made the writes sequential again): after
+    the lock is lost at most that many more start, the same as the writes in flight that a
+    per-write check cannot stop either. The first refused write stops the rest."""
     meta = {"kops-gitsync-commit": plan.commit, "kops-gitsync-branch": "restore"}
     refused: list[str] = []
+    stop = threading.Event()
+    counter = itertools.count()
 
     def one(key: str) -> None:
+        if stop.is_set():
+            return
+        if next(counter) % WRITE_WORKERS == 0:
+            lock.ensure_held()
         data = plan.content[key]
         try:
             if key in plan.versions:
@@ -273,16 +281,21 @@ def _write(ctx: SyncContext, plan: RestorePlan, lock: StoreLock) -> None:
                 ctx.store.write(key, data, if_none_match=True, metadata=meta)
         except (ObjectExists, PreconditionFailed, FileNotFoundError):
             refused.append(key)
+            stop.set()
             return
         plan.written.append(key)
 
     keys = plan.create + plan.replace
-    with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
-        for start in range(0, len(keys), WRITE_WORKERS):
-            lock.ensure_held()
-            list(pool.map(one, keys[start:start + WRITE_WORKERS]))
-            if refused:
-                raise FatalError(
-                    f"{printable(refused[0])} changed in {plan.target} during the restore "
-                    f"(another writer); {len(plan.written)} objects were written. Run the "
-                    "restore again to see the plan")
+    pool = ThreadPoolExecutor(max_workers=WRITE_WORKERS)
+    try:
+        for future in [pool.submit(one, key) for key in keys]:
+            future.result()  # LockLost, a store error: raised here, the rest cancelled
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    if refused:
+        raise FatalError(f"{printable(refused[0])} changed in {plan.target} during the restore "
+                         f"(another writer); {len(plan.written)} objects were written. Run the "
+                         "restore again to see the plan")
