@@ -102,3 +102,32 @@ def test_a_deleted_copy_deletes_nothing(
     capsys.readouterr()
     assert cli(repo, "push", "--yes") == 0, capsys.readouterr().err
     assert (store / SECRET).exists()
+
+
+@needs_age
+def test_a_push_killed_before_the_secret_is_finished_by_the_next_pull(
+    pulled: tuple[Path, Path, str], repo: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Crash safety through the journal: killed after the first write (an InstanceGroup),
+    the secret still pending; the next pull writes it decrypted and records it encrypted."""
+    from tests.core.test_reviewed_intent import run_push_harness
+
+    store, identity, public = pulled
+    nodes = "minimal-aws.example.com/instancegroup/nodes"
+    mirrored = repo / "state" / nodes
+    mirrored.write_bytes(mirrored.read_bytes().replace(b"maxSize: 2", b"maxSize: 3"))
+    git(repo, "commit", "-qam", "nodes: three")
+    _rotate(repo, public, b"new-admin-token\n")
+    monkeypatch.setenv("KOPS_GITSYNC_AGE_IDENTITY", str(identity))
+    proc = run_push_harness(repo, store, tmp_path, 1)
+    assert proc.returncode == -9, proc.stderr
+    assert b"maxSize: 3" in (store / nodes).read_bytes()
+    assert (store / SECRET).read_bytes() != b"new-admin-token\n"
+    capsys.readouterr()
+    assert cli(repo, "pull") == 0, capsys.readouterr().err
+    assert (store / SECRET).read_bytes() == b"new-admin-token\n"
+    observed = "refs/kops-gitsync/observed/prod"
+    assert "secrets/" not in git(repo, "ls-tree", "-r", "--name-only", observed, "state")
+    assert git(repo, "rev-parse", f"{observed}:{copy_path('prod', SECRET)}") == git(
+        repo, "rev-parse", f"main:{copy_path('prod', SECRET)}")
