@@ -54,3 +54,14 @@ def test_not_age(data: bytes) -> None:
 def test_recipient_problems(text: str, why: str) -> None:
     problem = recipient_problem(text)
     assert problem is not None and why in problem
+
+
+def test_without_pyrage_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from kops_gitsync.backup import age
+    from kops_gitsync.errors import MissingDependency
+
+    monkeypatch.setitem(sys.modules, "pyrage", None)  # as if not installed
+    with pytest.raises(MissingDependency, match=r"kops-gitsync\[age\]"):
+        age.encrypt(b"x", [])
