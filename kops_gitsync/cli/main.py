@@ -38,6 +38,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "install-hooks": ("install_hooks", "install plain git hooks and the YAML merge driver"),
     "install-units": ("install_units", "write the systemd units and credentials example"),
     "migrate": ("migrate", "copy clusters to another state store, configBase rewritten"),
+    "restore": ("restore", "rebuild a store or one cluster from a commit (dry run unless --yes)"),
     "offline-copy": ("offline_copy", "copy a mirror with configBase pointing at the copy"),
     "merge-driver": ("merge_driver", "three-way structural merge of kops YAML (used by git)"),
     "hook": ("hook", "run one pre-commit check (used by the hooks)"),

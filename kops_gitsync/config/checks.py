@@ -118,11 +118,31 @@ def _entry_problems(index: int, entry: dict[Any, Any]) -> list[Problem]:
                 reason = check(pattern)
                 if reason is not None:
                     problems.append(((*at, key, n), False, f"{show(pattern)} {reason}"))
+    problems.extend(_age_problems(at, entry))
     interval = entry.get("interval")
     if isinstance(interval, float) and not math.isfinite(interval):
         problems.append(
             ((*at, "interval"), False, f"{interval} is not allowed; expected {FORMS['interval']}")
         )
+    return problems
+
+
+def _age_problems(at: tuple[Any, ...], entry: dict[Any, Any]) -> list[Problem]:
+    """``secrets: encrypt`` needs recipients, each an age public key (not a secret key)."""
+    from kops_gitsync.backup.age import recipient_problem
+
+    recipients = entry.get("age_recipients")
+    problems: list[Problem] = []
+    if entry.get("secrets") == "encrypt" and not recipients:
+        problems.append(((*at, "secrets"), False, "`encrypt` needs `age_recipients`: "
+                         f"{FORMS['age_recipients']}"))
+    if isinstance(recipients, list):
+        for n, text in enumerate(recipients):
+            if isinstance(text, str) and text:
+                reason = recipient_problem(text)
+                if reason is not None:
+                    problems.append(((*at, "age_recipients", n), False,
+                                     f"{show(text[:20])} {reason}"))
     return problems
 
 

@@ -44,6 +44,8 @@ class StoreConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     secrets: str = "exclude"
+    # ``secrets: encrypt``: the age public keys the copies are encrypted to (docs/backup.md)
+    age_recipients: tuple[str, ...] = ()
     max_delete: int | str = DEFAULT_MAX_DELETE
     push_derived: bool = False
     auto_push: bool = False

@@ -31,7 +31,8 @@ STORE_PROPERTIES: dict[str, Any] = {
     "approved_branches": _STRING_LIST,
     "include": _STRING_LIST,
     "exclude": _STRING_LIST,
-    "secrets": {"enum": ["exclude", "include"]},
+    "secrets": {"enum": ["exclude", "include", "encrypt"]},
+    "age_recipients": _STRING_LIST,
     "max_delete": {
         "oneOf": [
             {"type": "integer", "minimum": 0},
@@ -85,7 +86,9 @@ FORMS: dict[str, str] = {
     'like ["*/instancegroup/*"]',
     "exclude": f"a list of up to {MAX_LIST_ITEMS} gitignore-style patterns on store keys, "
     'like ["*/addons/legacy-*"]',
-    "secrets": "exclude or include",
+    "secrets": "exclude or include, or encrypt (age copies beside the mirror, docs/backup.md)",
+    "age_recipients": "a list of age public keys, like [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2"
+    "elw8zmrj2kg5sfn9aqmcac8p]",
     "max_delete": "a count like 10 or a share like 20%",
     "max_object_size": "a number of bytes like 16777216 (16 MiB, the default)",
     "interval": f"a number of seconds above 0 and at most {MAX_INTERVAL_SECONDS} (31 days), "

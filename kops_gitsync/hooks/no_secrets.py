@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kops_gitsync.backup.age import is_age
+from kops_gitsync.backup.crypt import ENCRYPTED_DIR, SUFFIX
 from kops_gitsync.hooks.base import HookContext, changed_paths
 from kops_gitsync.secretscan import findings
 
@@ -43,6 +45,11 @@ def run(ctx: HookContext) -> int:
     }
     failed = False
     for path, data in _contents(ctx, [p for p in paths if p not in allowed]):
+        if path.startswith(ENCRYPTED_DIR + "/") and path.endswith(SUFFIX) and not is_age(data):
+            ctx.say(f"{path}: not age-encrypted (no age-encryption.org/v1 header): an encrypted "
+                    "secret copy must be age ciphertext, never the plain object")
+            failed = True
+            continue
         for finding in findings(data):
             ctx.say(f"{path}:{finding.line}: {finding.rule}: {finding.name}")
             failed = True

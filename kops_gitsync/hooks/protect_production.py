@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from kops_gitsync.backup.crypt import copy_dir
 from kops_gitsync.config.repo_config import CONFIG_NAME, RepoConfig, StoreConfig
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
@@ -107,14 +108,15 @@ def _guarded(ctx: HookContext, auth: Authority) -> list[Guarded]:
     for store in auth.config.stores:
         mine = staged_by_name.get(store.name)
         if store.production or (mine is not None and mine.production):
-            paths = {store.path} | ({mine.path} if mine is not None else set())
+            paths = {store.path, copy_dir(store.name)} | ({mine.path} if mine else set())
             prefixes = tuple(sorted(p.rstrip("/") + "/" for p in paths))
             found.append(Guarded(store.name, replace(store, production=True), prefixes, mine))
     known = {g.name for g in found} | {s.name for s in auth.config.stores}
     for mine in ctx.layout.stores:
         if mine.production and mine.name not in known:  # new, not approved anywhere yet
             store = replace(mine, approved_branches=())
-            found.append(Guarded(mine.name, store, (mine.path.rstrip("/") + "/",), mine))
+            prefixes = (mine.path.rstrip("/") + "/", copy_dir(mine.name) + "/")
+            found.append(Guarded(mine.name, store, prefixes, mine))
     return found
 
 

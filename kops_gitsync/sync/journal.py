@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kops_gitsync.backup.crypt import record_encrypted, store_bytes
 from kops_gitsync.errors import FatalError, PreconditionFailed
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.lock import StoreLock
@@ -180,11 +181,11 @@ def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str | None
         return None
     state: SyncState = load_state(ctx, tip)
     prefix = ctx.mirror_path + "/"
-    changes: dict[str, str | None] = {}
-    written: list[str] = []
+    # secrets: encrypt -- secrets go to their encrypted copy and index (backup/crypt.py)
+    applied, changes, written = record_encrypted(ctx, tip, journal.applied)
     deleted: list[str] = []
     created: list[str] = []
-    for item in journal.applied:
+    for item in applied:
         if item.op == Op.DELETE.value:
             if state.objects.pop(item.key, None) is not None:
                 deleted.append(item.key)
@@ -216,7 +217,8 @@ def apply_entry(ctx: SyncContext, journal: Journal, entry: JournalEntry) -> Appl
         applied = Applied(entry.key, entry.op, None, 0, None, None)
     else:
         assert entry.blob is not None
-        data = ctx.repo.read_blob(entry.blob)
+        # secrets: encrypt -- an encrypted copy is written decrypted (backup/crypt.py)
+        data = store_bytes(ctx, entry.key, ctx.repo.read_blob(entry.blob), entry.sha256)
         # Traceable to its review where the scheme keeps user metadata (S3, GCS, Swift, OSS).
         meta = {"kops-gitsync-commit": journal.source_commit,
                 "kops-gitsync-branch": journal.branch}

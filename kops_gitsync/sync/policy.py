@@ -9,7 +9,8 @@ The classes come from how kops uses the store (see docs/model.md):
   discovery documents). Mirrored for review, not pushed by default: nodeup refuses a
   nodeupconfig whose hash moved, and channels re-applies an addon within a minute.
 * ``SECRET`` and ``BACKUP``: private keys, tokens, etcd dumps. Never written to git under the
-  default policy, never touched by push under any policy.
+  default policy. Push writes one only under ``secrets: encrypt``, from a reviewed
+  age-encrypted copy (backup/crypt.py, docs/backup.md).
 * ``TOOL``: kops-gitsync's own lock object at the store root.
 """
 
@@ -60,6 +61,17 @@ def classify(key: str) -> Kind:
     return Kind.INTENT
 
 
+# etcd-manager's control files (the etcd cluster spec it bootstraps from): small, and a
+# restored store needs them. The snapshots beside them are not kept in git, even encrypted.
+_ETCD_CONTROL = re.compile(r"^[^/]+/backups/etcd/[^/]+/control/")
+
+
+def encryptable(key: str) -> bool:
+    """Kept as an encrypted copy under ``secrets: encrypt`` (backup/crypt.py)?"""
+    kind = classify(key)
+    return kind is Kind.SECRET or (kind is Kind.BACKUP and bool(_ETCD_CONTROL.match(key)))
+
+
 def cluster_of(key: str) -> str:
     """The cluster folder a key belongs to ("" for store-root objects)."""
     head, sep, _ = key.partition("/")
@@ -103,6 +115,8 @@ class Policy:
     def pushable(self, key: str) -> bool:
         """May push write or delete this object in the store?"""
         kind = classify(key)
+        if self.store.secrets == "encrypt" and encryptable(key):
+            return self.selected(key)  # from a reviewed encrypted copy (backup/crypt.py)
         if kind in (Kind.SECRET, Kind.BACKUP, Kind.TOOL) or not self.selected(key):
             return False
         return kind is Kind.INTENT or self.store.push_derived

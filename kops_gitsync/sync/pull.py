@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from kops_gitsync.backup.crypt import encrypted_copies
 from kops_gitsync.errors import FatalError, ObjectTooLarge
 from kops_gitsync.secretscan import scan
 from kops_gitsync.sync.context import SyncContext
@@ -291,6 +292,10 @@ def pull(
             changes[prefix + key] = None
             result.deleted.append(key)
 
+    # --- secrets: encrypt -- age copies of the secrets beside the mirror (backup/crypt.py)
+    sealed = encrypted_copies(ctx, listing, tip)
+    changes.update(sealed.changes)
+
     state_bytes = state.to_bytes()
     old_state_bytes = repo.read_file(tip, ctx.state_file)
     if changes or state_bytes != old_state_bytes:
@@ -311,7 +316,7 @@ def pull(
             modified=result.modified,
             deleted=result.deleted,
             withheld=withheld,
-            note=note,
+            note=" ".join(n for n in (note, sealed.note) if n),
         )
         changes[ctx.state_file] = repo.write_blob(state_bytes)
         tree = repo.build_tree(tip, changes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
+from kops_gitsync.backup.crypt import add_encrypted_sides
 from kops_gitsync.errors import FatalError, LockLost, ObjectExists, PreconditionFailed
 from kops_gitsync.sync.approval import approved_commit
 from kops_gitsync.sync.context import SyncContext
@@ -131,6 +132,8 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
         else:
             ours[key] = hashlib.sha256(repo.read_blob(entry.sha)).hexdigest()
             blobs[key] = entry.sha
+    # --- secrets: encrypt -- changed encrypted copies are pushed decrypted (backup/crypt.py)
+    add_encrypted_sides(ctx, base_commit, commit, base, ours, blobs)
     return Sides(name, commit, base_commit, tip, dict(base), ours, blobs, known)
 
 
