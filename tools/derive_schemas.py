@@ -41,6 +41,7 @@ SOURCES = {
 VERSION = "v1alpha2"
 KOPS_COMMIT = "268927e26409f861634e18f3632c9dd483c350cf"
 DROPPED = {
+    "required",  # post-defaulting shape: kops fills these before it checks (issue 15)
     "description",
     "x-kubernetes-list-type",
     "x-kubernetes-list-map-keys",
@@ -82,6 +83,8 @@ def convert(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {key: convert(value) for key, value in node.items() if key not in DROPPED}
+    if isinstance(node.get("properties"), dict):  # field names, not keywords: keep them all
+        out["properties"] = {name: convert(sub) for name, sub in node["properties"].items()}
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "number"}, {"type": "string"}]
