@@ -1,0 +1,59 @@
+"""One schema per kops minor, picked by the cluster's kops-version.txt (issue 15)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kops_gitsync.validate.engine import KOPS_VERSION_KEY, schema_choice
+from kops_gitsync.validate.schema import choose_schema, load_schema, shipped_minors
+from tests.conftest import FIXTURE_STORES
+
+
+def test_at_least_the_last_four_minors_are_shipped() -> None:
+    minors = shipped_minors()
+    assert {"1.34", "1.35", "1.36", "1.37"} <= set(minors)
+    assert minors[-1] == "1.37"
+
+
+@pytest.mark.parametrize(("text", "minor", "noted"), [
+    ("1.36.1", "1.36", False),
+    ("1.34.0-beta.1", "1.34", False),
+    ("v1.35.2\n", "1.35", False),
+    (None, "1.37", True),
+    ("", "1.37", True),
+    ("1.99.0", "1.37", True),
+    ("not a version", "1.37", True),
+])
+def test_choice_follows_kops_version_txt(text: str | None, minor: str, noted: bool) -> None:
+    choice = choose_schema(text)
+    assert choice.minor == minor
+    assert bool(choice.note) == noted
+    assert choice.kops.startswith(f"v{minor}.")
+
+
+def test_fields_differ_between_minors() -> None:
+    """Not one schema copied five times: kops adds fields each minor."""
+    sizes = {m: len(json.dumps(load_schema("Cluster", m))) for m in shipped_minors()}
+    assert len(set(sizes.values())) == len(sizes)
+
+
+def test_the_engine_reads_kops_version_from_the_files() -> None:
+    assert schema_choice({KOPS_VERSION_KEY: b"1.35.0"}).minor == "1.35"
+    assert schema_choice({}).note
+
+
+def test_cli_names_the_schema_it_used(tmp_path: Path) -> None:
+    store = FIXTURE_STORES / "minimal-aws"
+    proc = subprocess.run([sys.executable, "-m", "kops_gitsync", "validate", "--format", "json",
+                           str(store)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    (schema,) = json.loads(proc.stdout)["schemas"].values()
+    assert schema.startswith("schema of kops 1.34 (v1.34.")  # its kops-version.txt: 1.34.0-beta.1
+    text = subprocess.run([sys.executable, "-m", "kops_gitsync", "validate", str(store)],
+                          capture_output=True, text=True, check=False)
+    assert "schema of kops 1.34" in text.stderr
