@@ -8,7 +8,8 @@ PATH, the mirrored subtrees of the repository's configured stores are validated.
 
 ``--previous DIR`` names the state before the change, as a store root (``DIR/<cluster>``)
 or, for one cluster, its folder; it turns on kops' update-only rules. Exit status 1 when
-any finding is an error, so CI and hooks can gate on it.
+any finding is an error, so CI and hooks can gate on it; ``--strict`` makes every warning
+(a check that goes further than kops) an error too.
 
 Each cluster is checked against the schema of the kops minor its ``kops-version.txt``
 names (the newest shipped when there is none); which one is printed on stderr (text) or
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text (path:line:column: rule: message) or json")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (where this goes further than kops) as errors")
     parser.add_argument("--previous", type=Path, metavar="DIR",
                         help="the state before the change (a store root, or one cluster"
                         " folder): enables the update-only rules")
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         before = previous_files(args.previous, target, len(targets))
         files = read_cluster_folder(target.folder, with_version=True)
         schemas[target.display] = schema_choice(files).describe()
-        found = validate_cluster(target.display, files, before)
+        found = validate_cluster(target.display, files, before, strict=args.strict)
         if target.only is not None:
             wanted = {f"{target.display}/{key}" for key in target.only}
             found = [f for f in found if f.path in wanted]

@@ -61,23 +61,47 @@ def check_cluster(
     cluster_dir: str,
     files: Mapping[str, bytes],
     previous: Mapping[str, bytes] | None = None,
+    *,
+    strict: bool = False,
 ) -> list[Finding]:
-    return [located.finding for located in locate_cluster(cluster_dir, files, previous)]
+    located = locate_cluster(cluster_dir, files, previous, strict=strict)
+    return [one.finding for one in located]
+
+
+STRICT_NOTE = " [a warning; an error under --strict]"
+
+
+def make_strict(located: Iterable[Located]) -> list[Located]:
+    """``--strict``: every warning becomes an error (marked, so the reader knows why)."""
+    return [
+        Located(replace(one.finding, severity="error", message=one.finding.message + STRICT_NOTE),
+                one.field)
+        if one.finding.severity == "warning" else one
+        for one in located
+    ]
 
 
 def locate_cluster(
     cluster_dir: str,
     files: Mapping[str, bytes],
     previous: Mapping[str, bytes] | None = None,
+    *,
+    strict: bool = False,
 ) -> list[Located]:
-    """``check_cluster`` with the field path of each finding (what ``push`` prints)."""
+    """``check_cluster`` with the field path of each finding (what ``push`` prints).
+
+    Errors are what kops refuses (at store write, or later at ``kops update cluster``, in
+    kubelet or in the cloud API, as each rule says); warnings are where this goes further
+    than kops. ``strict`` turns the warnings into errors.
+    """
     display = cluster_dir.rstrip("/") or cluster_dir
     docs: dict[str, LoadedDoc] = {}
     try:
         issues = _cluster_issues(display, files, previous, docs)
     except Exception as exc:  # a bug outside the guarded stages: still one line, still failing
         issues = [crash_issue("validation", CONFIG_KEY, exc)]
-    return to_findings(display, docs, issues)
+    found = to_findings(display, docs, issues)
+    return make_strict(found) if strict else found
 
 
 def _cluster_issues(
@@ -283,12 +307,14 @@ def cluster_folders(root: Path) -> list[Path]:
     ]
 
 
-def check_tree(root: Path, previous_root: Path | None = None) -> list[Finding]:
+def check_tree(
+    root: Path, previous_root: Path | None = None, *, strict: bool = False
+) -> list[Finding]:
     findings: list[Finding] = []
     for folder in cluster_folders(root):
         previous = None
         if previous_root is not None and (previous_root / folder.name).is_dir():
             previous = read_cluster_folder(previous_root / folder.name)
         files = read_cluster_folder(folder, with_version=True)
-        findings.extend(check_cluster(str(folder), files, previous))
+        findings.extend(check_cluster(str(folder), files, previous, strict=strict))
     return findings

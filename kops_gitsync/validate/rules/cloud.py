@@ -64,9 +64,11 @@ FORBIDDEN_FIELD = rule(
     "kops removed docker, iam.legacy, gossipConfig, dnsControllerGossipConfig,"
     " nodeAuthorization and file:// addons; it refuses clusters that still set them",
     "delete the field (use containerd; drop legacy IAM)", f"{_V}: validateClusterSpec")
-API_LB_CLASSIC = rule("api-lb-classic", "AWS Classic load balancers are refused from kops 1.37",
+API_LB_CLASSIC = rule("api-lb-classic",
+                      "AWS retires Classic load balancers; kops (through 1.37) still builds"
+                      " them, so this is a warning",
                       "set spec.api.loadBalancer.class: Network",
-                      "pkg/apis/kops/validation/aws.go: awsValidateCluster")
+                      "none (kops 1.33-1.37 accept Classic: aws.go SupportedLoadBalancerClasses)")
 SA_ISSUER_DISCOVERY = rule(
     "service-account-issuer-discovery",
     "OIDC discovery documents need exactly one home that AWS/GCP can serve publicly",
@@ -103,8 +105,8 @@ def check_cloud(view: ClusterView) -> Iterator[Issue]:
         lb = as_dict(as_dict(spec.get("api")).get("loadBalancer"))
         if lb.get("class") == "Classic":
             yield cluster_issue(API_LB_CLASSIC, ("spec", "api", "loadBalancer", "class"),
-                                "Classic API load balancers are refused by kops 1.37; set"
-                                " class: Network")
+                                "Classic load balancers are being retired by AWS; set"
+                                " class: Network", severity="warning")
 
 
 def _subnet_cloud_fields(view: ClusterView) -> Iterator[Issue]:
