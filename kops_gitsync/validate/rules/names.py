@@ -46,10 +46,12 @@ NAME_NEEDS_DOT = rule(
 )
 NAME_GOSSIP = rule(
     "cluster-name-gossip",
-    "gossip (*.k8s.local) names are gone in kops 1.37 unless DNS is None",
+    "a *.k8s.local name with DNS not None is legacy gossip, which Linode and metal lack"
+    " (AWS, Azure, DigitalOcean, GCE, Hetzner, OpenStack and Scaleway still have it)",
     "set spec.topology.dns.type: None or use a real DNS name",
-    "pkg/apis/kops/validation/validation.go: validateCloudDNSTopology",
+    "pkg/apis/kops/validation/validation.go: validateCloudDNSTopology (UsesLegacyGossip)",
 )
+GOSSIP_CLOUDS = ("aws", "azure", "digitalocean", "gce", "hetzner", "openstack", "scaleway")
 NAME_MISMATCH = rule(
     "cluster-name-mismatch",
     "kops loads the cluster by folder name; a different metadata.name breaks every command"
@@ -78,6 +80,11 @@ IG_CLUSTER_LABEL = rule(
 )
 
 
+def is_gossip_name(name: str) -> bool:
+    """kops' ``dns.IsGossipClusterName``: legacy gossip when DNS is not None."""
+    return name.removesuffix(".").endswith(".k8s.local")
+
+
 def check_cluster_name(view: ClusterView) -> Iterator[Issue]:
     if view.cluster is None:
         return
@@ -102,11 +109,12 @@ def check_cluster_name(view: ClusterView) -> Iterator[Issue]:
             f"cluster name {name!r} has no dot while DNS is {view.dns_type}; use a fully"
             " qualified name or set spec.topology.dns.type: None",
         )
-    if name.endswith(".k8s.local") and view.dns_type != "None":
+    if is_gossip_name(name) and view.dns_type != "None" and view.cloud not in GOSSIP_CLOUDS:
         yield cluster_issue(
             NAME_GOSSIP,
             path,
-            f"gossip cluster name {name!r} needs spec.topology.dns.type: None in kops 1.37",
+            f"gossip cluster name {name!r} on {view.cloud or 'this cloud'}, which has no"
+            " gossip DNS; set spec.topology.dns.type: None or use a real DNS name",
         )
     if name != view.name:
         yield cluster_issue(
