@@ -42,6 +42,7 @@ class Enum:
     source: str
     aws_only: bool = False
     stage: str = "store write"
+    empty_ok: bool = True  # False where kops checks a set pointer even when it is ""
 
 
 CLUSTER_ENUMS = (
@@ -52,7 +53,8 @@ CLUSTER_ENUMS = (
     Enum(("spec", "api", "loadBalancer", "type"), ("Public", "Internal"), "",
          "pkg/model/*/api_loadbalancer.go (unhandled LoadBalancer type)",
          stage="kops update cluster"),
-    Enum(("spec", "updatePolicy"), ("automatic", "external"), "", f"{_V}: validateClusterSpec"),
+    Enum(("spec", "updatePolicy"), ("automatic", "external"), "", f"{_V}: validateClusterSpec",
+         empty_ok=False),
     Enum(("spec", "containerRuntime"), ("containerd",), "",
          f"{_V}: validateContainerRuntime (docker: removed)"),
     Enum(("spec", "kubeAPIServer", "logFormat"), ("text", "json"), "",
@@ -104,7 +106,7 @@ IG_ENUMS = (
     Enum(("spec", "tenancy"), ("default", "dedicated", "host"), "",
          f"{_IG}: ValidateInstanceGroup (ec2 Tenancy values)"),
     Enum(("spec", "updatePolicy"), ("automatic", "external"), "",
-         f"{_IG}: ValidateInstanceGroup"),
+         f"{_IG}: ValidateInstanceGroup", empty_ok=False),
     Enum(("spec", "volumeMounts", ANY, "filesystem"), ("btfs", "ext4", "xfs"), "",
          f"{_IG}: validateVolumeMountSpec (kops.SupportedFilesystems, spelt btfs)"),
     Enum(("spec", "instanceMetadata", "httpTokens"), ("optional", "required"), "",
@@ -141,7 +143,7 @@ def _judge(enums: tuple[Enum, ...], data: Any, cloud: str, key: str) -> Iterator
         if enum.aws_only and cloud != "aws":
             continue
         for path, value in _values(data, enum.path):
-            if value is None or value == "" or value in enum.values:
+            if value is None or (value == "" and enum.empty_ok) or value in enum.values:
                 continue
             kops_path = enum.kops_path or dotted(path)
             listed = ", ".join(f'"{v}"' for v in enum.values)

@@ -65,6 +65,14 @@ IG_NAME_REQUIRED = rule(
     "set metadata.name to the file name",
     "pkg/apis/kops/validation/instancegroup.go: ValidateInstanceGroup",
 )
+IG_NAME_INVALID = rule(
+    "ig-name-invalid",
+    "kops stores any IG name, but kops-controller refuses to serve node configuration to an"
+    " IG whose name is not a DNS-1123 subdomain, so its nodes never join",
+    "rename the IG (file and metadata.name) to lower-case letters, digits, '-' and '.'",
+    "pkg/apis/kops/validation/instancegroup.go: ValidateInstanceGroupName"
+    " (cmd/kops-controller/pkg/server/node_config.go)",
+)
 IG_NAME_MISMATCH = rule(
     "ig-name-mismatch",
     "kops stores an IG at instancegroup/<metadata.name>; a different file name is an IG kops"
@@ -132,6 +140,10 @@ def check_ig_names(view: ClusterView) -> Iterator[Issue]:
         if not isinstance(name, str) or not name:
             yield ig_issue(file_name, IG_NAME_REQUIRED, ("metadata",),
                            f"metadata.name is missing; set it to {file_name!r}")
+        elif len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+            yield ig_issue(file_name, IG_NAME_INVALID, ("metadata", "name"),
+                           f"instance group name {name!r} is not a DNS-1123 subdomain;"
+                           " kops-controller will refuse its nodes: rename it")
         elif name != file_name:
             yield ig_issue(
                 file_name,
