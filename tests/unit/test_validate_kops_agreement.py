@@ -228,3 +228,41 @@ def test_discovery_store(store: str, verdict: str | None) -> None:
     docs["config"]["spec"]["serviceAccountIssuerDiscovery"] = {"discoveryStore": store}
     found = [f.severity for f in by_rule(docs, "service-account-issuer-discovery")]
     assert found == ([verdict] if verdict else [])
+
+
+# validation.go validateClusterSpec (kops 1.37.0-alpha.1): load balancer settings only AWS
+# has, an Internal load balancer without a Private subnet, cluster sysctls, assets
+@pytest.mark.parametrize(("field", "value"), [
+    ("class", "Network"), ("idleTimeoutSeconds", 300), ("sslCertificate", "arn:x"),
+    ("crossZoneLoadBalancing", True), ("additionalSecurityGroups", ["sg-1"]),
+])
+def test_aws_only_load_balancer_fields_elsewhere(field: str, value: object) -> None:
+    docs = cluster_docs("minimal_gce")
+    docs["config"]["spec"]["api"] = {"loadBalancer": {"type": "Public", field: value}}
+    found = [f for f in findings(docs, "minimal_gce") if f.rule == "api-lb-aws-only"]
+    assert [f.severity for f in found] == ["error"]
+    assert f"spec.api.loadBalancer.{field}: Forbidden" in found[0].message
+    docs = cluster_docs()
+    docs["config"]["spec"]["api"] = {"loadBalancer": {"type": "Public", field: value}}
+    assert by_rule(docs, "api-lb-aws-only") == []
+
+
+def test_internal_load_balancer_needs_a_private_subnet() -> None:
+    docs = cluster_docs()  # minimal-aws: one Public subnet
+    docs["config"]["spec"]["api"] = {"loadBalancer": {"type": "Internal", "class": "Network"}}
+    assert [f.severity for f in by_rule(docs, "api-lb-internal-private")] == ["error"]
+    assert by_rule(cluster_docs("privatecalico"), "api-lb-internal-private") == []
+
+
+def test_cluster_sysctls_need_an_equals_sign() -> None:
+    docs = cluster_docs()
+    docs["config"]["spec"]["sysctlParameters"] = ["net.ipv4.ip_forward=1", "vm.swappiness"]
+    (finding,) = by_rule(docs, "cluster-sysctl")
+    assert finding.severity == "error" and "spec.sysctlParameters[1]" in finding.message
+
+
+def test_container_proxy_and_registry_exclude_each_other() -> None:
+    docs = cluster_docs()
+    docs["config"]["spec"]["assets"] = {"containerProxy": "p.example.com",
+                                        "containerRegistry": "r.example.com"}
+    assert [f.severity for f in by_rule(docs, "assets-proxy-and-registry")] == ["error"]
