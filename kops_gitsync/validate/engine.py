@@ -95,6 +95,8 @@ def locate_cluster(
     than kops. ``strict`` turns the warnings into errors.
     """
     display = cluster_dir.rstrip("/") or cluster_dir
+    if not any(is_object_key(key) for key in files):
+        return []  # only kops-version.txt (a deleted cluster's leftover): no object to judge
     docs: dict[str, LoadedDoc] = {}
     try:
         issues = _cluster_issues(display, files, previous, docs)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,37 @@ def test_cli_names_the_schema_it_used(tmp_path: Path) -> None:
     text = subprocess.run([sys.executable, "-m", "kops_gitsync", "validate", str(store)],
                           capture_output=True, text=True, check=False)
     assert "schema of kops 1.34" in text.stderr
+
+
+def test_a_folder_with_only_kops_version_txt_has_nothing_to_judge() -> None:
+    from kops_gitsync.validate import validate_cluster
+
+    assert validate_cluster("state/gone.example.com", {KOPS_VERSION_KEY: b"1.36.0"}) == []
+
+
+def test_the_chosen_minor_decides_what_is_unknown() -> None:
+    """A field only the newer kops knows is a warning against the older minor's schema."""
+    from kops_gitsync.validate import validate_cluster
+    from tests.unit.validate_helpers import cluster_docs, encode
+
+    older, newer = shipped_minors()[0], shipped_minors()[-1]
+    kubelet = ("properties", "spec", "properties", "kubelet", "properties")
+
+    def kubelet_fields(minor: str) -> set[str]:
+        node: Any = load_schema("Cluster", minor)
+        for step in kubelet:
+            node = node[step]
+        return set(node)
+
+    new_only = sorted(kubelet_fields(newer) - kubelet_fields(older))
+    assert new_only, f"no kubelet field added between {older} and {newer}"
+    docs = cluster_docs()
+    docs["config"]["spec"].setdefault("kubelet", {})[new_only[0]] = 1
+    files = encode(docs)
+
+    def unknown(version: bytes) -> list[str]:
+        found = validate_cluster("state/minimal-aws.example.com",
+                                 {**files, KOPS_VERSION_KEY: version})
+        return [f.message for f in found if f.rule == "schema-unknown-field"]
+
+    assert unknown(f"{older}.0".encode()) and not unknown(f"{newer}.0".encode())
