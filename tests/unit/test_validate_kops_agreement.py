@@ -266,3 +266,25 @@ def test_container_proxy_and_registry_exclude_each_other() -> None:
     docs["config"]["spec"]["assets"] = {"containerProxy": "p.example.com",
                                         "containerRegistry": "r.example.com"}
     assert [f.severity for f in by_rule(docs, "assets-proxy-and-registry")] == ["error"]
+
+
+@pytest.mark.parametrize(("field", "value", "kops_path"), [
+    # aws.go (awsValidateInstanceGroup and helpers), kops 1.37.0-alpha.1; AWS clusters only
+    (("instanceMetadata", "httpTokens"), "sometimes", "spec.instanceMetadata.httpTokens"),
+    (("cpuCredits",), "infinite", "spec.cpuCredits"),
+    (("mixedInstancesPolicy", "spotAllocationStrategy"), "cheapest",
+     "spec.mixedInstancesPolicy.spotAllocationStrategy"),
+    (("instanceInterruptionBehavior",), "explode", "spec.instanceInterruptionBehavior"),
+])
+def test_aws_instance_group_enumerations(field: tuple[str, ...], value: str,
+                                         kops_path: str) -> None:
+    docs = cluster_docs()
+    node = docs["instancegroup/nodes"]["spec"]
+    for step in field[:-1]:
+        node = node.setdefault(step, {})
+    node[field[-1]] = value
+    (finding,) = by_rule(docs, "enum-value")
+    assert finding.severity == "error" and finding.message.startswith(f"{kops_path}: ")
+    good = cluster_docs("minimal_gce")  # not AWS: kops does not look at these fields
+    good["instancegroup/nodes"]["spec"]["cpuCredits"] = "infinite"
+    assert by_rule(good, "enum-value", "minimal_gce") == []
