@@ -26,6 +26,9 @@ _V = "pkg/apis/kops/validation/validation.go"
 _IG = "pkg/apis/kops/validation/instancegroup.go"
 _AWS = "pkg/apis/kops/validation/aws.go"
 ANY = "*"  # every element of a list at this point of the path
+# aws.go/gce.go IG checks run only with a cloud (ValidateInstanceGroup(g, cloud, ...)),
+# which kops update cluster passes and a store write does not
+_UPDATE = "kops update cluster"
 
 ENUM_VALUE = rule(
     "enum-value",
@@ -110,17 +113,21 @@ IG_ENUMS = (
     Enum(("spec", "volumeMounts", ANY, "filesystem"), ("btfs", "ext4", "xfs"), "",
          f"{_IG}: validateVolumeMountSpec (kops.SupportedFilesystems, spelt btfs)"),
     Enum(("spec", "instanceMetadata", "httpTokens"), ("optional", "required"), "",
-         f"{_AWS}: awsValidateInstanceMetadata", aws_only=True),
+         f"{_AWS}: awsValidateInstanceMetadata", aws_only=True,
+         stage=_UPDATE),
     Enum(("spec", "mixedInstancesPolicy", "spotAllocationStrategy"),
          ("lowest-price", "diversified", "capacity-optimized", "capacity-optimized-prioritized",
           "price-capacity-optimized"), "", f"{_AWS}: awsValidateMixedInstancesPolicy",
-         aws_only=True),
+         aws_only=True,
+         stage=_UPDATE),
     Enum(("spec", "cpuCredits"), ("standard", "unlimited"), "",
-         f"{_AWS}: awsValidateCPUCredits", aws_only=True),
+         f"{_AWS}: awsValidateCPUCredits", aws_only=True,
+         stage=_UPDATE),
     Enum(("spec", "gcpProvisioningModel"), ("STANDARD", "SPOT"), "",
-         "pkg/apis/kops/validation/gce.go: gceValidateInstanceGroup"),
+         "pkg/apis/kops/validation/gce.go: gceValidateInstanceGroup", stage=_UPDATE),
     Enum(("spec", "instanceInterruptionBehavior"), ("hibernate", "stop", "terminate"), "",
-         f"{_AWS}: awsValidateInstanceInterruptionBehavior", aws_only=True),
+         f"{_AWS}: awsValidateInstanceInterruptionBehavior", aws_only=True,
+         stage=_UPDATE),
 )
 
 
