@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read pre-push ref lines from stdin; REMOTE is the hook's first argument",
     )
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="validation warnings block too (unknown fields, forms kops accepts but drops)",
+    )
+    parser.add_argument(
         "--all",
         action="store_true",
         help="judge every file in the index, not just what the commit changes",
@@ -126,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown or not names:
         raise FatalError(f"unknown hook {args.name!r} (known: checks, {', '.join(HOOKS)})")
     files = _repo_paths(args.files, Path.cwd(), root)
-    ctx = HookContext(root=root, files=files, stage=stage, whole_repo=_whole_repo(args, stage))
+    ctx = HookContext(root=root, files=files, stage=stage, whole_repo=_whole_repo(args, stage),
+                      strict=args.strict)
     if args.pre_push is not None:
         ctx.push_refs = staged.parse_push_lines(sys.stdin.read())
         ctx.push_remote = args.pre_push

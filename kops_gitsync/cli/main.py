@@ -81,7 +81,14 @@ def _dispatch(args_list: list[str], chosen: str | None) -> int:
         verb_parser.set_defaults(_module=module_name)
         if verb == chosen:
             _load(module_name).add_arguments(verb_parser)
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    if (extra and args.verb == "hook" and getattr(args, "files", None) == []
+            and not any(item.startswith("-") for item in extra)):
+        # pre-commit runs `hook NAME --strict FILE...` (the hook's args, then the files), and
+        # argparse before Python 3.12 fills `files` (nargs="*") before it sees the option.
+        args.files = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.verb is None:
         parser.print_help()
         return 2

@@ -8,7 +8,12 @@ PATH, the mirrored subtrees of the repository's configured stores are validated.
 
 ``--previous DIR`` names the state before the change, as a store root (``DIR/<cluster>``)
 or, for one cluster, its folder; it turns on kops' update-only rules. Exit status 1 when
-any finding is an error, so CI and hooks can gate on it.
+any finding is an error, so CI and hooks can gate on it; ``--strict`` makes every warning
+(a check that goes further than kops) an error too.
+
+Each cluster is checked against the schema of the kops minor its ``kops-version.txt``
+names (the newest shipped when there is none); which one is printed on stderr (text) or
+under ``schemas`` (json).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text (path:line:column: rule: message) or json")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (where this goes further than kops) as errors")
     parser.add_argument("--previous", type=Path, metavar="DIR",
                         help="the state before the change (a store root, or one cluster"
                         " folder): enables the update-only rules")
@@ -161,7 +168,7 @@ def previous_files(previous: Path | None, target: Target, count: int) -> dict[st
 
 def run(args: argparse.Namespace) -> int:
     from kops_gitsync.validate import validate_cluster
-    from kops_gitsync.validate.engine import read_cluster_folder
+    from kops_gitsync.validate.engine import read_cluster_folder, schema_choice
     from kops_gitsync.validate.report import format_json, format_text, has_errors
 
     if args.previous is not None and not args.previous.is_dir():
@@ -172,18 +179,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         configured_targets(targets)
     findings: list[Finding] = []
+    schemas: dict[str, str] = {}
     for target in targets.values():
         before = previous_files(args.previous, target, len(targets))
-        found = validate_cluster(target.display, read_cluster_folder(target.folder), before)
+        files = read_cluster_folder(target.folder, with_version=True)
+        schemas[target.display] = schema_choice(files).describe()
+        found = validate_cluster(target.display, files, before, strict=args.strict)
         if target.only is not None:
             wanted = {f"{target.display}/{key}" for key in target.only}
             found = [f for f in found if f.path in wanted]
         findings.extend(found)
         findings.extend(store_finding(target))
     if args.format == "json":
-        sys.stdout.write(format_json(findings, clusters=len(targets)))
+        sys.stdout.write(format_json(findings, clusters=len(targets), schemas=schemas))
     else:
         sys.stdout.write(format_text(findings))
+        for display, schema in schemas.items():
+            print(f"kops-gitsync validate: {display}: {schema}", file=sys.stderr)
         errors = sum(1 for f in findings if f.severity == "error")
         print(f"kops-gitsync validate: {len(targets)} cluster(s), {errors} error(s),"
               f" {len(findings) - errors} warning(s)", file=sys.stderr)

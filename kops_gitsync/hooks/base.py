@@ -45,6 +45,9 @@ class ObjectPath:
         return self.cluster_dir is not None and is_spec_key(self.in_cluster)
 
 
+KOPS_VERSION_FILE = "kops-version.txt"  # validate.engine.KOPS_VERSION_KEY, without its import
+
+
 def is_spec_key(rest: str) -> bool:
     """``config`` or ``instancegroup/<name>``: the objects validation looks at."""
     return rest == "config" or (rest.startswith("instancegroup/") and rest.count("/") == 1)
@@ -61,6 +64,8 @@ class HookContext:
     # Judge every file in the index, not just the change (``hook checks`` run by hand or
     # in CI, ``pre-commit run --all-files``): the change-based checks see the whole tree.
     whole_repo: bool = False
+    # Warnings block too (``--strict``): for teams that want nothing kops would drop silently.
+    strict: bool = False
 
     @functools.cached_property
     def reader(self) -> GitReader:
@@ -143,17 +148,14 @@ class Layout:
         )
 
 
-def cluster_pathspecs(cluster_dir: str) -> list[str]:
-    return [f"{cluster_dir}/config", f"{cluster_dir}/instancegroup/"]
-
-
 def cluster_files(blobs: dict[str, bytes], cluster_dir: str) -> dict[str, bytes]:
-    """Re-key blobs from repository paths to paths inside the cluster folder."""
+    """Re-key blobs from repository paths to paths inside the cluster folder: the specs, and
+    ``kops-version.txt``, which picks the kops minor whose schema judges them."""
     prefix = cluster_dir + "/"
     files = {}
     for path, data in blobs.items():
         rest = path[len(prefix) :]
-        if is_spec_key(rest):
+        if is_spec_key(rest) or rest == KOPS_VERSION_FILE:
             files[rest] = data
     return files
 

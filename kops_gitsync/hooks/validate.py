@@ -15,14 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from kops_gitsync.hooks.base import HookContext, changed_paths, cluster_files
+from kops_gitsync.hooks.base import KOPS_VERSION_FILE, HookContext, changed_paths, cluster_files
 
 if TYPE_CHECKING:  # the engine loads on the first check, not when a hook module is imported
     from kops_gitsync.validate.engine import Located
 
 
 def judge_cluster(
-    cluster_dir: str, blobs: Mapping[str, bytes], previous_blobs: Mapping[str, bytes]
+    cluster_dir: str,
+    blobs: Mapping[str, bytes],
+    previous_blobs: Mapping[str, bytes],
+    *,
+    strict: bool = False,
 ) -> list[Located]:
     """Findings for one cluster folder, from blobs keyed by repository path.
 
@@ -37,7 +41,9 @@ def judge_cluster(
     if not files:
         return []
     previous = cluster_files(dict(previous_blobs), cluster_dir)
-    return locate_cluster(cluster_dir, files, previous or None)
+    if set(files) <= {KOPS_VERSION_FILE}:
+        return []
+    return locate_cluster(cluster_dir, files, previous or None, strict=strict)
 
 
 def blocks(located: Located) -> bool:
@@ -57,7 +63,7 @@ def spec_paths(entries: Iterable[str], cluster_dirs: Iterable[str]) -> dict[str,
     wanted: dict[str, list[str]] = {d: [] for d in cluster_dirs}
     for path in entries:
         head, _, name = path.rpartition("/")
-        if name == "config" and head in wanted:
+        if name in ("config", KOPS_VERSION_FILE) and head in wanted:
             wanted[head].append(path)
             continue
         parent, _, kind = head.rpartition("/")
@@ -84,7 +90,7 @@ def validate_clusters(
         previous = {}
         if current:
             previous = ctx.reader.pick(previous_tree, previous_paths[cluster_dir])
-        for located in judge_cluster(cluster_dir, current, previous):
+        for located in judge_cluster(cluster_dir, current, previous, strict=ctx.strict):
             ctx.say(format_finding(located.finding))
             failed = failed or blocks(located)
     return 1 if failed else 0

@@ -37,22 +37,27 @@ def validate_cluster(
     cluster_dir: str,
     files: Mapping[str, bytes],
     previous: Mapping[str, bytes] | None = None,
+    *,
+    strict: bool = False,
 ) -> list[Finding]:
     """Validate one cluster folder's objects.
 
     ``files`` keys are relative to the cluster folder (``"config"``,
-    ``"instancegroup/nodes"``; other keys are ignored). ``cluster_dir`` is the displayed
-    folder path; its last segment is the cluster name, checked against ``metadata.name``,
-    and findings name ``f"{cluster_dir}/{key}"``. ``previous`` is the same cluster before
-    the change; when given, kops' update-only rules run too.
+    ``"instancegroup/nodes"``, and ``"kops-version.txt"``, which picks the kops minor whose
+    schema is used; other keys are ignored). ``cluster_dir`` is the displayed folder path;
+    its last segment is the cluster name, checked against ``metadata.name``, and findings
+    name ``f"{cluster_dir}/{key}"``. ``previous`` is the same cluster before the change;
+    when given, kops' update-only rules run too. ``strict`` makes warnings errors.
     """
     from kops_gitsync.validate.engine import check_cluster
 
-    return check_cluster(cluster_dir, files, previous)
+    return check_cluster(cluster_dir, files, previous, strict=strict)
 
 
-def validate_tree(root: Path, previous_root: Path | None = None) -> list[Finding]:
+def validate_tree(
+    root: Path, previous_root: Path | None = None, *, strict: bool = False
+) -> list[Finding]:
     """Every cluster folder under a store root (a folder holding ``<cluster>/config``)."""
     from kops_gitsync.validate.engine import check_tree
 
-    return check_tree(root, previous_root)
+    return check_tree(root, previous_root, strict=strict)

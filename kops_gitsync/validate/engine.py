@@ -6,6 +6,9 @@ wrong kind gets no schema check, and cross-object rules run only on objects that
 Positions are attached here, from the loader's map, so the rules stay pure functions of
 plain data.
 
+The schema is the one of the kops minor the cluster's ``kops-version.txt`` names (a
+key of ``files`` like the object files; see ``schema_choice``).
+
 Every stage runs guarded (validate/guard.py): whatever raises becomes a ``rule-crashed``
 error on the file it was working on, so a bug fails the run in one line instead of
 passing it or ending it in a traceback.
@@ -17,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kops_gitsync.validate import Finding
 from kops_gitsync.validate.guard import crash_issue, guarded
@@ -30,7 +33,12 @@ from kops_gitsync.validate.rules.base import (
     is_object_key,
 )
 
+if TYPE_CHECKING:  # the schema module loads with the first schema check
+    from kops_gitsync.validate.schema import SchemaChoice
+
 CLUSTER_KIND = "Cluster"
+KOPS_VERSION_KEY = "kops-version.txt"  # written by kops update cluster, mirrored by pull
+_MAX_VERSION_BYTES = 256
 IG_KIND = "InstanceGroup"
 ACCEPTED_API_VERSIONS = ("kops.k8s.io/v1alpha2", "kops.k8s.io/v1alpha3", "kops/v1alpha2")
 # The shipped schema and the semantic rules speak v1alpha2 field names.
@@ -53,23 +61,49 @@ def check_cluster(
     cluster_dir: str,
     files: Mapping[str, bytes],
     previous: Mapping[str, bytes] | None = None,
+    *,
+    strict: bool = False,
 ) -> list[Finding]:
-    return [located.finding for located in locate_cluster(cluster_dir, files, previous)]
+    located = locate_cluster(cluster_dir, files, previous, strict=strict)
+    return [one.finding for one in located]
+
+
+STRICT_NOTE = " [a warning; an error under --strict]"
+
+
+def make_strict(located: Iterable[Located]) -> list[Located]:
+    """``--strict``: every warning becomes an error (marked, so the reader knows why)."""
+    return [
+        Located(replace(one.finding, severity="error", message=one.finding.message + STRICT_NOTE),
+                one.field)
+        if one.finding.severity == "warning" else one
+        for one in located
+    ]
 
 
 def locate_cluster(
     cluster_dir: str,
     files: Mapping[str, bytes],
     previous: Mapping[str, bytes] | None = None,
+    *,
+    strict: bool = False,
 ) -> list[Located]:
-    """``check_cluster`` with the field path of each finding (what ``push`` prints)."""
+    """``check_cluster`` with the field path of each finding (what ``push`` prints).
+
+    Errors are what kops refuses (at store write, or later at ``kops update cluster``, in
+    kubelet or in the cloud API, as each rule says); warnings are where this goes further
+    than kops. ``strict`` turns the warnings into errors.
+    """
     display = cluster_dir.rstrip("/") or cluster_dir
+    if not any(is_object_key(key) for key in files):
+        return []  # only kops-version.txt (a deleted cluster's leftover): no object to judge
     docs: dict[str, LoadedDoc] = {}
     try:
         issues = _cluster_issues(display, files, previous, docs)
     except Exception as exc:  # a bug outside the guarded stages: still one line, still failing
         issues = [crash_issue("validation", CONFIG_KEY, exc)]
-    return to_findings(display, docs, issues)
+    found = to_findings(display, docs, issues)
+    return make_strict(found) if strict else found
 
 
 def _cluster_issues(
@@ -81,7 +115,7 @@ def _cluster_issues(
     from kops_gitsync.validate.rules import run_rules, run_update_rules
 
     name = PurePosixPath(display.replace("\\", "/")).name or Path(display).resolve().name
-    loaded, issues = load_cluster(files)
+    loaded, issues = load_cluster(files, minor=schema_choice(files).minor)
     docs.update(loaded)
     view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok}, ig_file_names(files))
     if CONFIG_KEY not in files and ig_file_names(files):
@@ -111,12 +145,27 @@ def _cluster_issues(
     return issues
 
 
+def kops_version_of(files: Mapping[str, bytes]) -> str | None:
+    """The text of the cluster's ``kops-version.txt`` in ``files``, if it is there."""
+    raw = files.get(KOPS_VERSION_KEY)
+    if raw is None:
+        return None
+    return raw[:_MAX_VERSION_BYTES].decode("utf-8", errors="replace").strip()
+
+
+def schema_choice(files: Mapping[str, bytes]) -> SchemaChoice:
+    """Which kops minor's schema ``files`` (one cluster folder's files) are checked against."""
+    from kops_gitsync.validate.schema import choose_schema
+
+    return choose_schema(kops_version_of(files))
+
+
 def ig_file_names(files: Mapping[str, bytes]) -> list[str]:
     return [k[len(IG_PREFIX) :] for k in files if k.startswith(IG_PREFIX) and is_object_key(k)]
 
 
 def load_cluster(
-    files: Mapping[str, bytes], *, schema: bool = True
+    files: Mapping[str, bytes], *, schema: bool = True, minor: str | None = None
 ) -> tuple[dict[str, LoadedDoc], list[Issue]]:
     """Load and shape-check every object file; ``shape_ok`` marks those rules may read."""
     docs: dict[str, LoadedDoc] = {}
@@ -124,7 +173,7 @@ def load_cluster(
     for key in sorted(k for k in files if is_object_key(k)):
         issues.extend(guarded("the YAML loader", key, partial(_load, key, files[key], docs)))
         if key in docs:
-            check = partial(_shape_and_schema, key, docs[key], schema)
+            check = partial(_shape_and_schema, key, docs[key], schema, minor)
             issues.extend(guarded("the schema check", key, check))
     return docs, issues
 
@@ -136,7 +185,7 @@ def _load(key: str, raw: bytes, into: dict[str, LoadedDoc]) -> list[Issue]:
     return issues
 
 
-def _shape_and_schema(key: str, doc: LoadedDoc, schema: bool) -> list[Issue]:
+def _shape_and_schema(key: str, doc: LoadedDoc, schema: bool, minor: str | None) -> list[Issue]:
     """Shape first; the schema only for a mapping of the right kind (``shape_ok``)."""
     from kops_gitsync.validate.schema import check_schema
 
@@ -145,7 +194,7 @@ def _shape_and_schema(key: str, doc: LoadedDoc, schema: bool) -> list[Issue]:
         return issues
     doc.shape_ok = True  # the rules may read it even if the schema check below crashes
     if schema and doc.data.get("apiVersion") in SCHEMA_API_VERSIONS:
-        issues += check_schema(expected_kind(key), key, doc.data)
+        issues += check_schema(expected_kind(key), key, doc.data, minor)
     return issues
 
 
@@ -230,9 +279,13 @@ def to_findings(
     return findings
 
 
-def read_cluster_folder(folder: Path) -> dict[str, bytes]:
-    """The object files of one cluster folder on disk (others are not read)."""
+def read_cluster_folder(folder: Path, *, with_version: bool = False) -> dict[str, bytes]:
+    """The object files of one cluster folder on disk (and its ``kops-version.txt``)."""
     files: dict[str, bytes] = {}
+    version = folder / KOPS_VERSION_KEY
+    if with_version and version.is_file():
+        with open(version, "rb") as handle:
+            files[KOPS_VERSION_KEY] = handle.read(_MAX_VERSION_BYTES)
     config = folder / CONFIG_KEY
     if config.is_file():
         files[CONFIG_KEY] = config.read_bytes()
@@ -256,11 +309,14 @@ def cluster_folders(root: Path) -> list[Path]:
     ]
 
 
-def check_tree(root: Path, previous_root: Path | None = None) -> list[Finding]:
+def check_tree(
+    root: Path, previous_root: Path | None = None, *, strict: bool = False
+) -> list[Finding]:
     findings: list[Finding] = []
     for folder in cluster_folders(root):
         previous = None
         if previous_root is not None and (previous_root / folder.name).is_dir():
             previous = read_cluster_folder(previous_root / folder.name)
-        findings.extend(check_cluster(str(folder), read_cluster_folder(folder), previous))
+        files = read_cluster_folder(folder, with_version=True)
+        findings.extend(check_cluster(str(folder), files, previous, strict=strict))
     return findings

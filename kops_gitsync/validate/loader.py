@@ -170,6 +170,7 @@ def _parse(key: str, text: str) -> tuple[LoadedDoc | None, list[Issue]]:
                 " file",
                 extra.start_mark.line + 1,
                 extra.start_mark.column + 1,
+                severity="warning",  # kops stores the file: the rest is silently ignored
             )
         )
     doc = LoadedDoc(key=key, data=None)
@@ -264,6 +265,7 @@ class _Builder:
                         " keeps the last value: delete one of them",
                         line,
                         column,
+                        severity="warning",  # kops stores it (last value wins)
                     )
                 )
                 result.pop(name, None)  # re-insert so the last value wins, in its order

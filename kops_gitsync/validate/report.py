@@ -13,7 +13,7 @@ them by itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 
 from kops_gitsync.validate import Finding
@@ -31,14 +31,18 @@ def format_text(findings: Iterable[Finding]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def format_json(findings: Sequence[Finding], clusters: int | None = None) -> str:
+def format_json(findings: Sequence[Finding], clusters: int | None = None,
+                schemas: Mapping[str, str] | None = None) -> str:
+    """``schemas``: cluster folder -> which kops minor's schema checked it (and why)."""
     errors = sum(1 for f in findings if f.severity == "error")
-    document = {
+    document: dict[str, object] = {
         "findings": [asdict(finding) for finding in findings],
         "errors": errors,
         "warnings": len(findings) - errors,
         "clusters": clusters,
     }
+    if schemas is not None:
+        document["schemas"] = dict(schemas)
     return json.dumps(document, indent=2) + "\n"
 
 

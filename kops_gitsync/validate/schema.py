@@ -1,27 +1,34 @@
-"""JSON Schema checks against the schemas derived from kops' CRDs.
+"""JSON Schema checks against the schemas derived from kops' CRDs, one per kops minor.
 
 kops decodes objects non-strictly: an unknown field, such as a misspelt
 ``kubernetesVersoin``, is dropped without a word and the setting never applies. The
-shipped schemas (``schemas/*.json``, made by ``tools/derive_schemas.py``) close every
-object, so each unknown field is reported at its own key, with a "did you mean" when a
-declared field is a near miss. Type errors are reported at the value.
+shipped schemas (``schemas/kops-<minor>.json.gz``, made by ``tools/derive_schemas.py``
+from kops' CRDs at each release tag) close every object, so each unknown field is
+reported at its own key, with a "did you mean" when a declared field is a near miss. It
+is a warning, not an error: kops stores the object anyway (``--strict`` makes it fail).
+A value of the wrong type is an error: kops cannot decode it, so ``kops replace`` refuses.
 
-The derived schemas use only seven keywords (``type``, ``properties``,
-``additionalProperties``, ``items``, ``anyOf``, ``pattern``, ``required``), so they are
-evaluated here directly instead of through ``jsonschema``: importing jsonschema costs
-about 100 ms, a third of a commit hook's run, for a subset that fits in a page. The
-loader refuses a schema with any other keyword, and a test checks this evaluator against
-``jsonschema`` on the fixtures and on broken variants, so the two cannot drift apart.
-The schema files are parsed on first use and once per process.
+Fields come and go between kops minors, so the schema used is the one of the minor the
+cluster's ``kops-version.txt`` names (``choose_schema``), the newest shipped otherwise.
+
+The derived schemas use only six keywords (``type``, ``properties``,
+``additionalProperties``, ``items``, ``anyOf``, ``pattern``), so they are evaluated here
+directly instead of through ``jsonschema``: importing jsonschema costs about 100 ms, a
+third of a commit hook's run, for a subset that fits in a page. The loader refuses a
+schema with any other keyword, and a test checks this evaluator against ``jsonschema`` on
+the fixtures and on broken variants, so the two cannot drift apart. A schema file is
+read (gzip, ~9 KB) on first use and once per process.
 """
 
 from __future__ import annotations
 
 import difflib
+import gzip
 import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -29,7 +36,8 @@ from kops_gitsync.validate.issues import Issue, YamlPath, dotted
 from kops_gitsync.validate.rules.catalog import SCHEMA_INVALID, SCHEMA_UNKNOWN_FIELD
 
 _SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
-SCHEMA_FILES = {"Cluster": "cluster.json", "InstanceGroup": "instancegroup.json"}
+_PREFIX, _SUFFIX = "kops-", ".json.gz"
+_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?\s*$")
 SUPPORTED_KEYWORDS = frozenset(
     {"type", "properties", "additionalProperties", "items", "anyOf", "pattern", "required",
      "default", "$comment", "$schema"}
@@ -47,14 +55,70 @@ _TYPE_CHECKS = {
 }
 
 
+@dataclass(frozen=True)
+class SchemaChoice:
+    """Which kops minor's schema a cluster is checked against, and why."""
+
+    minor: str  # "1.36"
+    kops: str  # the kops release it was derived from, "v1.36.2"
+    note: str  # "" when kops-version.txt named this minor; else why another was used
+
+    def describe(self) -> str:
+        text = f"schema of kops {self.minor} ({self.kops})"
+        return f"{text}: {self.note}" if self.note else text
+
+
+def _minor_key(minor: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in minor.split("."))
+
+
 @cache
-def load_schema(kind: str) -> dict[str, Any]:
-    """The shipped JSON Schema for ``kind`` (parsed and checked once per process)."""
+def shipped_minors() -> tuple[str, ...]:
+    """The kops minors a schema is shipped for, oldest first."""
+    names = [n[len(_PREFIX) : -len(_SUFFIX)] for n in os.listdir(_SCHEMA_DIR)
+             if n.startswith(_PREFIX) and n.endswith(_SUFFIX)]
+    return tuple(sorted(names, key=_minor_key))
+
+
+def choose_schema(kops_version: str | None) -> SchemaChoice:
+    """The schema for a cluster whose ``kops-version.txt`` says ``kops_version``.
+
+    The minor it names, when shipped; the newest shipped otherwise, with a note saying so
+    (an older kops may not know a field the newest schema accepts, and a newer one may
+    have fields this package does not know yet).
+    """
+    minors = shipped_minors()
+    newest = minors[-1]
+    match = _VERSION.match(kops_version or "")
+    if kops_version is None or not kops_version.strip():
+        minor, note = newest, "no kops-version.txt, so the newest shipped"
+    elif match is None:
+        minor, note = newest, (f"kops-version.txt {kops_version.strip()[:40]!r} is not a"
+                               " version, so the newest shipped")
+    elif f"{match.group(1)}.{match.group(2)}" in minors:
+        minor, note = f"{match.group(1)}.{match.group(2)}", ""
+    else:
+        minor, note = newest, (f"kops-version.txt says {kops_version.strip()}, which has no"
+                               f" shipped schema ({minors[0]}..{newest}), so the newest")
+    return SchemaChoice(minor, str(load_bundle(minor).get("kops", minor)), note)
+
+
+@cache
+def load_bundle(minor: str) -> dict[str, Any]:
+    """The shipped schemas of one kops minor (parsed and checked once per process)."""
     # A plain file next to this module (package data): importlib.resources would add
     # ~15 ms of imports to every hook run for zip-import support nobody uses here.
-    with open(os.path.join(_SCHEMA_DIR, SCHEMA_FILES[kind]), encoding="utf-8") as handle:
-        schema: dict[str, Any] = json.load(handle)
-    ensure_supported(schema, SCHEMA_FILES[kind])
+    name = f"{_PREFIX}{minor}{_SUFFIX}"
+    with gzip.open(os.path.join(_SCHEMA_DIR, name), "rt", encoding="utf-8") as handle:
+        bundle: dict[str, Any] = json.load(handle)
+    for kind in ("Cluster", "InstanceGroup"):
+        ensure_supported(bundle[kind], f"{name} {kind}")
+    return bundle
+
+
+def load_schema(kind: str, minor: str | None = None) -> dict[str, Any]:
+    """The JSON Schema for ``kind`` ("Cluster", "InstanceGroup") of a kops minor."""
+    schema: dict[str, Any] = load_bundle(minor or shipped_minors()[-1])[kind]
     return schema
 
 
@@ -136,9 +200,9 @@ def suggest(name: str, known: list[str]) -> str | None:
     return close[0] if close else None
 
 
-def check_schema(kind: str, key: str, data: Any) -> list[Issue]:
+def check_schema(kind: str, key: str, data: Any, minor: str | None = None) -> list[Issue]:
     issues: list[Issue] = []
-    for keyword, path, message, schema in schema_errors(load_schema(kind), data):
+    for keyword, path, message, schema in schema_errors(load_schema(kind, minor), data):
         if keyword == "additionalProperties":
             known = sorted(schema.get("properties", {}))
             container = _at(data, path)
@@ -170,6 +234,7 @@ def _unknown_field(key: str, path: YamlPath, known: list[str]) -> Issue:
         key,
         path,
         f"unknown field {dotted(path)!r} (kops drops it silently); {hint}",
+        severity="warning",  # kops stores the object without it: --strict makes it fail
         at_key=True,
     )
 

@@ -81,7 +81,8 @@ def test_valid_edit_passes(pulled_example: tuple[Path, SyncContext]) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "rule", "where"),
     [
-        ("maxSize: 2", "maxSize: 2\n  maxSize: 3", "yaml-duplicate-key", "spec.maxSize"),
+        # a repeated key is a warning (kops keeps the last); the last value is what is judged
+        ("maxSize: 2", "maxSize: 2\n  maxSize: 0", "ig-size-order", "spec.minSize"),
         ("maxSize: 2", "maxSize: 1", "ig-size-order", "spec.minSize"),
         ("  role: Node\n", "<<<<<<< HEAD\n  role: Node\n=======\n  role: Master\n>>>>>>> b\n",
          "conflict-markers", None),

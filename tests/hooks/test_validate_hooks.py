@@ -59,6 +59,10 @@ def _committed_store(
     return repo
 
 
+# kops stores these, so the hook warns (issue 15: errors only where kops or a later stage refuses)
+WARNED_ONLY = {"06-duplicate-key-kubernetesversion"}
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_commit_of_invalid_variant_is_rejected_with_its_rule(
     make_repo: MakeRepo, variant: str
@@ -67,6 +71,9 @@ def test_commit_of_invalid_variant_is_rejected_with_its_rule(
     repo = _committed_store(make_repo, store)
     repo.copy_tree(INVALID / variant, "state")
     proc = repo.commit(f"break it: {variant}")
+    if variant in WARNED_ONLY:  # kops stores it (last value wins): not refused
+        assert proc.returncode == 0, output(proc)  # (pre-commit hides a passing hook's output)
+        return
     assert proc.returncode == 1, output(proc)
     assert rule in [r for _, r in findings(output(proc))], output(proc)
     assert "kops cluster validation" in output(proc)

@@ -44,6 +44,16 @@ VARIANTS: dict[str, tuple[str, str, int, set[str]]] = {
 }
 
 
+# Main findings that are warnings, not errors: kops stores these objects (issue 15). Variant
+# 06 keeps the last kubernetesVersion; 17 is refused for the missing kubernetesVersion
+# (version-required), not for the unknown field, which kops drops.
+WARNINGS = {"06-duplicate-key-kubernetesversion", "17-misspelled-field-kubernetesversion"}
+
+
+def _severity(variant: str) -> str:
+    return "warning" if variant in WARNINGS else "error"
+
+
 def _cluster_dir(variant: str) -> Path:
     (cluster,) = [p for p in (INVALID / variant).iterdir() if p.is_dir()]
     return cluster
@@ -64,7 +74,7 @@ def test_invalid_variant_is_caught_with_its_rule(variant: str) -> None:
     assert main[0].path == f"{cluster}/{key}"
     assert main[0].line == line
     assert main[0].column > 0
-    assert main[0].severity == "error"
+    assert main[0].severity == _severity(variant)
     assert {f.rule for f in findings} == {rule, *also}
 
 
@@ -77,7 +87,7 @@ def test_invalid_variant_through_the_hook_api(variant: str) -> None:
     findings = validate_cluster(display, read_cluster_folder(cluster))
     main = next(f for f in findings if f.rule == rule)
     assert isinstance(main, Finding)
-    assert (main.path, main.line, main.severity) == (f"{display}/{key}", line, "error")
+    assert (main.path, main.line, main.severity) == (f"{display}/{key}", line, _severity(variant))
 
 
 @pytest.mark.parametrize("store", sorted(p.name for p in FIXTURE_STORES.iterdir()))

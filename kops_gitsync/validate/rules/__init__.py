@@ -17,6 +17,8 @@ from kops_gitsync.validate.issues import Issue
 from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck, ig_key
 from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
+from kops_gitsync.validate.rules.clusterspec import CHECKS as CLUSTER_SPEC_CHECKS
+from kops_gitsync.validate.rules.enums import CHECKS as ENUM_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
@@ -33,6 +35,8 @@ CHECKS: tuple[Check, ...] = (
     *NAME_CHECKS,
     *VERSION_CHECKS,
     *CLOUD_CHECKS,
+    *ENUM_CHECKS,
+    *CLUSTER_SPEC_CHECKS,
     *NETWORK_CHECKS,
     *ETCD_CHECKS,
     *IG_CHECKS,

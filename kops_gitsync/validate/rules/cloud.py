@@ -29,14 +29,20 @@ CLOUDS = ("aws", "azure", "digitalocean", "gce", "hetzner", "linode", "metal", "
 NETWORK_CIDR_OPTIONAL = ("digitalocean", "gce", "hetzner", "openstack", "scaleway", "linode",
                          "metal")
 REGIONAL_SUBNET_CLOUDS = ("gce", "digitalocean", "azure", "linode")
-DNS_NONE_ONLY = ("azure", "hetzner", "linode", "metal")
+# validateCloudDNSTopology: the DNS modes each cloud supports (legacy gossip, a .k8s.local
+# name with DNS not None, is judged by names.check_cluster_name: cluster-name-gossip)
+DNS_MODES = {"aws": ("None", "Public", "Private"), "azure": ("None",),
+             "digitalocean": ("None", "Public"), "gce": ("None", "Public", "Private"),
+             "hetzner": ("None",), "linode": ("None",), "metal": ("None",),
+             "openstack": ("None", "Public", "Private"), "scaleway": ("None", "Public")}
 FORBIDDEN_FIELDS = ("docker", "gossipConfig", "dnsControllerGossipConfig", "nodeAuthorization")
 
 CLOUD_PROVIDER = rule("cloud-provider", "kops must know which cloud to build the cluster on",
                       f"set spec.cloudProvider to one of {', '.join(CLOUDS)}",
                       f"{_V}: validateCloudProvider")
 DNS_TOPOLOGY = rule("cloud-dns-topology",
-                    "Azure, Hetzner, Linode and metal clusters support only DNS type None",
+                    "each cloud supports only some DNS modes (Azure, Hetzner, Linode, metal:"
+                    " None; DigitalOcean, Scaleway: no Private)",
                     "set spec.topology.dns.type: None", f"{_V}: validateCloudDNSTopology")
 NETWORK_CIDR_REQUIRED = rule(
     "network-cidr-required", "on AWS (and Azure) kops needs the VPC range to plan subnets",
@@ -64,9 +70,11 @@ FORBIDDEN_FIELD = rule(
     "kops removed docker, iam.legacy, gossipConfig, dnsControllerGossipConfig,"
     " nodeAuthorization and file:// addons; it refuses clusters that still set them",
     "delete the field (use containerd; drop legacy IAM)", f"{_V}: validateClusterSpec")
-API_LB_CLASSIC = rule("api-lb-classic", "AWS Classic load balancers are refused from kops 1.37",
+API_LB_CLASSIC = rule("api-lb-classic",
+                      "AWS retires Classic load balancers; kops (through 1.37) still builds"
+                      " them, so this is a warning",
                       "set spec.api.loadBalancer.class: Network",
-                      "pkg/apis/kops/validation/aws.go: awsValidateCluster")
+                      "none (kops 1.33-1.37 accept Classic: aws.go SupportedLoadBalancerClasses)")
 SA_ISSUER_DISCOVERY = rule(
     "service-account-issuer-discovery",
     "OIDC discovery documents need exactly one home that AWS/GCP can serve publicly",
@@ -85,9 +93,13 @@ def check_cloud(view: ClusterView) -> Iterator[Issue]:
                             f"cloudProvider {value!r} is not one kops supports; use one of"
                             f" {', '.join(CLOUDS)}", at_key=value is None)
         return
-    if cloud in DNS_NONE_ONLY and view.dns_type != "None":
+    gossip = as_str(view.metadata.get("name")).removesuffix(".").endswith(".k8s.local")
+    if not gossip and view.dns_type in ("Public", "Private") and \
+            view.dns_type not in DNS_MODES[cloud]:
         yield cluster_issue(DNS_TOPOLOGY, ("spec", "topology"),
-                            f"{cloud} supports only DNS type None; set topology.dns.type: None")
+                            f"spec.networking.topology.dns.type: Forbidden: cloud provider"
+                            f" {cloud!r} does not support {view.dns_type.lower()} dns topology;"
+                            f" use one of {', '.join(DNS_MODES[cloud])}")
     if "networkCIDR" in spec and cloud == "gce":
         yield cluster_issue(NETWORK_CIDR_FORBIDDEN, ("spec", "networkCIDR"),
                             "GCE clusters must not set networkCIDR; delete it")
@@ -103,8 +115,8 @@ def check_cloud(view: ClusterView) -> Iterator[Issue]:
         lb = as_dict(as_dict(spec.get("api")).get("loadBalancer"))
         if lb.get("class") == "Classic":
             yield cluster_issue(API_LB_CLASSIC, ("spec", "api", "loadBalancer", "class"),
-                                "Classic API load balancers are refused by kops 1.37; set"
-                                " class: Network")
+                                "Classic load balancers are being retired by AWS; set"
+                                " class: Network", severity="warning")
 
 
 def _subnet_cloud_fields(view: ClusterView) -> Iterator[Issue]:

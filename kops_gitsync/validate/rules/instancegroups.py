@@ -67,9 +67,17 @@ IG_MAX_INSTANCE_LIFETIME = rule(
     "ig-max-instance-lifetime", "AWS accepts a maximum instance lifetime of 0 or at least 1 day",
     "set maxInstanceLifetime to 0s or 24h0m0s or more",
     "pkg/apis/kops/validation/aws.go: awsValidateInstanceGroup")
-IG_TAINTS = rule("ig-taints", "kubelet refuses malformed or repeated taints",
+IG_TAINTS = rule("ig-taints",
+                 "kops refuses a taint with two ':' or two '=' and repeated taints; the Node"
+                 " API refuses one key:effect twice",
                  "write taints as key=value:Effect (NoSchedule, PreferNoSchedule, NoExecute)",
-                 f"{_IG}: ValidateInstanceGroup")
+                 f"{_IG}: ValidateInstanceGroup; pkg/apis/kops/util/taints.go: ParseTaint")
+IG_TAINT_FORM = rule(
+    "ig-taint-form",
+    "kops stores any effect and key (its own test ha_gce has a=b:c); Kubernetes knows only"
+    " NoSchedule, PreferNoSchedule and NoExecute and label-syntax keys (warning)",
+    "write taints as key=value:Effect with a Kubernetes effect",
+    "none at store write (kops util.ParseTaint checks only the separators)")
 IG_SYSCTL = rule("ig-sysctl", "sysctl parameters are written to sysctl.d as name=value",
                  "write each entry as name=value", f"{_IG}: ValidateInstanceGroup")
 IG_USER_DATA_TYPE = rule(
@@ -140,16 +148,30 @@ def _sizes(file_name: str, spec: dict[str, Any], control_plane: bool) -> Iterato
 
 def _taints_and_sysctls(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]:
     seen: set[tuple[str, str]] = set()
+    texts: set[str] = set()
     for index, taint in enumerate(as_list(spec.get("taints"))):
-        key, effect, problem = _parse_taint(as_str(taint))
-        if problem:
-            yield ig_issue(file_name, IG_TAINTS, ("spec", "taints", index),
-                           f"taint {taint!r} {problem}; write key[=value]:Effect with Effect"
-                           f" one of {', '.join(TAINT_EFFECTS)}")
-        elif (key, effect) in seen:
-            yield ig_issue(file_name, IG_TAINTS, ("spec", "taints", index),
-                           f"taint {key}:{effect} is given twice; keep one")
+        here = ("spec", "taints", index)
+        text = as_str(taint)
+        key, effect, refused, problem = _parse_taint(text)
+        if refused:
+            yield ig_issue(file_name, IG_TAINTS, here,
+                           f"spec.taints[{index}]: Invalid value: {text!r}: invalid taint value"
+                           " (kops splits on one ':' and one '='); write key[=value]:Effect")
+        elif text in texts:
+            yield ig_issue(file_name, IG_TAINTS, here,
+                           f"spec.taints[{index}]: Duplicate value: {text!r} (given twice);"
+                           " keep one")
+        elif effect and (key, effect) in seen:
+            yield ig_issue(file_name, IG_TAINTS, here,
+                           f"taint {key}:{effect} is given twice; the Node API refuses a"
+                           " repeated key and effect: keep one")
+        elif problem:
+            yield ig_issue(file_name, IG_TAINT_FORM, here,
+                           f"taint {text!r} {problem}; kops stores it, but Kubernetes taints"
+                           f" use Effect {', '.join(TAINT_EFFECTS)} and label-syntax keys",
+                           severity="warning")
         seen.add((key, effect))
+        texts.add(text)
     for index, entry in enumerate(as_list(spec.get("sysctlParameters"))):
         if "=" not in as_str(entry):
             yield ig_issue(file_name, IG_SYSCTL, ("spec", "sysctlParameters", index),
@@ -163,21 +185,31 @@ def _taints_and_sysctls(file_name: str, spec: dict[str, Any]) -> Iterator[Issue]
                            " text/x-shellscript or text/cloud-config")
 
 
-def _parse_taint(text: str) -> tuple[str, str, str | None]:
-    """(key, effect, problem): kops splits once on ':' and once on '='; kubelet checks the rest."""
-    key_value, colon, effect = text.partition(":")
-    key, _, value = key_value.partition("=")
-    if not colon or ":" in effect or "=" in value:
-        return key, effect, "does not parse (one ':' and at most one '=')"
+def _parse_taint(text: str) -> tuple[str, str, bool, str | None]:
+    """(key, effect, kops refuses, problem) as kops' ``util.ParseTaint`` splits it.
+
+    kops refuses only a second ':' or, before the ':', a second '='; a taint without ':'
+    is a bare key to kops. Effect and key syntax are Kubernetes' business (a warning).
+    """
+    parts = text.split(":")
+    if len(parts) > 2:
+        return text, "", True, None
+    if len(parts) == 1:
+        return text, "", False, "has no effect"
+    key_value, effect = parts
+    pieces = key_value.split("=")
+    if len(pieces) > 2:
+        return pieces[0], effect, True, None
+    key, value = pieces[0], (pieces[1] if len(pieces) == 2 else "")
     if effect not in TAINT_EFFECTS:
-        return key, effect, f"has effect {effect!r}"
+        return key, effect, False, f"has effect {effect!r}"
     key_problem = label_key_problem(key)
     if key_problem:
-        return key, effect, f"key {key_problem}"
+        return key, effect, False, f"key {key_problem}"
     value_problem = label_value_problem(value)
     if value_problem:
-        return key, effect, f"value {value_problem}"
-    return key, effect, None
+        return key, effect, False, f"value {value_problem}"
+    return key, effect, False, None
 
 
 def check_cross_instance_groups(view: ClusterView) -> Iterator[Issue]:

@@ -46,10 +46,12 @@ NAME_NEEDS_DOT = rule(
 )
 NAME_GOSSIP = rule(
     "cluster-name-gossip",
-    "gossip (*.k8s.local) names are gone in kops 1.37 unless DNS is None",
+    "a *.k8s.local name with DNS not None is legacy gossip, which Linode and metal lack"
+    " (AWS, Azure, DigitalOcean, GCE, Hetzner, OpenStack and Scaleway still have it)",
     "set spec.topology.dns.type: None or use a real DNS name",
-    "pkg/apis/kops/validation/validation.go: validateCloudDNSTopology",
+    "pkg/apis/kops/validation/validation.go: validateCloudDNSTopology (UsesLegacyGossip)",
 )
+GOSSIP_CLOUDS = ("aws", "azure", "digitalocean", "gce", "hetzner", "openstack", "scaleway")
 NAME_MISMATCH = rule(
     "cluster-name-mismatch",
     "kops loads the cluster by folder name; a different metadata.name breaks every command"
@@ -62,6 +64,14 @@ IG_NAME_REQUIRED = rule(
     "an InstanceGroup needs metadata.name",
     "set metadata.name to the file name",
     "pkg/apis/kops/validation/instancegroup.go: ValidateInstanceGroup",
+)
+IG_NAME_INVALID = rule(
+    "ig-name-invalid",
+    "kops stores any IG name, but kops-controller refuses to serve node configuration to an"
+    " IG whose name is not a DNS-1123 subdomain, so its nodes never join",
+    "rename the IG (file and metadata.name) to lower-case letters, digits, '-' and '.'",
+    "pkg/apis/kops/validation/instancegroup.go: ValidateInstanceGroupName"
+    " (cmd/kops-controller/pkg/server/node_config.go)",
 )
 IG_NAME_MISMATCH = rule(
     "ig-name-mismatch",
@@ -76,6 +86,11 @@ IG_CLUSTER_LABEL = rule(
     "set metadata.labels[kops.k8s.io/cluster] to the cluster name",
     "cmd/kops/create.go, replace.go; pkg/client/simple/vfsclientset/instancegroup.go",
 )
+
+
+def is_gossip_name(name: str) -> bool:
+    """kops' ``dns.IsGossipClusterName``: legacy gossip when DNS is not None."""
+    return name.removesuffix(".").endswith(".k8s.local")
 
 
 def check_cluster_name(view: ClusterView) -> Iterator[Issue]:
@@ -102,11 +117,12 @@ def check_cluster_name(view: ClusterView) -> Iterator[Issue]:
             f"cluster name {name!r} has no dot while DNS is {view.dns_type}; use a fully"
             " qualified name or set spec.topology.dns.type: None",
         )
-    if name.endswith(".k8s.local") and view.dns_type != "None":
+    if is_gossip_name(name) and view.dns_type != "None" and view.cloud not in GOSSIP_CLOUDS:
         yield cluster_issue(
             NAME_GOSSIP,
             path,
-            f"gossip cluster name {name!r} needs spec.topology.dns.type: None in kops 1.37",
+            f"gossip cluster name {name!r} on {view.cloud or 'this cloud'}, which has no"
+            " gossip DNS; set spec.topology.dns.type: None or use a real DNS name",
         )
     if name != view.name:
         yield cluster_issue(
@@ -124,6 +140,10 @@ def check_ig_names(view: ClusterView) -> Iterator[Issue]:
         if not isinstance(name, str) or not name:
             yield ig_issue(file_name, IG_NAME_REQUIRED, ("metadata",),
                            f"metadata.name is missing; set it to {file_name!r}")
+        elif len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+            yield ig_issue(file_name, IG_NAME_INVALID, ("metadata", "name"),
+                           f"instance group name {name!r} is not a DNS-1123 subdomain;"
+                           " kops-controller will refuse its nodes: rename it")
         elif name != file_name:
             yield ig_issue(
                 file_name,

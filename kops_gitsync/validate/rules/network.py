@@ -23,6 +23,9 @@ _V = "pkg/apis/kops/validation/validation.go"
 NO_SUBNET_CLOUDS = ("digitalocean", "hetzner", "linode")
 SUBNET_TYPES = ("Public", "Private", "Utility", "DualStack")
 REJECTED_NETWORKING = ("weave", "canal", "romana", "lyftvpc", "classic", "external")
+NETWORKING_OPTIONS = ("amazonvpc", "calico", "canal", "cilium", "classic", "cni", "external",
+                      "flannel", "gce", "kindnet", "kopeio", "kubenet", "kuberouter", "lyftvpc",
+                      "romana", "weave")  # v1alpha2 NetworkingSpec, kops 1.33-1.37
 
 CIDR_INVALID = rule("cidr-invalid", "kops cannot use a CIDR it cannot parse",
                     "write an address range such as 172.20.32.0/19", f"{_V}: parseCIDR")
@@ -80,7 +83,8 @@ KUBE_DNS_SERVER_IP = rule(
     "pkg/apis/kops/validation/legacy.go: ValidateCluster")
 NETWORKING_ONE = rule(
     "networking-exactly-one",
-    "kops installs exactly one networking provider",
+    "kops refuses two networking providers at store write, and none at kops update cluster"
+    " (no networking mode set)",
     "keep one entry under spec.networking (e.g. cni: {}, calico: {}, cilium: {})",
     f"{_V}: validateNetworking")
 NETWORKING_UNSUPPORTED = rule(
@@ -307,7 +311,8 @@ def check_network_ranges(view: ClusterView) -> Iterator[Issue]:
 def check_networking(view: ClusterView) -> Iterator[Issue]:
     if view.cluster is None or "networking" not in view.spec:
         return
-    chosen = view.networking()
+    # an unknown key is dropped by kops (the schema warns about it): it chooses nothing
+    chosen = [name for name in view.networking() if name in NETWORKING_OPTIONS]
     rejected = [name for name in chosen if name in REJECTED_NETWORKING]
     for name in rejected:
         yield cluster_issue(NETWORKING_UNSUPPORTED, ("spec", "networking", name),
@@ -319,24 +324,47 @@ def check_networking(view: ClusterView) -> Iterator[Issue]:
                             f"spec.networking sets {listed}; keep exactly one provider")
 
 
+# v1alpha2 field -> the path kops names (it validates its internal type)
+ACCESS_FIELDS = {"sshAccess": "spec.sshAccess", "kubernetesApiAccess": "spec.kubernetesAPIAccess",
+                 "nodePortAccess": "spec.nodePortAccess"}
+
+
+def kops_cidr_problem(text: str) -> str | None:
+    """kops' ``parseCIDR`` verdict on ``text`` (Go's net.ParseCIDR), in kops' words; None if ok."""
+    detail = "Could not be parsed as a CIDR"
+    address_text, slash, prefix = text.partition("/")
+    try:
+        address = ipaddress.ip_address(address_text)
+        network = ipaddress.ip_network(text, strict=False) if slash else None
+    except ValueError:
+        return detail
+    if network is None:
+        suffix = 32 if address.version == 4 and ":" not in text else 64
+        return f'{detail} (did you mean "{text}/{suffix}")'
+    if not prefix.isdigit():  # Go takes only a prefix length, not a netmask
+        return detail
+    if address != network.network_address:
+        return (f'Network contains bits outside prefix (did you mean'
+                f' "{network.network_address}/{network.prefixlen}")')
+    return None
+
+
 def check_access(view: ClusterView) -> Iterator[Issue]:
+    """kops' ``validateClusterSpec`` on sshAccess, API access and nodePortAccess (store write)."""
     if view.cluster is None:
         return
-    for field in ("sshAccess", "kubernetesApiAccess", "nodePortAccess"):
+    for field, kops_field in ACCESS_FIELDS.items():
         for index, entry in enumerate(as_list(view.spec.get(field))):
             text = as_str(entry)
+            where = f"{kops_field}[{index}]: Invalid value: {entry!r}"
             if text.startswith("pl-"):
                 if view.cloud != "aws":
                     yield cluster_issue(ACCESS_CIDR, ("spec", field, index),
-                                        f"prefix list {text} in {field} works only on AWS;"
-                                        " write a CIDR")
+                                        f"{where}: Prefix List ID only supported for AWS")
                 continue
-            try:
-                ipaddress.ip_network(text, strict=False)
-            except ValueError:
-                yield cluster_issue(ACCESS_CIDR, ("spec", field, index),
-                                    f"{field} entry {entry!r} is not a CIDR; write e.g."
-                                    " 203.0.113.0/24")
+            problem = kops_cidr_problem(text)
+            if problem:
+                yield cluster_issue(ACCESS_CIDR, ("spec", field, index), f"{where}: {problem}")
 
 
 CHECKS = (check_subnets, check_network_ranges, check_networking, check_access)
