@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import urllib3
 import yaml
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kops_gitsync.errors import (
     FatalStoreError,
@@ -109,7 +109,8 @@ class KubernetesStore:
         settings = client.Configuration()
         settings.retries = False  # the pacer retries; urllib3's own loop would hide a dead server
         try:
-            api_client = config.new_client_from_config(
+            new_client: Any = config.new_client_from_config  # untyped in kubernetes 37
+            api_client = new_client(
                 config_file=kubeconfig, context=context or None, persist_config=False,
                 client_configuration=settings,
             )
@@ -174,6 +175,7 @@ class KubernetesStore:
             kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
             if token:
                 kwargs["_continue"] = token
+            page: Any  # a decoded JSON object (typed ``object`` by the client)
             if namespace is None:
                 page = self._api("LIST", None, self._custom.list_cluster_custom_object,
                                  GROUP, VERSION, plural, **kwargs)
@@ -226,7 +228,7 @@ class KubernetesStore:
         where = object_for_key(key)
 
         def get() -> dict[str, Any]:
-            answer = self._custom.get_namespaced_custom_object(
+            answer: Any = self._custom.get_namespaced_custom_object(
                 GROUP, VERSION, where.namespace, where.plural, where.name,
                 _preload_content=False, _request_timeout=self.timeouts.pair)
             try:
@@ -303,12 +305,11 @@ class KubernetesStore:
         raise RetryableStoreError(f"{printable(key)} kept changing while being written", key=key)
 
     def _create(self, key: str, where: KopsObject, body: dict[str, Any]) -> str:
-        def post() -> dict[str, Any]:
-            result: dict[str, Any] = self._api(
+        def post() -> Any:
+            return self._api(
                 "PUT", key, self._custom.create_namespaced_custom_object,
                 GROUP, VERSION, where.namespace, where.plural, body,
             )
-            return result
 
         try:
             try:
@@ -327,7 +328,7 @@ class KubernetesStore:
     def _replace(self, key: str, where: KopsObject, body: dict[str, Any], version: str) -> str:
         body = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
         try:
-            replaced = self._api("PUT", key, self._custom.replace_namespaced_custom_object,
+            replaced: Any = self._api("PUT", key, self._custom.replace_namespaced_custom_object,
                                  GROUP, VERSION, where.namespace, where.plural, where.name, body)
         except ApiException as exc:
             if exc.status == 404:

@@ -43,6 +43,7 @@ _PATHS = [
     re.compile(r"^/apis/kops\.k8s\.io/v1alpha2/(?P<plural>clusters|instancegroups)$"),
     re.compile(r"^/apis/kops\.k8s\.io/v1alpha2/namespaces/(?P<ns>[^/]+)/"
                r"(?P<plural>clusters|instancegroups)(?:/(?P<name>[^/]+))?$"),
+    re.compile(r"^/api/v1/(?P<plural>configmaps)$"),
     re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>configmaps)(?:/(?P<name>[^/]+))?$"),
     re.compile(r"^/api/v1/(?P<plural>namespaces)(?:/(?P<name>[^/]+))?$"),
 ]
