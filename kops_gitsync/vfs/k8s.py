@@ -69,7 +69,7 @@ from kops_gitsync.vfs.k8s_mapping import (
     object_bytes,
     object_for_key,
 )
-from kops_gitsync.vfs.keys import printable
+from kops_gitsync.vfs.keys import escape_controls, printable
 
 __all__ = ["API_VERSION", "KopsObject", "KubernetesStore", "namespace_for", "object_bytes",
            "object_for_key"]
@@ -77,6 +77,19 @@ __all__ = ["API_VERSION", "KopsObject", "KubernetesStore", "namespace_for", "obj
 LOCK_NAMESPACE_VAR = "KOPS_GITSYNC_K8S_LOCK_NAMESPACE"
 LIST_PAGE_SIZE = 500
 T = TypeVar("T")
+
+
+def server_message(body: object, limit: int = 400) -> str:
+    """The ``message`` of a Kubernetes ``Status`` body, on one line and capped, or ""."""
+    try:
+        status = json.loads(body) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        return ""
+    message = status.get("message") if isinstance(status, dict) else None
+    if not isinstance(message, str):
+        return ""
+    flat = " ".join(escape_controls(message).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 class KubernetesStore:
@@ -164,8 +177,12 @@ class KubernetesStore:
             kind, lambda: fn(*args, _request_timeout=self.timeouts.pair, **kw), key)
 
     def _fatal(self, exc: ApiException, what: str, key: str | None) -> FatalStoreError:
+        """One line with the server's own explanation (which field, which rule): a 422 says
+        little without it."""
+        reason = server_message(exc.body)
         return FatalStoreError(
-            f"the API server answered {exc.status} {exc.reason} to {what} on {self.url}",
+            f"the API server answered {exc.status} {exc.reason} to {what} on {self.url}"
+            + (f": {reason}" if reason else ""),
             key=key,
         )
 

@@ -237,6 +237,28 @@ def test_content_must_be_the_object_its_key_names(
     assert listing(k8s_store) == {}
 
 
+LONG_CLUSTER = "a" * 60 + ".example.com"  # its namespace name is longer than 63
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "reason"),
+    [
+        (f"{CLUSTER}/instancegroup/Nodes_1", ig_yaml("Nodes_1"), r"RFC 1123 subdomain"),
+        (f"{LONG_CLUSTER}/config", cluster_yaml(LONG_CLUSTER), r"no more than 63 characters"),
+    ],
+    ids=["object-name", "namespace-name"],
+)
+def test_an_object_the_server_refuses_is_one_line_giving_the_servers_reason(
+    k8s_store: Store, key: str, data: bytes, reason: str,
+) -> None:
+    """The API server explains a 422 (here: a name that is not an RFC 1123 subdomain, a
+    namespace name longer than 63); the error must carry that explanation."""
+    with pytest.raises(FatalStoreError, match=rf"422.*metadata\.name.*{reason}") as caught:
+        k8s_store.write(key, data)
+    assert "\n" not in str(caught.value)
+    assert listing(k8s_store) == {}
+
+
 def _race(calls: list[Callable[[], object]]) -> list[object]:
     barrier = threading.Barrier(len(calls))
 

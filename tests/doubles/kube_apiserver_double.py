@@ -14,6 +14,8 @@ only what the kops API needs, with the API server's rules for it:
   server); delete with ``preconditions.resourceVersion`` that no longer matches: 409;
 * create of an existing name: 409 ``AlreadyExists``; in a missing namespace: 404;
   anything missing: 404 ``NotFound``; all as ``Status`` objects;
+* object names must be RFC 1123 subdomains, namespace names RFC 1123 labels (63 at most):
+  422 ``Invalid`` otherwise, worded as the real server words it;
 * a bearer token is required (401 ``Unauthorized`` otherwise).
 
 Not served: watch, patch, field/label selectors, admission, schema validation.
@@ -84,6 +86,27 @@ def _not_found(plural: str, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{plural} "{name}" not found', name, plural)
 
 
+# What kube-apiserver accepts as an object name (a namespace name is a label: one part, 63).
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _check_name(plural: str, name: str) -> None:
+    """422 Invalid, worded as the real server words it, for a name it would refuse."""
+    if plural == "namespaces":
+        invalid = f'Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+        if len(name) > 63:
+            raise ApiError(422, "Invalid", invalid + "must be no more than 63 characters",
+                           name, plural)
+        if not _LABEL.fullmatch(name):
+            raise ApiError(422, "Invalid", invalid + "a lowercase RFC 1123 label must consist "
+                           "of lower case alphanumeric characters or '-'", name, plural)
+    elif len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
+        raise ApiError(422, "Invalid", f'{plural} "{name}" is invalid: metadata.name: Invalid '
+                       f'value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
+                       "case alphanumeric characters, '-' or '.'", name, plural)
+
+
 class _Api:
     """The rules, separate from HTTP: every method runs under ``state.lock``."""
 
@@ -139,6 +162,7 @@ class _Api:
         name = str(body["metadata"].get("name") or "")
         if not name:
             raise ApiError(422, "Invalid", "metadata.name: Required value", kind=plural)
+        _check_name(plural, name)
         if (plural, ns, name) in self.state.objects:
             raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists', name, plural)
         stored = json.loads(json.dumps(body))
@@ -185,6 +209,7 @@ class _Api:
     def namespace(self, method: str, name: str | None, body: Any) -> dict[str, Any]:
         if method == "POST":
             name = str(((body or {}).get("metadata") or {}).get("name") or "")
+            _check_name("namespaces", name)
             if name in self.state.namespaces:
                 raise ApiError(409, "AlreadyExists", f'namespaces "{name}" already exists',
                                name, "namespaces")

@@ -221,10 +221,11 @@ class RealKubeApiServer:
             if status not in (201, 409):
                 raise RuntimeError(f"installing {path.name}: {status} {answer.get('message')}")
         deadline = time.monotonic() + 60
-        while self.request("GET", "/apis/kops.k8s.io/v1alpha2/instancegroups")[0] != 200:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the kops CRDs were not served within 60 s")
-            time.sleep(0.2)
+        for plural in ("clusters", "instancegroups"):  # each CRD is established on its own
+            while self.request("GET", f"/apis/kops.k8s.io/v1alpha2/{plural}")[0] != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"kops {plural} were not served within 60 s")
+                time.sleep(0.2)
 
     def reset(self) -> None:
         """Delete every kops object and lock ConfigMap (namespaces cannot be deleted here)."""
