@@ -14,6 +14,8 @@ not arbitrary keys, so it is not in ``STORE_FACTORIES``: its own contract is
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +24,7 @@ import pytest
 import yaml
 
 from tests.doubles.kube_apiserver_double import KubeApiServerDouble
-from tests.servers.kube_apiserver import RealKubeApiServer
+from tests.servers.kube_apiserver import CRD_PATH, RealKubeApiServer, kops_crds
 
 if TYPE_CHECKING:  # the kubernetes SDK is imported only by the tests that use it
     from kops_gitsync.vfs.k8s import KubernetesStore
@@ -35,7 +37,14 @@ CONTEXT = "double"
 
 @pytest.fixture(scope="session")
 def kube_api() -> Iterator[KubeApiServerDouble]:
+    """The double, with the kops CRDs installed through its API (it serves kops.k8s.io only
+    then, as a real server does)."""
     with KubeApiServerDouble(TOKEN) as api:
+        for crd in kops_crds():
+            request = urllib.request.Request(
+                api.url + CRD_PATH, data=json.dumps(crd).encode(), method="POST",
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=10).close()
         yield api
 
 
