@@ -24,7 +24,8 @@ step="start"
 mkdir -p "$CACHE"
 : > "$LOG"
 fail() {
-  echo "kube_apiserver_build.sh: kube-apiserver build failed at step '$step' (log: $LOG)" >&2
+  last=$(grep -v '^[[:space:]]*$' "$LOG" 2>/dev/null | tail -1 | cut -c1-200)
+  echo "kube_apiserver_build.sh: kube-apiserver build failed at step '$step': ${last:-no output} (log: $LOG)" >&2
   exit 1
 }
 trap fail ERR
