@@ -53,20 +53,32 @@ apt_opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$APT/parts
   -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts="$APT/prefs"
   -o APT::Sandbox::User=root -o Debug::NoLocking=1)
 
-step="source package version"
-version=$(apt-cache "${apt_opts[@]}" showsrc kubernetes 2>>"$LOG" | sed -n 's/^Version: //p' | sort -V | tail -1 || true)
-if [ -z "$version" ]; then
-  step="apt-get update (deb-src lists)"
-  run apt-get "${apt_opts[@]}" update
-  step="source package version"
-  version=$(apt-cache "${apt_opts[@]}" showsrc kubernetes 2>>"$LOG" | sed -n 's/^Version: //p' | sort -V | tail -1)
-  [ -n "$version" ] || false
-fi
+source_version() {
+  apt-cache "${apt_opts[@]}" showsrc kubernetes 2>>"$LOG" | sed -n 's/^Version: //p' \
+    | sort -V | tail -1
+}
 # RECIPE changes when this script builds differently, so a binary from an older recipe is
 # rebuilt rather than trusted.
 RECIPE=2
-out=$CACHE/kube-apiserver-$version/kube-apiserver
-if [ -x "$out" ] && [ "$(cat "$out.recipe" 2>/dev/null)" = "$RECIPE" ]; then
+cached() {
+  out=$CACHE/kube-apiserver-$version/kube-apiserver
+  [ -n "$version" ] && [ -x "$out" ] && [ "$(cat "$out.recipe" 2>/dev/null)" = "$RECIPE" ]
+}
+
+# A cached run reads the private lists it kept (no network); a cold one refreshes them first,
+# so the version it downloads is one the archive still has.
+step="source package version"
+version=$(source_version || true)
+if cached; then
+  echo "$out"
+  exit 0
+fi
+step="apt-get update (deb-src lists)"
+run apt-get "${apt_opts[@]}" update
+step="source package version"
+version=$(source_version)
+[ -n "$version" ] || { echo "no kubernetes source package in the machine's Debian archive" >>"$LOG"; false; }
+if cached; then
   echo "$out"
   exit 0
 fi
