@@ -5,7 +5,7 @@
 #
 # Why from source: no package ships a kube-apiserver binary for this machine and kind/k3s need
 # images from the internet, but Debian ships the whole 1.20 tree with its vendor/ directory.
-# A cold build is about 6 CPU-minutes; a cached run only reads the private apt lists (seconds).
+# A cold build takes about 3 CPU-minutes; a cached run only reads the kept apt lists (0.3 s).
 # Needs (tests/debian-packages.txt): golang-1.19-go, golang-github-modern-go-reflect2-dev
 # (and etcd-server to run it). Never touches /etc/apt: a private apt configuration under $CACHE
 # adds only a deb-src entry for the machine's own Debian archive.
@@ -90,7 +90,7 @@ step="build prerequisites"
 work=$CACHE/kube-apiserver-build
 rm -rf "$work"
 mkdir -p "$work/src"
-echo "kube_apiserver_build.sh: building kube-apiserver $version (cold build, ~6 CPU-minutes; log: $LOG)" >&2
+echo "kube_apiserver_build.sh: building kube-apiserver $version (cold build: about 3 CPU-minutes, 3-13 min on a busy machine; log: $LOG)" >&2
 started=$(date +%s)
 
 step="apt-get source kubernetes"
