@@ -20,6 +20,13 @@ if [ -f tests/debian-packages.txt ]; then
   fi
 fi
 
+# The real kube-apiserver of the k8s tests (tests/servers/kube_apiserver.py): built from
+# Debian's kubernetes source package once per package version (a few minutes) and cached
+# outside the repository; a cached run takes under a second. Exported, the tests require it
+# rather than skip. A failed build stops here with one line naming the step and its log.
+KOPS_GITSYNC_KUBE_APISERVER=$(bash tests/servers/kube_apiserver_build.sh)
+export KOPS_GITSYNC_KUBE_APISERVER
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

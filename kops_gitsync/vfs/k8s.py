@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import urllib3
 import yaml
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kops_gitsync.errors import (
     FatalStoreError,
@@ -69,7 +69,7 @@ from kops_gitsync.vfs.k8s_mapping import (
     object_bytes,
     object_for_key,
 )
-from kops_gitsync.vfs.keys import printable
+from kops_gitsync.vfs.keys import escape_controls, printable
 
 __all__ = ["API_VERSION", "KopsObject", "KubernetesStore", "namespace_for", "object_bytes",
            "object_for_key"]
@@ -77,6 +77,19 @@ __all__ = ["API_VERSION", "KopsObject", "KubernetesStore", "namespace_for", "obj
 LOCK_NAMESPACE_VAR = "KOPS_GITSYNC_K8S_LOCK_NAMESPACE"
 LIST_PAGE_SIZE = 500
 T = TypeVar("T")
+
+
+def server_message(body: object, limit: int = 400) -> str:
+    """The ``message`` of a Kubernetes ``Status`` body, on one line and capped, or ""."""
+    try:
+        status = json.loads(body) if isinstance(body, (str, bytes)) else body
+    except ValueError:
+        return ""
+    message = status.get("message") if isinstance(status, dict) else None
+    if not isinstance(message, str):
+        return ""
+    flat = " ".join(escape_controls(message).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 class KubernetesStore:
@@ -109,7 +122,8 @@ class KubernetesStore:
         settings = client.Configuration()
         settings.retries = False  # the pacer retries; urllib3's own loop would hide a dead server
         try:
-            api_client = config.new_client_from_config(
+            new_client: Any = config.new_client_from_config  # untyped in kubernetes 37
+            api_client = new_client(
                 config_file=kubeconfig, context=context or None, persist_config=False,
                 client_configuration=settings,
             )
@@ -163,8 +177,12 @@ class KubernetesStore:
             kind, lambda: fn(*args, _request_timeout=self.timeouts.pair, **kw), key)
 
     def _fatal(self, exc: ApiException, what: str, key: str | None) -> FatalStoreError:
+        """One line with the server's own explanation (which field, which rule): a 422 says
+        little without it."""
+        reason = server_message(exc.body)
         return FatalStoreError(
-            f"the API server answered {exc.status} {exc.reason} to {what} on {self.url}",
+            f"the API server answered {exc.status} {exc.reason} to {what} on {self.url}"
+            + (f": {reason}" if reason else ""),
             key=key,
         )
 
@@ -174,6 +192,7 @@ class KubernetesStore:
             kwargs: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
             if token:
                 kwargs["_continue"] = token
+            page: Any  # a decoded JSON object (typed ``object`` by the client)
             if namespace is None:
                 page = self._api("LIST", None, self._custom.list_cluster_custom_object,
                                  GROUP, VERSION, plural, **kwargs)
@@ -226,7 +245,7 @@ class KubernetesStore:
         where = object_for_key(key)
 
         def get() -> dict[str, Any]:
-            answer = self._custom.get_namespaced_custom_object(
+            answer: Any = self._custom.get_namespaced_custom_object(
                 GROUP, VERSION, where.namespace, where.plural, where.name,
                 _preload_content=False, _request_timeout=self.timeouts.pair)
             try:
@@ -303,12 +322,11 @@ class KubernetesStore:
         raise RetryableStoreError(f"{printable(key)} kept changing while being written", key=key)
 
     def _create(self, key: str, where: KopsObject, body: dict[str, Any]) -> str:
-        def post() -> dict[str, Any]:
-            result: dict[str, Any] = self._api(
+        def post() -> Any:
+            return self._api(
                 "PUT", key, self._custom.create_namespaced_custom_object,
                 GROUP, VERSION, where.namespace, where.plural, body,
             )
-            return result
 
         try:
             try:
@@ -327,7 +345,7 @@ class KubernetesStore:
     def _replace(self, key: str, where: KopsObject, body: dict[str, Any], version: str) -> str:
         body = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
         try:
-            replaced = self._api("PUT", key, self._custom.replace_namespaced_custom_object,
+            replaced: Any = self._api("PUT", key, self._custom.replace_namespaced_custom_object,
                                  GROUP, VERSION, where.namespace, where.plural, where.name, body)
         except ApiException as exc:
             if exc.status == 404:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from kops_gitsync.errors import FatalStoreError, ObjectExists, PreconditionFailed
 from kops_gitsync.sync.policy import LOCK_KEY

@@ -14,6 +14,12 @@ only what the kops API needs, with the API server's rules for it:
   server); delete with ``preconditions.resourceVersion`` that no longer matches: 409;
 * create of an existing name: 409 ``AlreadyExists``; in a missing namespace: 404;
   anything missing: 404 ``NotFound``; all as ``Status`` objects;
+* object names must be RFC 1123 subdomains, namespace names RFC 1123 labels (63 at most):
+  422 ``Invalid`` otherwise, worded as the real server words it;
+* ``kops.k8s.io`` is served only once its CRDs are installed (POST
+  ``customresourcedefinitions``; 404 before): a CRD in a ``*.k8s.io`` group without the
+  ``api-approved.kubernetes.io`` annotation is refused (422); objects are pruned to the CRD's
+  schema on create and replace (unknown fields dropped silently), as the real server does;
 * a bearer token is required (401 ``Unauthorized`` otherwise).
 
 Not served: watch, patch, field/label selectors, admission, schema validation.
@@ -43,9 +49,12 @@ _PATHS = [
     re.compile(r"^/apis/kops\.k8s\.io/v1alpha2/(?P<plural>clusters|instancegroups)$"),
     re.compile(r"^/apis/kops\.k8s\.io/v1alpha2/namespaces/(?P<ns>[^/]+)/"
                r"(?P<plural>clusters|instancegroups)(?:/(?P<name>[^/]+))?$"),
+    re.compile(r"^/api/v1/(?P<plural>configmaps)$"),
     re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>configmaps)(?:/(?P<name>[^/]+))?$"),
     re.compile(r"^/api/v1/(?P<plural>namespaces)(?:/(?P<name>[^/]+))?$"),
+    re.compile(r"^/apis/apiextensions\.k8s\.io/v1/(?P<plural>customresourcedefinitions)$"),
 ]
+_APPROVAL = "api-approved.kubernetes.io"
 
 
 class ApiError(Exception):
@@ -67,6 +76,9 @@ class ApiState:
     token: str
     namespaces: set[str] = field(default_factory=lambda: {"default", "kube-system"})
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # plural -> openAPIV3Schema of the kops CRDs installed (kept by reset(), as on a server)
+    crds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    crd_names: set[str] = field(default_factory=set)
     versions: Any = field(default_factory=lambda: itertools.count(1000))
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,6 +93,45 @@ def _now() -> str:
 
 def _not_found(plural: str, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{plural} "{name}" not found', name, plural)
+
+
+# What kube-apiserver accepts as an object name (a namespace name is a label: one part, 63).
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _prune(value: Any, schema: dict[str, Any]) -> Any:
+    """What the API server keeps of ``value`` under a structural schema: fields the schema
+    does not list are dropped silently (unless it preserves unknown fields)."""
+    props = schema.get("properties")
+    if isinstance(value, dict):
+        keep_unknown = schema.get("x-kubernetes-preserve-unknown-fields") is True
+        extra = schema.get("additionalProperties")
+        if isinstance(props, dict):
+            return {k: _prune(v, props[k]) if k in props else v for k, v in value.items()
+                    if k in props or keep_unknown}
+        if isinstance(extra, dict):
+            return {k: _prune(v, extra) for k, v in value.items()}
+        return value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_prune(v, schema["items"]) for v in value]
+    return value
+
+
+def _check_name(plural: str, name: str) -> None:
+    """422 Invalid, worded as the real server words it, for a name it would refuse."""
+    if plural == "namespaces":
+        invalid = f'Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+        if len(name) > 63:
+            raise ApiError(422, "Invalid", invalid + "must be no more than 63 characters",
+                           name, plural)
+        if not _LABEL.fullmatch(name):
+            raise ApiError(422, "Invalid", invalid + "a lowercase RFC 1123 label must consist "
+                           "of lower case alphanumeric characters or '-'", name, plural)
+    elif len(name) > 253 or not _SUBDOMAIN.fullmatch(name):
+        raise ApiError(422, "Invalid", f'{plural} "{name}" is invalid: metadata.name: Invalid '
+                       f'value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
+                       "case alphanumeric characters, '-' or '.'", name, plural)
 
 
 class _Api:
@@ -138,9 +189,10 @@ class _Api:
         name = str(body["metadata"].get("name") or "")
         if not name:
             raise ApiError(422, "Invalid", "metadata.name: Required value", kind=plural)
+        _check_name(plural, name)
         if (plural, ns, name) in self.state.objects:
             raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists', name, plural)
-        stored = json.loads(json.dumps(body))
+        stored = self._prune(plural, json.loads(json.dumps(body)))
         stored["metadata"].update(
             namespace=ns, uid=str(uuid.uuid4()), resourceVersion=self.state.next_version(),
             creationTimestamp=_now(), generation=1,
@@ -160,7 +212,7 @@ class _Api:
             raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {plural} "{name}": '
                            "the object has been modified; please apply your changes to the "
                            "latest version and try again", name, plural)
-        stored = json.loads(json.dumps(body))
+        stored = self._prune(plural, json.loads(json.dumps(body)))
         kept = {k: current["metadata"][k] for k in ("uid", "creationTimestamp", "managedFields")}
         generation = current["metadata"]["generation"]
         if stored.get("spec") != current.get("spec"):
@@ -181,9 +233,43 @@ class _Api:
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": name, "kind": plural, "uid": current["metadata"]["uid"]}}
 
+    def _prune(self, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+        schema = self.state.crds.get(plural)
+        if schema is None:
+            return obj
+        pruned: dict[str, Any] = _prune(obj, schema)
+        pruned["metadata"] = obj["metadata"]
+        return pruned
+
+    def create_crd(self, body: Any) -> dict[str, Any]:
+        """Install a CRD; a kops.k8s.io one makes its plural served, with its schema."""
+        meta = (body or {}).get("metadata") or {}
+        spec = (body or {}).get("spec") or {}
+        name, group = str(meta.get("name") or ""), str(spec.get("group") or "")
+        kind = "CustomResourceDefinition.apiextensions.k8s.io"
+        protected = any(group == g or group.endswith("." + g) for g in ("k8s.io", "kubernetes.io"))
+        if protected and _APPROVAL not in (meta.get("annotations") or {}):
+            raise ApiError(422, "Invalid", f'{kind} "{name}" is invalid: metadata.annotations'
+                           f'[{_APPROVAL}]: Required value: protected groups must have approval '
+                           f'annotation "{_APPROVAL}", see '
+                           "https://github.com/kubernetes/enhancements/pull/1111",
+                           name, "customresourcedefinitions")
+        if name in self.state.crd_names:
+            raise ApiError(409, "AlreadyExists", f'{kind} "{name}" already exists',
+                           name, "customresourcedefinitions")
+        self.state.crd_names.add(name)
+        plural = str((spec.get("names") or {}).get("plural") or "")
+        for version in spec.get("versions") or []:
+            if group == "kops.k8s.io" and version.get("name") == "v1alpha2" and plural in KINDS:
+                self.state.crds[plural] = version["schema"]["openAPIV3Schema"]
+        created: dict[str, Any] = json.loads(json.dumps(body))
+        created["metadata"].update(uid=str(uuid.uuid4()), resourceVersion=self.state.next_version())
+        return created
+
     def namespace(self, method: str, name: str | None, body: Any) -> dict[str, Any]:
         if method == "POST":
             name = str(((body or {}).get("metadata") or {}).get("name") or "")
+            _check_name("namespaces", name)
             if name in self.state.namespaces:
                 raise ApiError(409, "AlreadyExists", f'namespaces "{name}" already exists',
                                name, "namespaces")
@@ -243,6 +329,10 @@ def _handler(state: ApiState) -> type[BaseHTTPRequestHandler]:
             method = self.command
             if plural == "namespaces":
                 return (201 if method == "POST" else 200), api.namespace(method, name, body)
+            if plural == "customresourcedefinitions" and method == "POST":
+                return 201, api.create_crd(body)
+            if plural in ("clusters", "instancegroups") and plural not in state.crds:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
             if ns is None or name is None:
                 if method == "GET":
                     return 200, api.list(plural, ns, query)
