@@ -11,15 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
-from kops_gitsync.errors import FatalError, LockLost, ObjectExists, PreconditionFailed
+from kops_gitsync.errors import FatalError, LockLost
+from kops_gitsync.sync.apply import apply_entries
 from kops_gitsync.sync.approval import approved_commit
 from kops_gitsync.sync.context import SyncContext
-from kops_gitsync.sync.journal import (
-    Journal,
-    apply_entry,
-    finish_interrupted_push,
-    record_observed,
-)
+from kops_gitsync.sync.journal import Journal, finish_interrupted_push, record_observed
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.observed import observed_tip, push_source, store_lost
 from kops_gitsync.sync.plan import Op, Plan, plan_push
@@ -262,31 +258,29 @@ def push(
             lock.info.id if lock.info else None,
             [(a, sides.blobs.get(a.key)) for a in plan.actions],
         )
-        stopped = None
-        for entry in journal.entries:
-            try:
-                applied = apply_entry(ctx, journal, entry)
-            except (PreconditionFailed, ObjectExists, FileNotFoundError):
-                stopped = entry.key
-                break
-            except LockLost as exc:
-                done = ", ".join(result.written + result.deleted) or "none"
-                raise LockLost(
-                    f"{exc} Written before that: {done}; the journal keeps the rest, and the "
-                    "next push or pull finishes it once the lock is free."
-                ) from None
+        outcome = apply_entries(ctx, journal, journal.entries)
+        for applied in outcome.applied:
             (result.deleted if applied.op == Op.DELETE.value else result.written).append(
                 applied.key
             )
+        done = ", ".join(result.written + result.deleted) or "none"
+        if outcome.error is not None:
+            journal.close()
+            if isinstance(outcome.error, LockLost):
+                raise LockLost(
+                    f"{outcome.error} Written before that: {done}; the journal keeps the rest, "
+                    "and the next push or pull finishes it once the lock is free."
+                ) from None
+            raise outcome.error
+        stopped = ", ".join(outcome.conflicts)
         note = f"Pushed from {sides.branch} at {sides.commit[:12]}."
         if stopped:
-            note += f" Stopped at {stopped}: it changed in the store during the push."
+            note += f" Stopped at {stopped}: changed in the store during the push."
         result.observed_commit = record_observed(ctx, journal, note)
         journal.finish()
         journal_open = False
         result.applied = True
         if stopped:
-            done = ", ".join(result.written + result.deleted) or "none"
             raise FatalError(
                 f"push stopped: {stopped} changed in the store while pushing (a concurrent "
                 f"writer). Written before that: {done}. The store state is recorded; run "
