@@ -9,7 +9,9 @@ written; the journal makes every write after that resumable.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from kops_gitsync.errors import FatalError, LockLost
 from kops_gitsync.sync.apply import apply_entries
@@ -22,7 +24,10 @@ from kops_gitsync.sync.plan import Op, Plan, plan_push
 from kops_gitsync.sync.policy import Kind, classify
 from kops_gitsync.sync.precheck import check_push
 from kops_gitsync.sync.pull import load_state
-from kops_gitsync.sync.syncstate import Recorded
+from kops_gitsync.sync.syncstate import Recorded, SyncState
+
+if TYPE_CHECKING:
+    from kops_gitsync.gitrepo.repo import TreeEntry
 from kops_gitsync.vfs.keys import key_problem, printable
 
 
@@ -51,10 +56,13 @@ class Sides:
     ours: dict[str, str]  # key -> sha256
     blobs: dict[str, str]  # key -> git blob, for keys whose content push may write
     known: dict[tuple[str, str], str]
+    # the mirror trees of ``commit`` and ``base_commit``, for the pre-push validation
+    trees: tuple[dict[str, TreeEntry], dict[str, TreeEntry]] = ({}, {})
 
 
 def _pushed_from_ancestor(
-    ctx: SyncContext, observed: str, state: dict[str, Recorded], commit: str
+    ctx: SyncContext, observed: str, state: dict[str, Recorded], commit: str,
+    state_of: Callable[[str], SyncState],
 ) -> dict[str, Recorded | None]:
     """What an earlier push wrote, if it was pushed from an ancestor of ``commit``.
 
@@ -65,7 +73,7 @@ def _pushed_from_ancestor(
     parents = ctx.repo.parents(observed)
     if source is None or not parents or not ctx.repo.is_ancestor(source, commit):
         return {}
-    before = load_state(ctx, parents[0]).objects
+    before = state_of(parents[0]).objects
     return {
         key: state.get(key)
         for key in set(before) | set(state)
@@ -79,7 +87,15 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
     tip = observed_tip(ctx)
     if tip is None:
         raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
-    mirrored_from = load_state(ctx, tip).url
+    states: dict[str, SyncState] = {}
+
+    def state_of(observed: str) -> SyncState:
+        """Each observed commit's sync state parsed once (the tip was read three times)."""
+        if observed not in states:
+            states[observed] = load_state(ctx, observed)
+        return states[observed]
+
+    mirrored_from = state_of(tip).url
     if mirrored_from != ctx.url:
         raise FatalError(
             f"store {ctx.name!r} mirrors {mirrored_from}, not {ctx.url}; refusing to push its "
@@ -95,11 +111,11 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
     known: dict[tuple[str, str], str] = {}
     overrides: dict[str, Recorded | None] = {}
     for newer in chain[: chain.index(base_commit)]:
-        state = load_state(ctx, newer).objects
+        state = state_of(newer).objects
         for key, rec in state.items():
             known.setdefault((key, rec.version), rec.sha256)
-        overrides = _pushed_from_ancestor(ctx, newer, state, commit) | overrides
-    base = dict(load_state(ctx, base_commit).objects)
+        overrides = _pushed_from_ancestor(ctx, newer, state, commit, state_of) | overrides
+    base = dict(state_of(base_commit).objects)
     for key, pushed in overrides.items():
         if pushed is None:
             base.pop(key, None)
@@ -126,7 +142,8 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
         else:
             ours[key] = hashlib.sha256(repo.read_blob(entry.sha)).hexdigest()
             blobs[key] = entry.sha
-    return Sides(name, commit, base_commit, tip, dict(base), ours, blobs, known)
+    return Sides(name, commit, base_commit, tip, dict(base), ours, blobs, known,
+                 (ours_tree, base_tree))
 
 
 def _check_guards(ctx: SyncContext, sides: Sides, plan: Plan, live_count: int,
@@ -225,7 +242,8 @@ def push(
     warnings: tuple[str, ...] = ()
     if validate:
         changed = set(sides.blobs) | (set(sides.base) - set(sides.ours))
-        verdict = check_push(ctx, sides.commit, changed, base=sides.base_commit)
+        verdict = check_push(ctx, sides.commit, changed, base=sides.base_commit,
+                             trees=sides.trees)
         if not verdict.ok:
             raise FatalError(verdict.refusal(ctx.name))
         warnings = verdict.warnings
