@@ -45,6 +45,7 @@ from bench_s3 import BUCKET, MotoLog, peer_env, shown, upload_tree  # noqa: E402
 
 from kops_gitsync.sync.context import open_contexts  # noqa: E402
 from kops_gitsync.sync.pull import pull  # noqa: E402
+from kops_gitsync.sync.push import push  # noqa: E402
 from tests.servers.s3 import admin_client, s3_env, start_moto, stop_process  # noqa: E402
 
 _NAME = re.compile(rb"\n  name: [^\n]+\n")
@@ -100,36 +101,63 @@ def run_process(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     return elapsed
 
 
+def rclone_copy(repo: Path, work: Path, changed: list[Path], tag: str,
+                env: dict[str, str]) -> float:
+    """``rclone copy`` of exactly the changed files, from a local folder, into the peer
+    bucket (which holds the same store)."""
+    folder = work / f"rclone-src-{tag}"
+    for path in changed:
+        target = folder / path.relative_to(repo / "state")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    return run_process(["rclone", "copy", str(folder), f"moto:{PEER_BUCKET}", *RCLONE_FLAGS],
+                       work, env)
+
+
+def in_process_push(repo: Path, env: dict[str, str]) -> tuple[float, dict[str, int]]:
+    """What the daemon does per push: open the store (a new boto3 client), push."""
+    start = time.perf_counter()
+    ctx = open_contexts(repo, None, None, env)[0]
+    try:
+        push(ctx, apply=True)
+        counts = dict(ctx.store.request_counts)  # type: ignore[attr-defined]
+    finally:
+        ctx.close()
+    return time.perf_counter() - start, counts
+
+
+def report(label: str, ours: list[float], peer: list[float]) -> None:
+    ratios = [o / p for o, p in zip(ours, peer, strict=True)]
+    print(f"    {label:26} kops-gitsync/rclone = {statistics.median(ratios):.2f}  "
+          f"(per repetition {', '.join(f'{r:.2f}' for r in ratios)}; medians: kops-gitsync "
+          f"{statistics.median(ours):.2f} s, rclone {statistics.median(peer):.2f} s)")
+
+
 def case(repo: Path, work: Path, count: int, reps: int, log: MotoLog,
          ours_env: dict[str, str], rclone_env: dict[str, str]) -> None:
     ours_cmd = [sys.executable, "-m", "kops_gitsync", "push", "--yes"]
-    ratios, ours_times, peer_times = [], [], []
-    counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    cli, cli_peer, api, api_peer = [], [], [], []
+    logged: dict[str, Counter[str]] = {}
+    own: dict[str, int] = {}
+    print(f"  push of {count} changes ({reps} repetitions):")
     for rep in range(reps):
-        changed = change(repo, count, rep)
-        folder = work / f"rclone-src-{count}-{rep}"
-        for path in changed:
-            target = folder / path.relative_to(repo / "state")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
+        changed = change(repo, count, 2 * rep)
         log.mark()
-        ours = run_process(ours_cmd, repo, ours_env)
-        ours_counts = log.since_mark()
-        # rclone writes the same bytes into a second bucket holding the same store (ours
-        # already holds them, and rclone would rightly skip them as unchanged)
-        peer_cmd = ["rclone", "copy", str(folder), f"moto:{PEER_BUCKET}", *RCLONE_FLAGS]
+        cli.append(run_process(ours_cmd, repo, ours_env))
+        time.sleep(0.5)
+        logged["kops-gitsync push --yes"] = log.since_mark()
         log.mark()
-        peer = run_process(peer_cmd, work, rclone_env)
-        counts = (ours_counts, log.since_mark())
-        ratios.append(ours / peer)
-        ours_times.append(ours)
-        peer_times.append(peer)
-    print(f"  push of {count:3} changes: kops-gitsync/rclone = "
-          f"{statistics.median(ratios):.2f} (median of {reps}; per repetition "
-          f"{', '.join(f'{r:.2f}' for r in ratios)})  kops-gitsync "
-          f"{statistics.median(ours_times):.2f} s, rclone {statistics.median(peer_times):.2f} s")
-    print(f"    requests (moto log, last repetition): kops-gitsync {shown(counts[0])}; "
-          f"rclone {shown(counts[1])}")
+        cli_peer.append(rclone_copy(repo, work, changed, f"{count}-{rep}-a", rclone_env))
+        time.sleep(0.5)
+        logged["rclone copy"] = log.since_mark()
+        changed = change(repo, count, 2 * rep + 1)
+        elapsed, own = in_process_push(repo, ours_env)
+        api.append(elapsed)
+        api_peer.append(rclone_copy(repo, work, changed, f"{count}-{rep}-b", rclone_env))
+    report("CLI process (push --yes)", cli, cli_peer)
+    report("in-process (daemon path)", api, api_peer)
+    print(f"    requests, last repetition: {'; '.join(f'{k} {shown(v)}' for k, v in logged.items())}"
+          f" (moto log); in-process push {shown(own)} (store counters)")
 
 
 def rclone_env(endpoint: str) -> dict[str, str]:
