@@ -156,8 +156,9 @@ def case(repo: Path, work: Path, count: int, reps: int, log: MotoLog,
         api_peer.append(rclone_copy(repo, work, changed, f"{count}-{rep}-b", rclone_env))
     report("CLI process (push --yes)", cli, cli_peer)
     report("in-process (daemon path)", api, api_peer)
-    print(f"    requests, last repetition: {'; '.join(f'{k} {shown(v)}' for k, v in logged.items())}"
-          f" (moto log); in-process push {shown(own)} (store counters)")
+    seen = "; ".join(f"{k} {shown(v)}" for k, v in logged.items())
+    print(f"    requests, last repetition: {seen} (moto log); in-process push {shown(own)} "
+          "(store counters)")
 
 
 def rclone_env(endpoint: str) -> dict[str, str]:

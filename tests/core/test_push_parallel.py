@@ -246,3 +246,35 @@ def test_a_resume_never_writes_over_a_change_made_after_the_kill(
     assert rewritten == set(missing[1:])
     after = snapshot(store)
     assert after[landed[0]] == before[landed[0]] and after[missing[0]] == before[missing[0]]
+
+
+@pytest.mark.parametrize("how", ["replaced", "removed"])
+def test_a_lock_taken_mid_batch_stops_every_write_not_yet_checked(
+    pulled: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, how: str,
+) -> None:
+    """Parallel writers under a stolen lock: writes whose lock check was already done when
+    the lock went (at most workers - 1, in flight) may land, as a write in flight always
+    could; no other write starts, and the journal names exactly what landed."""
+    from kops_gitsync.errors import LockLost
+    from kops_gitsync.sync.journal import Journal
+    from kops_gitsync.sync.lock import StoreLock
+    from tests.doubles.lock_thief import TakenAfter
+
+    repo, store = pulled
+    workers = 4
+    monkeypatch.setenv("KOPS_GITSYNC_PUSH_WORKERS", str(workers))
+    keys = many_changes(repo, 20)
+    ctx = one_context(repo)
+    try:
+        lock = StoreLock(ctx.store, "push main")
+        lock.acquire()
+        thief = TakenAfter(ctx.store, 2, how)
+        with pytest.raises(LockLost):
+            push(replace(ctx, store=lock.fenced(thief)), apply=True, lock=lock)
+        journal = Journal.load(ctx.journal_path)
+    finally:
+        ctx.close()
+    assert len(thief.before) == 2 and len(thief.after) <= workers - 1
+    landed = sorted(k for k in keys if (store / k).exists())
+    assert landed == sorted(thief.before + thief.after) and len(landed) < len(keys)
+    assert journal is not None and sorted(a.key for a in journal.applied) == landed
