@@ -18,6 +18,7 @@ from kops_gitsync.sync.apply import apply_entries
 from kops_gitsync.sync.approval import approved_commit
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.journal import Journal, finish_interrupted_push, record_observed
+from kops_gitsync.sync.live import list_live, scope_of, scoped
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.observed import observed_tip, push_source, store_lost
 from kops_gitsync.sync.plan import Op, Plan, plan_push
@@ -254,15 +255,19 @@ def push(
         lock.acquire()
         ctx = replace(ctx, store=own_lock.fenced(ctx.store))
     try:
-        live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
-        lost = store_lost(sides.base, live)
+        # only the clusters this push changes are listed, when that is cheaper (sync/live.py)
+        scope = scope_of(set(sides.blobs) | (set(sides.base) - set(sides.ours)), sides.base)
+        live = list_live(ctx.store, scope)
+        base, ours = scoped(sides.base, scope), scoped(sides.ours, scope)
+        lost = store_lost(base, live)
         if lost:
             raise FatalError(f"push to {ctx.name} refused: {lost}")
-        plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
+        plan = plan_push(base, ours, live, sides.known, ctx.policy.pushable)
         if _learn_conflicting_content(ctx, plan, live, sides.known):
-            plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
+            plan = plan_push(base, ours, live, sides.known, ctx.policy.pushable)
         result = PushResult(ctx.name, sides.branch, sides.commit, plan)
-        _check_guards(ctx, sides, plan, len(live), max_delete)
+        _check_guards(ctx, sides, plan, len(live) if scope is None else len(sides.base),
+                      max_delete)
         result.summary = describe_plan(ctx, sides, plan)
         if warnings:
             result.summary += "\nwarnings (not blocking):\n" + "\n".join(

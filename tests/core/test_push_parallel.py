@@ -278,3 +278,42 @@ def test_a_lock_taken_mid_batch_stops_every_write_not_yet_checked(
     landed = sorted(k for k in keys if (store / k).exists())
     assert landed == sorted(thief.before + thief.after) and len(landed) < len(keys)
     assert journal is not None and sorted(a.key for a in journal.applied) == landed
+
+
+def test_a_push_lists_only_the_clusters_it_changes_and_still_sees_their_conflicts(
+    pulled: tuple[Path, Path], cli: Callable[..., Run],
+) -> None:
+    """Three more clusters in the store; the push edits one object of one cluster: only that
+    folder is listed, a store-side change elsewhere is left alone, and a store-side change
+    of the edited object is still a conflict."""
+    import shutil
+
+    from kops_gitsync.sync.live import scope_of
+
+    repo, store = pulled
+    for n in range(3):
+        shutil.copytree(store / CLUSTER, store / f"other-{n}.example.com")
+    assert cli("pull", cwd=repo).code == 0
+    (store / "other-0.example.com/config").write_text("changed in the store\n")
+    nodes = repo / "state" / CLUSTER / "instancegroup/nodes"
+    nodes.write_text(nodes.read_text().replace("maxSize: 2", "maxSize: 3"))
+    git(repo, "commit", "-qam", "nodes to 3")
+    listed: list[str] = []
+    ctx = one_context(repo)
+    try:
+        watched = Watched(ctx.store, hold=0)
+        real_list = watched.list
+        watched.list = lambda prefix="": listed.append(prefix) or real_list(prefix)  # type: ignore[method-assign]
+        result = push(replace(ctx, store=watched), apply=True)
+    finally:
+        ctx.close()
+    assert listed == [f"{CLUSTER}/"] and result.written == [f"{CLUSTER}/instancegroup/nodes"]
+    assert (store / "other-0.example.com/config").read_text() == "changed in the store\n"
+    assert scope_of([f"{CLUSTER}/config"], [f"{CLUSTER}/config", "b/config"]) is None  # half
+
+    nodes.write_text(nodes.read_text().replace("maxSize: 3", "maxSize: 4"))
+    git(repo, "commit", "-qam", "nodes to 4")
+    (store / CLUSTER / "instancegroup/nodes").write_text("kops changed it\n")
+    refused = cli("push", "--yes", cwd=repo)
+    assert refused.code == 1 and "nodes" in refused.err and "stopped before writing" in refused.err
+    assert (store / CLUSTER / "instancegroup/nodes").read_text() == "kops changed it\n"
