@@ -222,12 +222,8 @@ class S3Store:
 
     def _cached_probe(self) -> Capabilities:
         """The probe's answer from the capability cache (vfs/capcache.py), or a new probe.
-
-        A stale "enforced" (the endpoint now runs a server that ignores the headers) would
-        let two lock creators both win and a write skip its precondition; the entry is
-        trusted for a day, ``--refresh-capabilities`` re-asks, and ``KOPS_GITSYNC_S3_
-        CONDITIONAL=on|off`` pins the answer without any probe.
-        """
+        A stale "enforced" would let two lock creators both win: the entry lasts a day,
+        ``--refresh-capabilities`` re-asks, ``KOPS_GITSYNC_S3_CONDITIONAL`` pins it."""
         known, flags = self.cache.get("conditional")
         if known and isinstance(flags, list) and len(flags) == 3:
             create, replace, delete = flags
@@ -343,11 +339,8 @@ class S3Store:
 
     def _cached_encryption(self) -> str | None:
         """The SSE header kops would send, from the capability cache or GetBucketEncryption.
-
-        A stale answer costs little: on AWS every bucket has had a default encryption that
-        cannot be removed since January 2023 (so the answer is always "none needed"), and
-        elsewhere a stale "AES256" is what kops itself sends when it may not ask.
-        """
+        A stale answer costs little: AWS buckets all encrypt by default since January 2023,
+        and elsewhere a stale "AES256" is what kops sends when it may not ask."""
         known, cached = self.cache.get("sse")
         if known and (cached is None or cached == "AES256"):
             return cached if isinstance(cached, str) else None
