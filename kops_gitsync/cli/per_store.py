@@ -10,11 +10,11 @@ failed. With ``--store`` (or a single store) nothing changes: the one error is t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from kops_gitsync.cli.common import store_env
 from kops_gitsync.errors import FatalError, StoreError
 from kops_gitsync.sync.context import SyncContext, open_contexts
 
@@ -31,7 +31,7 @@ def run_each(args: argparse.Namespace, verb: str, action: Callable[[SyncContext]
     names = [args.store] if args.store is not None else _store_names(args.repo)
     if len(names) == 1 or args.state:
         # One store (or --state, which names one store: open_contexts says so if it does not)
-        for ctx in open_contexts(args.repo, args.store, args.state, os.environ):
+        for ctx in open_contexts(args.repo, args.store, args.state, store_env(args)):
             try:
                 action(ctx)
             finally:
@@ -40,7 +40,7 @@ def run_each(args: argparse.Namespace, verb: str, action: Callable[[SyncContext]
     outcomes: list[tuple[str, str | None]] = []
     for name in names:
         try:
-            for ctx in open_contexts(args.repo, name, None, os.environ):
+            for ctx in open_contexts(args.repo, name, None, store_env(args)):
                 try:
                     action(ctx)
                 finally:

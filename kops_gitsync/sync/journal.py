@@ -1,13 +1,23 @@
 """The push journal: what a push meant to do, and what it has done so far.
 
-A push writes objects one by one (no store offers multi-object transactions), so a kill
-between two writes must leave something that says how far it got. Before the first write,
-push records the whole plan (with the git blob of every target) in
+A push writes objects one at a time or a few at once (no store offers multi-object
+transactions), so a kill between writes must leave something that says how far it got.
+Before the first write, push records the whole plan (with the git blob of every target) in
 ``<git-dir>/kops-gitsync/journal-<store>.json``; after each write it appends one line. The
 next pull or push finds the journal and finishes the job: an action whose target content is
 already in the store is done, one whose expected version is still there is applied (with the
 same precondition), anything else is reported as a conflict by key. Then it records the
 result on the observed ref, exactly as an uninterrupted push would have.
+
+Durability, and why one fsync of the plan is enough before writing: the plan (the header)
+is fsync'd, file and directory, before the first write, because without it nothing would
+say that a write was ours. The completion lines are only ``write(2)``-n: a killed process
+loses nothing the kernel already has, and a lost line (power loss) only makes the resume
+look at that object again, where it finds the target content and counts it done, or finds
+someone else's content and reports a conflict; it never writes over a change it did not
+make, because every resume write carries the planned precondition. The lines are fsync'd
+once (:meth:`Journal.sync`) before the observed state is committed and before the lock is
+released, so that what the observed history and the next lock holder see is on disk.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from kops_gitsync.backup.crypt import record_encrypted, store_bytes
 from kops_gitsync.errors import FatalError, PreconditionFailed
@@ -63,6 +73,7 @@ class Journal:
     lock_id: str | None
     entries: list[JournalEntry]
     applied: list[Applied] = field(default_factory=list)
+    _handle: TextIO | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def start(
@@ -73,28 +84,49 @@ class Journal:
         journal = cls(ctx.journal_path, ctx.name, ctx.url, source_commit, branch, observed_tip,
                       lock_id, entries)
         journal.path.parent.mkdir(parents=True, exist_ok=True)
-        header = {k: v for k, v in asdict(journal).items() if k not in ("path", "applied")}
+        header = {k: v for k, v in asdict(journal).items()
+                  if k not in ("path", "applied", "_handle")}
         tmp = journal.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(header) + "\n")
+        with tmp.open("w") as handle:
+            handle.write(json.dumps(header) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, journal.path)
+        _fsync_dir(journal.path.parent)
         return journal
 
     def record(self, applied: Applied) -> None:
+        """Append one completion line; written through to the kernel, not fsync'd (the
+        module docstring says why that is safe)."""
         self.applied.append(applied)
         try:
-            # r+ and not "a": a journal removed by someone else must not come back headless
-            with self.path.open("r+") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.write(json.dumps(asdict(applied)) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            if self._handle is None:
+                # r+ and not "a": a journal removed by someone else must not come back
+                # headless
+                self._handle = self.path.open("r+")
+                self._handle.seek(0, os.SEEK_END)
+            if os.fstat(self._handle.fileno()).st_nlink == 0:
+                raise FileNotFoundError(self.path)
+            self._handle.write(json.dumps(asdict(applied)) + "\n")
+            self._handle.flush()
         except FileNotFoundError:
             raise FatalError(
                 f"the push journal {self.path} was removed by another process while this push "
                 f"was writing; written so far: {', '.join(a.key for a in self.applied)}"
             ) from None
 
+    def sync(self) -> None:
+        """Make every completion line durable: before the observed commit and the unlock."""
+        if self._handle is not None and not self._handle.closed:
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is not None and not self._handle.closed:
+            self.sync()
+            self._handle.close()
+
     def finish(self) -> None:
+        self.close()
         self.path.unlink(missing_ok=True)
 
     @classmethod
@@ -125,6 +157,19 @@ class Journal:
                 # action against the store anyway.
                 break
         return journal
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (where the platform lets a directory be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 _NONE = type(None)
@@ -175,6 +220,7 @@ def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str | None
     """
     from kops_gitsync.sync.pull import load_state
 
+    journal.sync()  # the observed history must never know more than the journal on disk
     repo = ctx.repo
     tip = repo.resolve(ctx.observed_ref)
     if not journal.applied:
@@ -210,15 +256,34 @@ def record_observed(ctx: SyncContext, journal: Journal, note: str) -> str | None
 
 def apply_entry(ctx: SyncContext, journal: Journal, entry: JournalEntry) -> Applied:
     """Carry out one planned action with its precondition, and journal it."""
+    data = entry_bytes(ctx, entry)
+    applied = write_entry(ctx, journal, entry, data)
+    journal.record(applied)
+    return applied
+
+
+def entry_bytes(ctx: SyncContext, entry: JournalEntry) -> bytes | None:
+    """What the store gets for ``entry``: its blob, or for an encrypted secret copy its
+    plaintext (secrets: encrypt, backup/crypt.py). Read in the thread that owns git, before
+    the write is launched, so a damaged copy stops the push before anything is written."""
+    if not entry.blob:
+        return None
+    return store_bytes(ctx, entry.key, ctx.repo.read_blob(entry.blob), entry.sha256)
+
+
+def write_entry(
+    ctx: SyncContext, journal: Journal, entry: JournalEntry, data: bytes | None
+) -> Applied:
+    """Carry out one planned action with its precondition (``data``: the target bytes, read
+    from ``entry.blob`` by the caller); the caller journals it. Touches the store only, so
+    that sync/apply.py can run several at once."""
     store = ctx.store
     if entry.op == Op.DELETE.value:
         with contextlib.suppress(FileNotFoundError):  # already gone: the outcome we wanted
             store.delete(entry.key, if_match=entry.expect)
         applied = Applied(entry.key, entry.op, None, 0, None, None)
     else:
-        assert entry.blob is not None
-        # secrets: encrypt -- an encrypted copy is written decrypted (backup/crypt.py)
-        data = store_bytes(ctx, entry.key, ctx.repo.read_blob(entry.blob), entry.sha256)
+        assert entry.blob is not None and data is not None
         # Traceable to its review where the scheme keeps user metadata (S3, GCS, Swift, OSS).
         meta = {"kops-gitsync-commit": journal.source_commit,
                 "kops-gitsync-branch": journal.branch}
@@ -227,7 +292,6 @@ def apply_entry(ctx: SyncContext, journal: Journal, entry: JournalEntry) -> Appl
         else:
             version = store.write(entry.key, data, if_match=entry.expect, metadata=meta)
         applied = Applied(entry.key, entry.op, version, len(data), entry.sha256, entry.blob)
-    journal.record(applied)
     return applied
 
 
@@ -283,5 +347,6 @@ def finish_interrupted_push(ctx: SyncContext, lock: StoreLock | None = None) -> 
                   + ", ".join(conflicts), file=sys.stderr)
         return journal
     finally:
+        journal.close()  # fsync'd before the lock goes: the next holder reads it
         if own_lock is not None:
             own_lock.release()

@@ -191,6 +191,10 @@ class StoreLock:
         self._clock = clock
         self._mutex = threading.RLock()
         self.renewals = 0  # successful renewals: a lease counts one made by ensure_held too
+        # ensure_held's shared read: how many started and finished, whether the last held.
+        self._checks = threading.Condition()
+        self._checks_started = self._checks_done = 0
+        self._checking = self._check_ok = False
 
     def _new_info(self, lock_id: str | None = None) -> LockInfo:
         now = self._clock()
@@ -236,13 +240,17 @@ class StoreLock:
                 info = self._new_info(adopt_id)
                 try:
                     version = self.store.write(LOCK_KEY, self._encode(info), if_none_match=True)
-                    # Where create-if-absent is not atomic (Swift, OSS, S3 servers that
-                    # ignore If-None-Match) two creators can both "win": reading the lock
-                    # back tells the loser, whose bytes were overwritten, that it lost.
-                    current = self.inspect(self.store)
-                    if current.info != info:
-                        raise ObjectExists("lost a racing create of the lock", key=LOCK_KEY)
-                    self._held(info, current.version or version, info.created)
+                    if not self.store.capabilities.conditional_create:
+                        # Where create-if-absent is not atomic (Swift, OSS, S3 servers that
+                        # ignore If-None-Match) two creators can both "win": reading the lock
+                        # back tells the loser, whose bytes were overwritten, that it lost.
+                        # Where it is atomic the server already said so (a second creator
+                        # gets 412), and the write's own version is the one we hold.
+                        current = self.inspect(self.store)
+                        if current.info != info:
+                            raise ObjectExists("lost a racing create of the lock", key=LOCK_KEY)
+                        version = current.version or version
+                    self._held(info, version, info.created)
                     return info
                 except ObjectExists:
                     current = self.inspect(self.store)
@@ -309,8 +317,36 @@ class StoreLock:
         """Raise LockLost unless this holder's lock is still in the store, as it wrote it,
         and unexpired; renew it when a third of its TTL has passed. Call before each write.
 
-        Costs one read of the lock object (plus one conditional write every TTL/3).
+        Costs one read of the lock object (plus one conditional write every TTL/3), shared
+        by concurrent callers (push's parallel writers): a caller waits for a read that
+        *started after it asked*, so every write is still preceded by a check begun after
+        that write was decided, exactly as with one read per write, at one read per wave
+        of writes. A failed read is not shared: each waiter then reads for itself.
         """
+        with self._checks:
+            need = self._checks_started + 1
+            while True:
+                if self._checks_done >= need:
+                    if self._check_ok:
+                        return
+                    need = self._checks_started + 1
+                    continue
+                if not self._checking:
+                    break
+                self._checks.wait()
+            self._checking = True
+            self._checks_started += 1
+            mine = self._checks_started
+        ok = False
+        try:
+            self._check_once()
+            ok = True
+        finally:
+            with self._checks:
+                self._checking, self._checks_done, self._check_ok = False, mine, ok
+                self._checks.notify_all()
+
+    def _check_once(self) -> None:
         with self._mutex:
             info, version = self.info, self._version
             if info is None or version is None:

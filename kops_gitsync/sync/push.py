@@ -9,25 +9,27 @@ written; the journal makes every write after that resumable.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from kops_gitsync.backup.crypt import add_encrypted_sides
-from kops_gitsync.errors import FatalError, LockLost, ObjectExists, PreconditionFailed
+from kops_gitsync.errors import FatalError, LockLost
+from kops_gitsync.sync.apply import apply_entries
 from kops_gitsync.sync.approval import approved_commit
 from kops_gitsync.sync.context import SyncContext
-from kops_gitsync.sync.journal import (
-    Journal,
-    apply_entry,
-    finish_interrupted_push,
-    record_observed,
-)
+from kops_gitsync.sync.journal import Journal, finish_interrupted_push, record_observed
+from kops_gitsync.sync.live import list_live, scope_of, scoped
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.observed import observed_tip, push_source, store_lost
 from kops_gitsync.sync.plan import Op, Plan, plan_push
 from kops_gitsync.sync.policy import Kind, classify
 from kops_gitsync.sync.precheck import check_push
 from kops_gitsync.sync.pull import load_state
-from kops_gitsync.sync.syncstate import Recorded
+from kops_gitsync.sync.syncstate import Recorded, SyncState
+
+if TYPE_CHECKING:
+    from kops_gitsync.gitrepo.repo import TreeEntry
 from kops_gitsync.vfs.keys import key_problem, printable
 
 
@@ -57,10 +59,13 @@ class Sides:
     ours: dict[str, str]  # key -> sha256
     blobs: dict[str, str]  # key -> git blob, for keys whose content push may write
     known: dict[tuple[str, str], str]
+    # the mirror trees of ``commit`` and ``base_commit``, for the pre-push validation
+    trees: tuple[dict[str, TreeEntry], dict[str, TreeEntry]] = ({}, {})
 
 
 def _pushed_from_ancestor(
-    ctx: SyncContext, observed: str, state: dict[str, Recorded], commit: str
+    ctx: SyncContext, observed: str, state: dict[str, Recorded], commit: str,
+    state_of: Callable[[str], SyncState],
 ) -> dict[str, Recorded | None]:
     """What an earlier push wrote, if it was pushed from an ancestor of ``commit``.
 
@@ -71,7 +76,7 @@ def _pushed_from_ancestor(
     parents = ctx.repo.parents(observed)
     if source is None or not parents or not ctx.repo.is_ancestor(source, commit):
         return {}
-    before = load_state(ctx, parents[0]).objects
+    before = state_of(parents[0]).objects
     return {
         key: state.get(key)
         for key in set(before) | set(state)
@@ -85,7 +90,15 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
     tip = observed_tip(ctx)
     if tip is None:
         raise FatalError(f"store {ctx.name!r} has never been pulled: run `kops-gitsync pull`")
-    mirrored_from = load_state(ctx, tip).url
+    states: dict[str, SyncState] = {}
+
+    def state_of(observed: str) -> SyncState:
+        """Each observed commit's sync state parsed once (the tip was read three times)."""
+        if observed not in states:
+            states[observed] = load_state(ctx, observed)
+        return states[observed]
+
+    mirrored_from = state_of(tip).url
     if mirrored_from != ctx.url:
         raise FatalError(
             f"store {ctx.name!r} mirrors {mirrored_from}, not {ctx.url}; refusing to push its "
@@ -101,11 +114,11 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
     known: dict[tuple[str, str], str] = {}
     overrides: dict[str, Recorded | None] = {}
     for newer in chain[: chain.index(base_commit)]:
-        state = load_state(ctx, newer).objects
+        state = state_of(newer).objects
         for key, rec in state.items():
             known.setdefault((key, rec.version), rec.sha256)
-        overrides = _pushed_from_ancestor(ctx, newer, state, commit) | overrides
-    base = dict(load_state(ctx, base_commit).objects)
+        overrides = _pushed_from_ancestor(ctx, newer, state, commit, state_of) | overrides
+    base = dict(state_of(base_commit).objects)
     for key, pushed in overrides.items():
         if pushed is None:
             base.pop(key, None)
@@ -134,7 +147,8 @@ def gather_sides(ctx: SyncContext, branch: str | None, check_approval: bool = Tr
             blobs[key] = entry.sha
     # --- secrets: encrypt -- changed encrypted copies are pushed decrypted (backup/crypt.py)
     add_encrypted_sides(ctx, base_commit, commit, base, ours, blobs)
-    return Sides(name, commit, base_commit, tip, dict(base), ours, blobs, known)
+    return Sides(name, commit, base_commit, tip, dict(base), ours, blobs, known,
+                 (ours_tree, base_tree))
 
 
 def _check_guards(ctx: SyncContext, sides: Sides, plan: Plan, live_count: int,
@@ -233,7 +247,8 @@ def push(
     warnings: tuple[str, ...] = ()
     if validate:
         changed = set(sides.blobs) | (set(sides.base) - set(sides.ours))
-        verdict = check_push(ctx, sides.commit, changed, base=sides.base_commit)
+        verdict = check_push(ctx, sides.commit, changed, base=sides.base_commit,
+                             trees=sides.trees)
         if not verdict.ok:
             raise FatalError(verdict.refusal(ctx.name))
         warnings = verdict.warnings
@@ -244,15 +259,19 @@ def push(
         lock.acquire()
         ctx = replace(ctx, store=own_lock.fenced(ctx.store))
     try:
-        live = {o.key: o.version for o in ctx.store.list() if classify(o.key) is not Kind.TOOL}
-        lost = store_lost(sides.base, live)
+        # only the clusters this push changes are listed, when that is cheaper (sync/live.py)
+        scope = scope_of(set(sides.blobs) | (set(sides.base) - set(sides.ours)), sides.base)
+        live = list_live(ctx.store, scope)
+        base, ours = scoped(sides.base, scope), scoped(sides.ours, scope)
+        lost = store_lost(base, live)
         if lost:
             raise FatalError(f"push to {ctx.name} refused: {lost}")
-        plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
+        plan = plan_push(base, ours, live, sides.known, ctx.policy.pushable)
         if _learn_conflicting_content(ctx, plan, live, sides.known):
-            plan = plan_push(sides.base, sides.ours, live, sides.known, ctx.policy.pushable)
+            plan = plan_push(base, ours, live, sides.known, ctx.policy.pushable)
         result = PushResult(ctx.name, sides.branch, sides.commit, plan, sides=sides)
-        _check_guards(ctx, sides, plan, len(live), max_delete)
+        _check_guards(ctx, sides, plan, len(live) if scope is None else len(sides.base),
+                      max_delete)
         result.summary = describe_plan(ctx, sides, plan)
         if warnings:
             result.summary += "\nwarnings (not blocking):\n" + "\n".join(
@@ -266,31 +285,29 @@ def push(
             lock.info.id if lock.info else None,
             [(a, sides.blobs.get(a.key)) for a in plan.actions],
         )
-        stopped = None
-        for entry in journal.entries:
-            try:
-                applied = apply_entry(ctx, journal, entry)
-            except (PreconditionFailed, ObjectExists, FileNotFoundError):
-                stopped = entry.key
-                break
-            except LockLost as exc:
-                done = ", ".join(result.written + result.deleted) or "none"
-                raise LockLost(
-                    f"{exc} Written before that: {done}; the journal keeps the rest, and the "
-                    "next push or pull finishes it once the lock is free."
-                ) from None
+        outcome = apply_entries(ctx, journal, journal.entries)
+        for applied in outcome.applied:
             (result.deleted if applied.op == Op.DELETE.value else result.written).append(
                 applied.key
             )
+        done = ", ".join(result.written + result.deleted) or "none"
+        if outcome.error is not None:
+            journal.close()
+            if isinstance(outcome.error, LockLost):
+                raise LockLost(
+                    f"{outcome.error} Written before that: {done}; the journal keeps the rest, "
+                    "and the next push or pull finishes it once the lock is free."
+                ) from None
+            raise outcome.error
+        stopped = ", ".join(outcome.conflicts)
         note = f"Pushed from {sides.branch} at {sides.commit[:12]}."
         if stopped:
-            note += f" Stopped at {stopped}: it changed in the store during the push."
+            note += f" Stopped at {stopped}: changed in the store during the push."
         result.observed_commit = record_observed(ctx, journal, note)
         journal.finish()
         journal_open = False
         result.applied = True
         if stopped:
-            done = ", ".join(result.written + result.deleted) or "none"
             raise FatalError(
                 f"push stopped: {stopped} changed in the store while pushing (a concurrent "
                 f"writer). Written before that: {done}. The store state is recorded; run "

@@ -43,6 +43,7 @@ from kops_gitsync.errors import (
     ObjectExists,
     ObjectTooLarge,
     PreconditionFailed,
+    RetryableStoreError,
     StoreError,
 )
 from kops_gitsync.vfs import pacer
@@ -58,6 +59,7 @@ from kops_gitsync.vfs.base import (
     decode_metadata,
     read_capped,
 )
+from kops_gitsync.vfs.capcache import CapabilityCache
 from kops_gitsync.vfs.keys import check_key, printable
 from kops_gitsync.vfs.s3_errors import UNSUPPORTED, error_code, parse_timestamp, translate
 from kops_gitsync.vfs.s3_settings import (
@@ -98,10 +100,12 @@ class S3Store:
     """One bucket (and optional prefix) of an S3-compatible service."""
 
     def __init__(
-        self, settings: S3Settings, url: str, timeouts: pacer.Timeouts | None = None
+        self, settings: S3Settings, url: str, timeouts: pacer.Timeouts | None = None,
+        cache: CapabilityCache | None = None,
     ) -> None:
         self.url = url
         self.settings = settings
+        self.cache = cache or CapabilityCache(None, url)  # None: remember nothing
         self.request_counts = RequestCounts()
         self.retry_attempts = pacer.ATTEMPTS
         self.retry_initial_wait = pacer.INITIAL_WAIT
@@ -134,7 +138,10 @@ class S3Store:
 
     @classmethod
     def from_url(cls, url: str, env: Mapping[str, str]) -> S3Store:
-        return cls(s3_settings(url, env), url.rstrip("/"), pacer.timeouts(env))
+        settings = s3_settings(url, env)
+        url = url.rstrip("/")
+        return cls(settings, url, pacer.timeouts(env),
+                   CapabilityCache.for_store(env, url, settings.endpoint))
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -207,13 +214,26 @@ class S3Store:
         """What the server enforces; on a custom endpoint in ``auto`` mode, probed once."""
         with self._lazy_lock:
             if self._capabilities is None:
-                self._capabilities = self._probe_conditionals()
+                self._capabilities = self._cached_probe()
             return self._capabilities
 
     @capabilities.setter
     def capabilities(self, value: Capabilities) -> None:
         with self._lazy_lock:
             self._capabilities = value
+
+    def _cached_probe(self) -> Capabilities:
+        """The probe's answer from the capability cache (vfs/capcache.py), or a new probe.
+        A stale "enforced" would let two lock creators both win: the entry lasts a day,
+        ``--refresh-capabilities`` re-asks, ``KOPS_GITSYNC_S3_CONDITIONAL`` pins it."""
+        known, flags = self.cache.get("conditional")
+        if known and isinstance(flags, list) and len(flags) == 3:
+            create, replace, delete = flags
+            return Capabilities(create, replace, delete, write_metadata=True)
+        probed = self._probe_conditionals()
+        self.cache.put("conditional", [probed.conditional_create, probed.conditional_replace,
+                                       probed.conditional_delete])
+        return probed
 
     def _probe_conditionals(self) -> Capabilities:
         """Try each precondition on a scratch object at the store root, then remove it.
@@ -315,15 +335,29 @@ class S3Store:
             return {}
         with self._lazy_lock:
             if self._sse is False:
-                try:  # paced like any request: a hung server is retried and said so
-                    answer = self._call(lambda: self._client.get_bucket_encryption(
-                        Bucket=self.settings.bucket), None)
-                    rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules")
-                    self._sse = None if rules else "AES256"
-                except (StoreError, FileNotFoundError):  # not allowed, not set, not answered
-                    self._sse = "AES256"
+                self._sse = self._cached_encryption()
             sse = self._sse
         return {"ServerSideEncryption": sse} if isinstance(sse, str) else {}
+
+    def _cached_encryption(self) -> str | None:
+        """The SSE header kops would send, from the capability cache or GetBucketEncryption.
+        A stale answer costs little: AWS buckets all encrypt by default since January 2023,
+        and elsewhere a stale "AES256" is what kops sends when it may not ask."""
+        known, cached = self.cache.get("sse")
+        if known and (cached is None or cached == "AES256"):
+            return cached if isinstance(cached, str) else None
+        sse: str | None
+        try:  # paced like any request: a hung server is retried and said so
+            answer = self._call(lambda: self._client.get_bucket_encryption(
+                Bucket=self.settings.bucket), None)
+            rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules")
+            sse = None if rules else "AES256"
+        except RetryableStoreError:  # not answered: use kops' default, ask again next time
+            return "AES256"
+        except (StoreError, FileNotFoundError):  # not allowed, not set
+            sse = "AES256"
+        self.cache.put("sse", sse)
+        return sse
 
     def _put_arguments(
         self, key: str, data: bytes, metadata: Mapping[str, str] | None = None

@@ -222,7 +222,9 @@ def push_killed_after_first_write(repo: Path, tmp_path: Path) -> None:
         [sys.executable, str(script), "push", "--yes"],
         cwd=repo,
         capture_output=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        # one write at a time, so that exactly one lands (parallel: test_push_parallel.py)
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]),
+             "KOPS_GITSYNC_PUSH_WORKERS": "1"},
     )
     assert proc.returncode == -9
 

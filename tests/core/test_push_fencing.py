@@ -38,8 +38,12 @@ def six_changes(repo: Path) -> None:
 
 @pytest.mark.parametrize("how", ["replaced", "removed"])
 def test_a_fenced_push_writes_nothing_after_its_lock_is_taken(
-    pulled: tuple[Path, Path], cli: Callable[..., Run], how: str
+    pulled: tuple[Path, Path], cli: Callable[..., Run], how: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # One write at a time, so "after the theft" is exact; with parallel writes those already
+    # checked and in flight may still land (tests/core/test_push_parallel.py).
+    monkeypatch.setenv("KOPS_GITSYNC_PUSH_WORKERS", "1")
     repo, store = pulled
     six_changes(repo)
     [ctx] = open_contexts(repo, None, None, dict(os.environ))

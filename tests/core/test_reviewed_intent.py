@@ -81,8 +81,10 @@ def run_push_harness(
 ) -> subprocess.CompletedProcess[bytes]:
     script = tmp_path / "harness.py"
     script.write_text(HARNESS)
+    # One write at a time: the grid counts exactly N writes before the kill (parallel writes:
+    # tests/core/test_push_parallel.py)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]),
-           "AFTER_WRITES": str(after), "STORE": str(store)}
+           "AFTER_WRITES": str(after), "STORE": str(store), "KOPS_GITSYNC_PUSH_WORKERS": "1"}
     if foreign:
         env["FOREIGN"] = foreign
     return subprocess.run(

@@ -56,10 +56,14 @@ def daemon_for(repo: Path, ttl: float = 60) -> Daemon:
 @pytest.mark.parametrize("kind", ["file", "memfs"])
 @pytest.mark.parametrize("how", ["replaced", "removed"])
 def test_a_daemon_push_stops_at_the_first_write_after_its_lock_is_taken(
-    tmp_path: Path, memfs_urls: list[str], kind: str, how: str
+    tmp_path: Path, memfs_urls: list[str], kind: str, how: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An operator's ``unlock --yes`` and another writer taking the store, between two
     writes of the daemon's push: not one more object may reach the store (it was six)."""
+    # One write at a time, so "after the theft" is exact; with parallel writes those already
+    # checked and in flight may still land (tests/core/test_push_parallel.py).
+    monkeypatch.setenv("KOPS_GITSYNC_PUSH_WORKERS", "1")
     url = store_url(kind, tmp_path, memfs_urls)
     repo = make_repo(tmp_path / "repo", [
         {"name": "dev", "state": url, "interval": 60, "auto_push": True}])

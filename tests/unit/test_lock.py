@@ -6,13 +6,19 @@ import pytest
 
 from kops_gitsync.errors import FatalError
 from kops_gitsync.sync.lock import StoreLock
+from kops_gitsync.vfs.base import Capabilities
 from kops_gitsync.vfs.memfs import MemoryStore
 
 
 class RacyStore(MemoryStore):
     """Accepts a create although another creator slipped in between check and write
-    (what Swift and OSS do under a race): the rival's lock overwrites ours right after."""
+    (what Swift and OSS do under a race): the rival's lock overwrites ours right after.
+    It says so, as Swift and OSS do: where create-if-absent is atomic, the lock trusts the
+    create and reads nothing back."""
 
+    capabilities = Capabilities(
+        conditional_create=False, conditional_replace=True, conditional_delete=True
+    )
     rival: bytes | None = None
 
     def write(
