@@ -1,5 +1,5 @@
 """``s3://`` and the S3-flavoured schemes kops knows (``do://``, ``scw://``, ``linode://``,
-``hos://``), on boto3.
+``hos://``), on botocore (the SDK under boto3).
 
 Settings are read the way kops reads them (``util/pkg/vfs/s3context.go``), so a user's
 existing environment just works:
@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.session
@@ -113,13 +112,16 @@ class S3Store:
         # default parser (dateutil) made up half the client CPU of a listing.
         core.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp)
+        # botocore directly, not boto3: boto3's import pulls in s3transfer (~0.2 s of every
+        # process's start-up) for transfer helpers this backend never uses.
         try:
-            self._session = boto3.session.Session(
-                botocore_session=core, aws_access_key_id=settings.access_key,
-                aws_secret_access_key=settings.secret_key,
-                aws_session_token=settings.session_token, profile_name=settings.profile,
-            )
-            credentials = self._session.get_credentials()
+            if settings.profile:
+                core.set_config_variable("profile", settings.profile)
+            if settings.access_key or settings.secret_key or settings.session_token:
+                core.set_credentials(settings.access_key, settings.secret_key,
+                                     settings.session_token)
+            self._session = core
+            credentials = core.get_credentials()
         except botocore.exceptions.BotoCoreError as exc:  # unknown profile, broken config
             raise FatalError(f"AWS settings for {url} are not usable: {exc}") from exc
         if credentials is None:
@@ -150,7 +152,8 @@ class S3Store:
             request_checksum_calculation="when_required" if custom else "when_supported",
             response_checksum_validation="when_required" if custom else "when_supported",
         )
-        client = self._session.client("s3", endpoint_url=self.settings.endpoint, config=config)
+        client = self._session.create_client(
+            "s3", endpoint_url=self.settings.endpoint, config=config)
         client.meta.events.register("before-send.s3.*", self._count_request)
         return client
 
