@@ -56,6 +56,31 @@ def command_error(args: list[str], done: Done) -> Exception:
                            done.stdout.decode("utf-8", "replace"))
 
 
+def discover(where: Path, search: bool) -> tuple[Path, Path, Path]:
+    """Work tree, git dir and common git dir of the repository at ``where``: one rev-parse."""
+    args = ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+            "--show-object-format", "--show-toplevel"]
+    try:
+        done = run(args, where)
+    except (FileNotFoundError, NotADirectoryError):
+        done = Done(128, b"", b"")
+    lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if lines[:1] == ["true"]:
+        raise FatalError(f"{where} is a bare repository; kops-gitsync needs a working tree")
+    top = Path(lines[4]) if done.returncode == 0 and len(lines) >= 5 else None
+    if top is None or (not search and top.resolve() != where.resolve()):
+        raise FatalError(
+            f"{where} is not a git repository (run `git init` there, or pass --repo DIR)"
+        )
+    object_format = lines[3] if not lines[3].startswith("-") else "sha1"  # git too old
+    if object_format != "sha1":
+        raise FatalError(
+            f"{where} uses {object_format} object names; kops-gitsync supports SHA-1 "
+            "repositories only"
+        )
+    return top, Path(lines[1]), (where / lines[2]).resolve()
+
+
 class GitCommands:
     """``repo.git.rev_list("-n1", tip)``: GitPython's calling convention, on :func:`run`."""
 

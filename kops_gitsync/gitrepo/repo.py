@@ -20,6 +20,7 @@ from pathlib import Path
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
+from kops_gitsync.gitrepo.gitconfig import GitConfig
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -47,31 +48,6 @@ class MergeOutcome:
         return not self.conflicts and self.refused is None
 
 
-def _discover(where: Path, search: bool) -> tuple[Path, Path, Path]:
-    """Work tree, git dir and common git dir of the repository at ``where``: one rev-parse."""
-    args = ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
-            "--show-object-format", "--show-toplevel"]
-    try:
-        done = gitproc.run(args, where)
-    except (FileNotFoundError, NotADirectoryError):
-        done = gitproc.Done(128, b"", b"")
-    lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if lines[:1] == ["true"]:
-        raise FatalError(f"{where} is a bare repository; kops-gitsync needs a working tree")
-    top = Path(lines[4]) if done.returncode == 0 and len(lines) >= 5 else None
-    if top is None or (not search and top.resolve() != where.resolve()):
-        raise FatalError(
-            f"{where} is not a git repository (run `git init` there, or pass --repo DIR)"
-        )
-    object_format = lines[3] if not lines[3].startswith("-") else "sha1"  # git too old
-    if object_format != "sha1":
-        raise FatalError(
-            f"{where} uses {object_format} object names; kops-gitsync supports SHA-1 "
-            "repositories only"
-        )
-    return top, Path(lines[1]), (where / lines[2]).resolve()
-
-
 class GitRepo:
     def __init__(self, root: Path, git_dir: Path, common_dir: Path) -> None:
         self.root = root
@@ -80,6 +56,7 @@ class GitRepo:
         self.git = gitproc.GitCommands(root)
         self._objects = gitproc.CatFile(root)
         self._files: dict[tuple[str, str], bytes | None] = {}
+        self._config = GitConfig(root, git_dir, common_dir)
 
     @classmethod
     def open(cls, path: Path | None) -> GitRepo:
@@ -87,7 +64,7 @@ class GitRepo:
         key = (str(where), path is None)
         found = _DISCOVERED.get(key)
         if found is None:
-            found = _DISCOVERED[key] = _discover(where, search=path is None)
+            found = _DISCOVERED[key] = gitproc.discover(where, search=path is None)
         return cls(*found)
 
     def close(self) -> None:
@@ -124,10 +101,17 @@ class GitRepo:
 
     def default_branch(self) -> str:
         """origin/HEAD if a remote says so, else init.defaultBranch, else main or master."""
-        remote_head = (self._out("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD")
-                       or "").strip()
-        if remote_head:
-            return remote_head.split("/", 1)[1]
+        try:  # a symbolic ref is a file (never packed); read it as git does, no process
+            remote_head = (self.common_dir / "refs/remotes/origin/HEAD").read_text().strip()
+        except OSError:
+            remote_head = ""
+        if (self.common_dir / "reftable").exists():
+            remote_head = (self._out("symbolic-ref", "-q", "refs/remotes/origin/HEAD")
+                           or "").strip()
+        if remote_head.startswith("ref: "):
+            remote_head = remote_head[5:]
+        if remote_head.startswith("refs/remotes/origin/"):
+            return remote_head[len("refs/remotes/origin/"):]
         configured = self.config_get("init.defaultBranch")
         if configured:
             return configured[-1].strip()
@@ -235,8 +219,7 @@ class GitRepo:
 
     def config_get(self, key: str) -> list[str]:
         """Every value of a git config key (empty when unset)."""
-        out = self._out("config", "--get-all", key) or ""
-        return [line for line in out.splitlines() if line.strip()]
+        return self._config.get_all(key)
 
     def fetch(self, remote: str, *refspecs: str) -> None:
         self.git.fetch("--quiet", "--no-tags", remote, *refspecs)

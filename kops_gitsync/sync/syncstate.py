@@ -45,6 +45,9 @@ def _size(value: object) -> int:
     return value
 
 
+_LAST: list[tuple[bytes, SyncState]] = []  # the last file parse_cached parsed
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     version: str
@@ -104,6 +107,19 @@ class SyncState:
                 "version from the observed ref: git checkout refs/kops-gitsync/observed/<store> "
                 f"-- {where}"
             ) from None
+
+    @classmethod
+    def parse_cached(cls, data: bytes, where: str) -> SyncState:
+        """:meth:`from_bytes`, remembering the last file parsed: one pull reads the same
+        sync state to bind the URL, to compare versions and to merge, and parsing it is the
+        costly part (tens of thousands of entries at 1,000 clusters). A copy is returned, so
+        callers may change it."""
+        if _LAST and _LAST[0][0] == data:
+            parsed = _LAST[0][1]
+        else:
+            parsed = cls.from_bytes(data, where)
+            _LAST[:] = [(data, parsed)]
+        return cls(parsed.url, dict(parsed.objects), dict(parsed.withheld))
 
     def versions(self) -> Mapping[str, str]:
         return {key: rec.version for key, rec in self.objects.items()}
