@@ -53,3 +53,47 @@ def test_a_pass_on_an_unchanged_store_starts_at_most_three_git_processes(
         assert len(spawned) <= 3, [" ".join(a[:4]) for a in spawned]
     finally:
         daemon._shutdown()
+
+
+def test_store_requests_are_in_the_status_file_and_a_metric() -> None:
+    """The daemon's cost in requests is visible: in ``status`` and on ``/metrics``."""
+    import urllib.request
+
+    from kops_gitsync.daemon.metrics import Metrics
+    from kops_gitsync.daemon.state import DaemonState, StoreState, describe
+    from kops_gitsync.vfs.base import RequestCounts
+
+    class Counted:
+        request_counts = RequestCounts()
+
+    counted = Counted()
+    counted.request_counts.add("LIST")
+    counted.request_counts.add("LIST")
+    counted.request_counts.add("GET")
+    runner = type("R", (), {})()
+    from kops_gitsync.daemon.runner import StoreRunner
+
+    runner.ctx = type("C", (), {"store": counted})()
+    runner.state = StoreState(url="s3://bucket", auto_push=False)
+    StoreRunner.count_requests(runner)  # type: ignore[arg-type]
+    assert runner.state.store_requests == {"LIST": 2, "GET": 1}
+
+    state = DaemonState(stores={"dev": runner.state})
+    lines = describe({**state.to_json(), "running": True})
+    assert any("store requests since start: GET=1 LIST=2" in line for line in lines)
+    metrics = Metrics(lambda: state.stores)
+    port = metrics.serve(0)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    finally:
+        metrics.close()
+    assert 'kops_gitsync_store_requests_total{kind="LIST",store="dev"} 2.0' in text
+
+
+def test_the_hourly_cost_of_polling() -> None:
+    from kops_gitsync.daemon.metrics import hourly_request_cost
+
+    passes, requests, dollars = hourly_request_cost({"LIST": 5}, 300.0)
+    assert (passes, requests) == (12.0, 60)
+    assert abs(dollars - 60 * 0.005 / 1000) < 1e-12
