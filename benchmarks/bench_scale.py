@@ -53,6 +53,7 @@ exec {git} "$@"
 @dataclass
 class Run:
     wall: float
+    cpu: float  # user + system of the child and everything it waited for (git, for ours)
     rss_mb: float
     git: int = 0
     requests: str = ""
@@ -70,7 +71,7 @@ def run_child(command: list[str], env: dict[str, str], cwd: Path | None = None) 
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{command[:4]} failed: {err.decode(errors='replace')[-2000:]}")
-    return Run(wall, usage.ru_maxrss / 1024)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 class Bench:
@@ -114,12 +115,20 @@ class Bench:
 
 
 def row(label: str, ours: Run, peer: Run, clusters: int) -> None:
-    ratio_t = ours.wall / peer.wall if peer.wall else float("inf")
-    ratio_m = ours.rss_mb / peer.rss_mb if peer.rss_mb else float("inf")
-    print(f"  {label:12} ours {ours.wall:6.2f} s {ours.rss_mb:6.0f} MB git={ours.git:<3}"
-          f" [{ours.requests}]  rclone {peer.wall:6.2f} s {peer.rss_mb:6.0f} MB"
-          f" [{peer.requests}]  ratio time {ratio_t:.2f} rss {ratio_m:.2f}"
-          f"  ({1000 * ours.wall / clusters:.1f} ms, {ours.rss_mb / clusters:.2f} MB per cluster)")
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b else "inf"
+
+    print(f"  {label:12} ours {ours.wall:6.2f} s wall {ours.cpu:6.2f} s cpu {ours.rss_mb:5.0f} MB"
+          f" git={ours.git:<3} [{ours.requests}] | rclone {peer.wall:6.2f} s wall {peer.cpu:6.2f}"
+          f" s cpu {peer.rss_mb:5.0f} MB [{peer.requests}] | ours/rclone wall "
+          f"{ratio(ours.wall, peer.wall)} cpu {ratio(ours.cpu, peer.cpu)} rss "
+          f"{ratio(ours.rss_mb, peer.rss_mb)} | per cluster {1000 * ours.wall / clusters:.1f} ms"
+          f" {ours.rss_mb / clusters:.2f} MB")
+
+
+def median_of(runs: list[Run]) -> Run:
+    """The run with the median wall time (a busy machine makes single runs noisy)."""
+    return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
 
 
 def one_size(bench: Bench, clusters: int, client: Any) -> tuple[Run, dict[str, int], int]:
@@ -136,9 +145,13 @@ def one_size(bench: Bench, clusters: int, client: Any) -> tuple[Run, dict[str, i
     dest = bench.work / f"rclone-{clusters}"
     print(f"N = {clusters} clusters, {objects} objects")
     row("full", bench.ours(repo, bucket), bench.rclone(bucket, dest), clusters)
-    noop = bench.ours(repo, bucket)
-    per_pass = dict(bench.last_counts)
-    row("no-op", noop, bench.rclone(bucket, dest), clusters)
+    noops, peers = [], []
+    for _ in range(3):
+        noops.append(bench.ours(repo, bucket))
+        per_pass = dict(bench.last_counts)
+        peers.append(bench.rclone(bucket, dest))
+    noop = median_of(noops)
+    row("no-op (med3)", noop, median_of(peers), clusters)
     change(client, bucket)
     row("incremental", bench.ours(repo, bucket), bench.rclone(bucket, dest), clusters)
     return noop, per_pass, objects
@@ -189,6 +202,8 @@ def main(sizes: list[int]) -> None:
         endpoint, proc = start_moto(work / "moto.log")
         try:
             bench = Bench(work, endpoint, MotoLog(work / "moto.log"))
+            subprocess.run([PY, "-m", "kops_gitsync", "--help"], env=bench.ours_env,
+                           stdout=subprocess.DEVNULL, check=True)  # byte-code, once
             client = admin_client(endpoint)
             version = subprocess.run([RCLONE, "version"], capture_output=True, text=True)
             print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "

@@ -10,6 +10,7 @@ pushed commit contains.
 from __future__ import annotations
 
 import json
+import json.encoder
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -72,14 +73,14 @@ class SyncState:
             '  "objects": {',
         ]
         items = sorted(self.objects.items())
+        enc = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
+        # Formatted directly rather than with json.dumps per entry (the same bytes, checked
+        # by tests): at 45,000 objects dumps made up most of an incremental pull's CPU.
+        last = len(items) - 1
         for i, (key, rec) in enumerate(items):
-            entry = json.dumps(
-                {"version": rec.version, "size": rec.size, "sha256": rec.sha256},
-                sort_keys=True,
-                ensure_ascii=False,
-            )
-            comma = "," if i < len(items) - 1 else ""
-            lines.append(f"    {json.dumps(key, ensure_ascii=False)}: {entry}{comma}")
+            comma = "," if i < last else ""
+            lines.append(f'    {enc(key)}: {{"sha256": {enc(rec.sha256)}, "size": {rec.size}, '
+                         f'"version": {enc(rec.version)}}}{comma}')
         lines.append("  },")
         lines.append(
             f'  "withheld": {json.dumps(dict(sorted(self.withheld.items())), ensure_ascii=False)}'
