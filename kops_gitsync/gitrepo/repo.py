@@ -332,6 +332,8 @@ class GitRepo:
 
     def dirty_paths(self, paths: Iterable[str]) -> list[str]:
         """Uncommitted changes (staged, unstaged or untracked) below any of ``paths``."""
+        # status refreshes the index's stat data (and writes it when it changed): the
+        # two-tree read-tree of a merge that follows refuses entries it cannot trust.
         out: str = self.git.status("--porcelain", "--untracked-files=all", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
 
