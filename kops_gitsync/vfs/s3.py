@@ -91,6 +91,18 @@ def _configured_capabilities(settings: S3Settings) -> Capabilities | None:
     return None
 
 
+_LOADER: list[Any] = []  # the first session's data loader, shared by every later one
+
+
+def _shared_loader(core: botocore.session.Session) -> Any:
+    """One botocore data loader per process: it caches the JSON it parsed (the S3 model, the
+    endpoint rules and endpoints.json, ~60 ms), so a daemon with several s3:// stores, or
+    reloading its configuration, parses them once instead of once per store."""
+    if not _LOADER:
+        _LOADER.append(core.get_component("data_loader"))
+    return _LOADER[0]
+
+
 class S3Store:
     """One bucket (and optional prefix) of an S3-compatible service."""
 
@@ -108,6 +120,7 @@ class S3Store:
         self._sse: str | bool | None = False  # False: not asked yet
         self._capabilities = _configured_capabilities(settings)
         core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader(core))
         # Listings carry a LastModified per object that kops-gitsync never uses; botocore's
         # default parser (dateutil) made up half the client CPU of a listing.
         core.get_component("response_parser_factory").set_parser_defaults(
