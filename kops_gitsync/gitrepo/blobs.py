@@ -16,8 +16,10 @@ from kops_gitsync.gitrepo import gitproc
 
 def write_loose(objects: Path, data: bytes) -> str:
     """One blob as a loose object under ``objects`` (what ``git hash-object -w`` does)."""
-    raw = b"blob %d\0" % len(data) + data
-    sha = hashlib.sha1(raw).hexdigest()
+    header = b"blob %d\0" % len(data)
+    digest = hashlib.sha1(header)
+    digest.update(data)  # not header + data: that copy is the size of the sync state
+    sha = digest.hexdigest()
     path = objects / sha[:2] / sha[2:]
     if path.exists():
         return sha
@@ -25,7 +27,10 @@ def write_loose(objects: Path, data: bytes) -> str:
     fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(zlib.compress(raw, 1))
+            packer = zlib.compressobj(1)
+            handle.write(packer.compress(header))
+            handle.write(packer.compress(data))
+            handle.write(packer.flush())
         os.chmod(tmp, 0o444)
         os.replace(tmp, path)
     except BaseException:
@@ -61,7 +66,9 @@ class BlobWriter:
         self.close(failed=kind is not None)
 
     def add(self, data: bytes) -> str:
-        sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        digest = hashlib.sha1(b"blob %d\0" % len(data))
+        digest.update(data)
+        sha = digest.hexdigest()
         if self._proc is None:
             self._waiting.append(data)
             if len(self._waiting) < self.THRESHOLD:

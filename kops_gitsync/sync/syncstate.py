@@ -85,8 +85,8 @@ class SyncState:
         lines.append(
             f'  "withheld": {json.dumps(dict(sorted(self.withheld.items())), ensure_ascii=False)}'
         )
-        lines.append("}")
-        return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+        lines.append("}\n")
+        return "\n".join(lines).encode("utf-8", "surrogateescape")  # one copy less
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> SyncState:
