@@ -9,7 +9,7 @@ copied under new names, about 45 objects each). Both tools run as fresh processe
 operator or the daemon's timer starts them, so start-up (Python imports, the S3 client,
 rclone's Go runtime) counts for both. For each size it prints, for a full, a no-op and an
 incremental pull (10 same-size edits, 2 additions, 1 deletion behind everyone's back): wall
-time, peak RSS (``wait4``'s ``ru_maxrss`` of that one child), git processes spawned by
+time, CPU, peak RSS (from ``/usr/bin/time``), git processes spawned by
 kops-gitsync (a ``git`` wrapper on PATH counts them), and the ratios ours/rclone. The curve
 should grow linearly in N: per-cluster figures are printed too.
 
