@@ -75,7 +75,7 @@ def test_store_requests_are_in_the_status_file_and_a_metric() -> None:
 
     runner.ctx = type("C", (), {"store": counted})()
     runner.state = StoreState(url="s3://bucket", auto_push=False)
-    StoreRunner.count_requests(runner)  # type: ignore[arg-type]
+    StoreRunner.count_requests(runner)
     assert runner.state.store_requests == {"LIST": 2, "GET": 1}
 
     state = DaemonState(stores={"dev": runner.state})
