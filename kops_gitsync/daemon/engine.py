@@ -59,7 +59,7 @@ class Daemon:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.notifier = Notifier(options.env)
-        self.metrics = Metrics()
+        self.metrics = Metrics(lambda: self.state.stores)
         self.state = DaemonState()
         self.runners: dict[str, StoreRunner] = {}
         self.repo: GitRepo | None = None

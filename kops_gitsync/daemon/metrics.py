@@ -11,15 +11,50 @@ Every method is a no-op when metrics are off, so the loop never asks whether the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from kops_gitsync.daemon.state import StoreState
 from kops_gitsync.errors import FatalError, MissingDependency
 
 PREFIX = "kops_gitsync"
+# S3 Standard in us-east-1 (2025), per request: LIST and PUT $0.005 per 1,000, GET and HEAD
+# $0.0004 per 1,000. Other stores charge in the same range; an estimate, not a bill.
+PRICE_PER_REQUEST = {"LIST": 0.005 / 1000, "PUT": 0.005 / 1000, "DELETE": 0.0,
+                     "GET": 0.0004 / 1000, "HEAD": 0.0004 / 1000, "OTHER": 0.0004 / 1000}
+
+
+def hourly_request_cost(per_pass: Mapping[str, int], interval: float) -> tuple[float, int, float]:
+    """(passes per hour, requests per hour, dollars per hour) of a poll every ``interval``
+    seconds that sends ``per_pass`` requests (by kind) each time."""
+    passes = 3600.0 / interval
+    requests = sum(per_pass.values()) * passes
+    dollars = sum(count * PRICE_PER_REQUEST.get(kind, 0.0) for kind, count in per_pass.items())
+    return passes, round(requests), dollars * passes
+
+
+class _RequestCollector:
+    """``kops_gitsync_store_requests_total{store,kind}``, read from the daemon's state at
+    scrape time: the stores count their own requests, so nothing has to be kept in step."""
+
+    def __init__(self, stores: Callable[[], Mapping[str, StoreState]]) -> None:
+        self._stores = stores
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        family = CounterMetricFamily(
+            f"{PREFIX}_store_requests", "Requests sent to the store, by kind",
+            labels=["store", "kind"])
+        for name, state in sorted(self._stores().items()):
+            for kind, count in sorted(state.store_requests.items()):
+                family.add_metric([name, kind], count)
+        yield family
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, stores: Callable[[], Mapping[str, StoreState]] = dict) -> None:
+        self._stores = stores
         self.enabled = False
         self.port: int | None = None
         self._holders: dict[str, str] = {}
@@ -57,6 +92,7 @@ class Metrics:
         self._lease_holder = Gauge(
             f"{PREFIX}_lease_holder_info", "Who holds the store's lease (value is always 1)",
             ["store", "holder"], registry=registry)
+        registry.register(_RequestCollector(self._stores))
         try:
             self._server, _thread = start_http_server(port, addr=address, registry=registry)
         except OSError as exc:

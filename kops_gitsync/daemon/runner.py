@@ -144,6 +144,12 @@ class StoreRunner:
     def standby(self) -> bool:
         return self.lease is not None and not self.lease.valid()
 
+    def count_requests(self) -> None:
+        """Copy the store's request counters (network backends keep them) to the state."""
+        counts = getattr(self.ctx.store, "request_counts", None)
+        if counts is not None:
+            self.state.store_requests = dict(counts)
+
     def pull_step(self) -> Outcome:
         outcome = Outcome("pull", "unchanged")
         ctx = self.ctx
@@ -169,6 +175,7 @@ class StoreRunner:
         self.state.merge_deferred = outcome.extra.get("merge_deferred")
         self.state.last_pull = iso(time.time())
         self.state.last_pull_summary = result.summary
+        self.count_requests()
         return outcome
 
     def _skip_own_merge(self, before: tuple[str | None, str | None]) -> None:
@@ -237,6 +244,7 @@ class StoreRunner:
         self.state.drift = len(result.plan.store_only)
         self.state.last_push = iso(time.time())
         self.state.last_push_summary = result.summary.splitlines()[-1] if result.summary else ""
+        self.count_requests()
         return outcome
 
     def measure_drift(self) -> int | None:

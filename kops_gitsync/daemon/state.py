@@ -53,6 +53,9 @@ class StoreState:
     last_error: str | None = None
     last_error_at: str | None = None
     next_run: str | None = None
+    # Requests sent to the store since the daemon opened it, by kind (LIST, GET, PUT...):
+    # what the daemon costs (kops #14031: a poller ran up $1000 a month). Also a metric.
+    store_requests: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -136,6 +139,10 @@ def describe(data: dict[str, Any]) -> list[str]:
             f"  {name}: {store.get('activity')}, {lease_text}, last pull {store.get('last_pull')}, "
             f"last push {store.get('last_push')}, next {store.get('next_run')}"
         )
+        requests = store.get("store_requests") or {}
+        if isinstance(requests, dict) and requests:
+            shown = " ".join(f"{kind}={count}" for kind, count in sorted(requests.items()))
+            lines.append(f"    store requests since start: {shown}")
         if store.get("merge_deferred"):
             lines.append(f"    not merged: {store['merge_deferred']}")
         if store.get("last_error"):

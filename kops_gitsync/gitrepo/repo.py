@@ -9,23 +9,26 @@ and the merge itself refuses to clobber anything.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
+import re
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
-from git import Repo
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
-from gitdb.base import IStream
-from gitdb.db.loose import LooseObjectDB
-
 from kops_gitsync.errors import FatalError
+from kops_gitsync.gitrepo import gitproc
+from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
+from kops_gitsync.gitrepo.gitconfig import GitConfig
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+# An ancestry question is first answered by walking this many commits through cat-file;
+# past that (a long history between the two), ``git merge-base`` answers it.
+_WALK = 64
+# Where a path led, once per process: the CLI and the daemon open the same repository twice.
+_DISCOVERED: dict[tuple[str, bool], tuple[Path, Path, Path]] = {}
 
 
 @dataclass(frozen=True)
@@ -46,87 +49,101 @@ class MergeOutcome:
 
 
 class GitRepo:
-    def __init__(self, repo: Repo) -> None:
-        self._repo = repo
-        self.git = repo.git
-        self.root = Path(repo.working_tree_dir or ".")
-        self.git_dir = Path(repo.git_dir)
-        self.common_dir = Path(repo.common_dir)
-        self._loose: LooseObjectDB | None = None
+    def __init__(self, root: Path, git_dir: Path, common_dir: Path) -> None:
+        self.root = root
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.git = gitproc.GitCommands(root)
+        self._objects = gitproc.CatFile(root)
+        self._files: dict[tuple[str, str], bytes | None] = {}
+        self._config = GitConfig(root, git_dir, common_dir)
 
     @classmethod
     def open(cls, path: Path | None) -> GitRepo:
         where = path or Path.cwd()
-        try:
-            repo = Repo(where, search_parent_directories=path is None)
-        except (InvalidGitRepositoryError, NoSuchPathError):
-            raise FatalError(
-                f"{where} is not a git repository (run `git init` there, or pass --repo DIR)"
-            ) from None
-        if repo.bare:
-            raise FatalError(f"{where} is a bare repository; kops-gitsync needs a working tree")
-        try:
-            object_format = repo.git.rev_parse("--show-object-format").strip()
-        except GitCommandError:
-            object_format = "sha1"  # git too old to know other formats
-        if object_format != "sha1":
-            raise FatalError(
-                f"{where} uses {object_format} object names; kops-gitsync supports SHA-1 "
-                "repositories only"
-            )
-        return cls(repo)
+        key = (str(where), path is None)
+        found = _DISCOVERED.get(key)
+        if found is None:
+            found = _DISCOVERED[key] = gitproc.discover(where, search=path is None)
+        return cls(*found)
+
+    def close(self) -> None:
+        """End the cat-file process now rather than when the object is collected."""
+        self._objects.close()
 
     # --- refs and commits -------------------------------------------------------------
 
     def resolve(self, rev: str) -> str | None:
-        try:
-            out: str = self.git.rev_parse("--verify", "-q", f"{rev}^{{commit}}")
-            return out.strip() or None
-        except GitCommandError:
-            return None
+        found = self._objects.get(f"{rev}^{{commit}}")
+        return found[0] if found is not None and found[1] == "commit" else None
 
     def current_branch(self) -> str | None:
+        """The checked-out branch, read from ``HEAD`` as git itself does (no process)."""
         try:
-            out: str = self.git.symbolic_ref("-q", "--short", "HEAD")
-            return out.strip() or None
-        except GitCommandError:
-            return None
+            head = (self.git_dir / "HEAD").read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            head = ""
+        head = head.strip()
+        if head.startswith("ref: refs/heads/") and head != "ref: refs/heads/.invalid":
+            return head[len("ref: refs/heads/"):]
+        if _SHA.match(head):
+            return None  # detached
+        done = gitproc.run(["symbolic-ref", "-q", "--short", "HEAD"], self.root)  # reftable
+        return done.stdout.decode("utf-8", "surrogateescape").strip() or None
 
     def head_commit(self) -> str | None:
         return self.resolve("HEAD")
 
+    def _out(self, *args: str) -> str | None:
+        """stdout of a git command, None when git says no (missing ref, unset config)."""
+        done = gitproc.run(list(args), self.root)
+        return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
+
     def default_branch(self) -> str:
         """origin/HEAD if a remote says so, else init.defaultBranch, else main or master."""
-        try:
-            out: str = self.git.symbolic_ref("-q", "--short", "refs/remotes/origin/HEAD")
-            if out.strip():
-                return out.strip().split("/", 1)[1]
-        except GitCommandError:
-            pass
-        try:
-            configured: str = self.git.config("--get", "init.defaultBranch")
-            if configured.strip():
-                return configured.strip()
-        except GitCommandError:
-            pass
+        try:  # a symbolic ref is a file (never packed); read it as git does, no process
+            remote_head = (self.common_dir / "refs/remotes/origin/HEAD").read_text().strip()
+        except OSError:
+            remote_head = ""
+        if (self.common_dir / "reftable").exists():
+            remote_head = (self._out("symbolic-ref", "-q", "refs/remotes/origin/HEAD")
+                           or "").strip()
+        if remote_head.startswith("ref: "):
+            remote_head = remote_head[5:]
+        if remote_head.startswith("refs/remotes/origin/"):
+            return remote_head[len("refs/remotes/origin/"):]
+        configured = self.config_get("init.defaultBranch")
+        if configured:
+            return configured[-1].strip()
         return "master" if self.resolve("refs/heads/master") and not self.resolve(
             "refs/heads/main"
         ) else "main"
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        try:
-            self.git.merge_base("--is-ancestor", ancestor, descendant)
-            return True
-        except GitCommandError:
+        """``git merge-base --is-ancestor``, usually without a process: the commits just
+        below ``descendant`` (where a store state merged a moment ago is) are walked through
+        cat-file first; only a longer history asks ``merge-base``."""
+        target, start = self.resolve(ancestor), self.resolve(descendant)
+        if target is None or start is None:
             return False
+        seen, queue = {start}, deque([start])
+        for _ in range(_WALK):
+            if not queue:
+                return False  # the whole history below ``descendant`` was seen
+            commit = queue.popleft()
+            if commit == target:
+                return True
+            for parent in self._parents_or_none(commit) or []:
+                if parent not in seen:
+                    seen.add(parent)
+                    queue.append(parent)
+        done = gitproc.run(["merge-base", "--is-ancestor", target, start], self.root)
+        return done.returncode == 0
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of two commits; None for unrelated histories."""
-        try:
-            out: str = self.git.merge_base(a, b)
-            return out.split()[0] if out.strip() else None
-        except GitCommandError:
-            return None
+        out = self._out("merge-base", a, b)
+        return out.split()[0] if out and out.strip() else None
 
     def changed_paths(self, old: str, new: str, prefix: str) -> dict[str, str | None]:
         """Files below ``prefix`` that differ between two commits: path -> new blob or None."""
@@ -162,33 +179,47 @@ class GitRepo:
         out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
         return out.split()
 
+    def _commit(self, commit: str) -> tuple[list[str], str] | None:
+        """Parents and message of a commit object, read through cat-file."""
+        found = self._objects.get(f"{commit}^{{commit}}")
+        if found is None or found[1] != "commit":
+            return None
+        headers, _, message = found[2].partition(b"\n\n")
+        parents = [line[7:].decode() for line in headers.split(b"\n")
+                   if line.startswith(b"parent ")]
+        return parents, message.decode("utf-8", "replace")
+
+    def _parents_or_none(self, commit: str) -> list[str] | None:
+        found = self._commit(commit)
+        return found[0] if found is not None else None
+
     def parents(self, commit: str) -> list[str]:
-        out: str = self.git.rev_list("--parents", "-n", "1", commit)
-        return out.split()[1:]
+        found = self._commit(commit)
+        if found is None:
+            raise FatalError(f"git has no commit {commit}")
+        return found[0]
 
     def commit_message(self, commit: str) -> str:
-        out: str = self.git.log("-1", "--format=%B", commit)
-        return out
+        found = self._commit(commit)
+        if found is None:
+            raise FatalError(f"git has no commit {commit}")
+        return found[1]
 
     def update_ref(self, ref: str, new: str, old: str | None, reason: str) -> None:
         """Move ``ref`` only if it still points at ``old`` (None: only if it does not exist)."""
-        try:
-            self.git.update_ref("-m", reason, ref, new, old or "0" * 40)
-        except GitCommandError as exc:
+        done = gitproc.run(["update-ref", "-m", reason, ref, new, old or "0" * 40], self.root)
+        if done.returncode != 0:
             raise FatalError(
                 f"{ref} moved while kops-gitsync was working (another pull or push?); "
-                f"nothing was lost, run the command again: {exc.stderr.strip()}"
-            ) from None
+                f"nothing was lost, run the command again: "
+                f"{done.stderr.decode('utf-8', 'replace').strip()}"
+            )
 
     # --- configuration and remotes -----------------------------------------------------
 
     def config_get(self, key: str) -> list[str]:
         """Every value of a git config key (empty when unset)."""
-        try:
-            out: str = self.git.config("--get-all", key)
-        except GitCommandError:
-            return []
-        return [line for line in out.splitlines() if line.strip()]
+        return self._config.get_all(key)
 
     def fetch(self, remote: str, *refspecs: str) -> None:
         self.git.fetch("--quiet", "--no-tags", remote, *refspecs)
@@ -218,57 +249,39 @@ class GitRepo:
         return entries
 
     def read_blob(self, sha: str) -> bytes:
-        data: bytes = self._repo.odb.stream(bytes.fromhex(sha)).read()
-        return data
+        found = self._objects.get(sha)
+        if found is None or found[1] != "blob":
+            raise FatalError(f"git has no blob {sha}")
+        return found[2]
 
     def read_file(self, commit: str | None, path: str) -> bytes | None:
+        """A file of a commit (None if absent); remembered for a commit id, which cannot
+        change, so the sync state read by several steps of one pull is read once."""
         if commit is None:
             return None
-        try:
-            out: bytes = self.git.cat_file(
-                "blob", f"{commit}:{path}", stdout_as_string=False, strip_newline_in_stdout=False
-            )
-            return out
-        except GitCommandError:
-            return None
+        key = (commit, path)
+        if key in self._files:
+            return self._files[key]
+        found = self._objects.get(f"{commit}:{path}")
+        data = found[2] if found is not None and found[1] == "blob" else None
+        if _SHA.match(commit):
+            if len(self._files) >= 8:
+                self._files.clear()
+            self._files[key] = data
+        return data
 
     def write_blobs(self, blobs: list[bytes]) -> list[str]:
-        """Store many blobs with one ``git fast-import`` (one pack, not thousands of files).
-
-        The object ids are computed here (they are defined by the bytes), so no marks file is
-        needed; git writes the pack and an index when the stream ends.
-        """
-        if len(blobs) < 32:
-            return [self.write_blob(data) for data in blobs]
-        shas = []
-        proc = subprocess.Popen(
-            ["git", "fast-import", "--quiet", "--done"], cwd=self.root,
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        assert proc.stdin is not None
-        try:
-            for data in blobs:
-                header = b"blob %d\0" % len(data)
-                shas.append(hashlib.sha1(header + data).hexdigest())
-                proc.stdin.write(b"blob\ndata %d\n" % len(data))
-                proc.stdin.write(data)
-                proc.stdin.write(b"\n")
-            proc.stdin.write(b"done\n")
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        stderr = proc.stderr.read() if proc.stderr else b""
-        if proc.wait() != 0:
-            raise FatalError(f"git fast-import failed: {stderr.decode(errors='replace')}")
-        return shas
+        """Store many blobs: see :class:`BlobWriter`."""
+        with self.blob_writer() as writer:
+            return [writer.add(data) for data in blobs]
 
     def write_blob(self, data: bytes) -> str:
-        """Store a blob in-process: one git process per object costs ~3 ms, this ~0.1 ms."""
-        if self._loose is None:
-            self._loose = LooseObjectDB(str(Path(self._repo.common_dir) / "objects"))
-        info = self._loose.store(IStream(b"blob", len(data), BytesIO(data)))
-        sha: str = info.hexsha.decode() if isinstance(info.hexsha, bytes) else info.hexsha
-        return sha
+        """Store one blob as a loose object, in-process (a git process costs ~3 ms)."""
+        return write_loose(self.common_dir / "objects", data)
+
+    def blob_writer(self) -> BlobWriter:
+        """A writer that stores blobs as they come (see :class:`BlobWriter`)."""
+        return BlobWriter(self.root, self.common_dir / "objects")
 
     def build_tree(self, base_commit: str | None, changes: Mapping[str, str | None]) -> str:
         """A tree: ``base_commit``'s tree with paths set to blobs (sha) or removed (None).
@@ -307,23 +320,24 @@ class GitRepo:
         return self._run(["commit-tree", tree, *args], message.encode(), env).decode().strip()
 
     def _run(self, args: list[str], stdin: bytes, env: Mapping[str, str] | None = None) -> bytes:
-        """git with bytes on stdin (GitPython's istream needs a real file descriptor)."""
-        proc = subprocess.run(
-            ["git", *args], cwd=self.root, input=stdin, capture_output=True,
-            env={**os.environ, **(env or {})}, check=False,
-        )
-        if proc.returncode != 0:
-            raise FatalError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace')}")
-        return proc.stdout
+        """git with bytes on stdin; a failure is a FatalError naming the command."""
+        done = gitproc.run(args, self.root, stdin, env)
+        if done.returncode != 0:
+            raise FatalError(f"git {args[0]} failed: {done.stderr.decode(errors='replace')}")
+        return done.stdout
 
     def tree_of(self, commit: str) -> str:
-        out: str = self.git.rev_parse(f"{commit}^{{tree}}")
-        return out.strip()
+        found = self._objects.get(f"{commit}^{{tree}}")
+        if found is None:
+            raise FatalError(f"git has no commit {commit}")
+        return found[0]
 
     # --- working tree -----------------------------------------------------------------
 
     def dirty_paths(self, paths: Iterable[str]) -> list[str]:
         """Uncommitted changes (staged, unstaged or untracked) below any of ``paths``."""
+        # status refreshes the index's stat data (and writes it when it changed): the
+        # two-tree read-tree of a merge that follows refuses entries it cannot trust.
         out: str = self.git.status("--porcelain", "--untracked-files=all", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]
 
@@ -342,19 +356,17 @@ class GitRepo:
     def merge(self, commit: str, message: str) -> MergeOutcome:
         """Merge ``commit`` into HEAD (fast-forward when possible); on conflict, back out."""
         before = self.head_commit()
-        try:
-            self.git.merge(
-                "--no-verify", "--no-edit", "--allow-unrelated-histories", "-m", message, commit
-            )
-        except GitCommandError as exc:
-            conflicts_out: str = self.git.diff("--name-only", "--diff-filter=U")
-            conflicts = tuple(conflicts_out.split("\n")) if conflicts_out.strip() else ()
+        done = gitproc.run(["merge", "--no-verify", "--no-edit", "--allow-unrelated-histories",
+                            "-m", message, commit], self.root)
+        if done.returncode != 0:
+            conflicts_out = self._out("diff", "--name-only", "--diff-filter=U") or ""
+            conflicts = tuple(conflicts_out.strip().split("\n")) if conflicts_out.strip() else ()
             if (self.git_dir / "MERGE_HEAD").exists():
-                self.git.merge("--abort")
+                self._run(["merge", "--abort"], b"")
             if conflicts:
                 return MergeOutcome(fast_forward=False, conflicts=conflicts)
-            reason = (exc.stderr or exc.stdout or str(exc)).strip()
-            return MergeOutcome(fast_forward=False, refused=reason)
+            reason = (done.stderr or done.stdout).decode("utf-8", "replace").strip()
+            return MergeOutcome(fast_forward=False, refused=reason or "git merge failed")
         after = self.head_commit()
         fast_forward = before is None or (after is not None and self.resolve(f"{after}^2") is None)
         return MergeOutcome(fast_forward=fast_forward)
@@ -387,3 +399,4 @@ class GitRepo:
             status = next((line[:1] for line in rest.splitlines() if line.strip()), "M")
             found.append((commit, date, status, message))
         return found
+

@@ -84,11 +84,12 @@ def advance_head(repo: GitRepo, old: str, new: str, reason: str) -> None:
     (a read-only folder, a full disk), the files it did write are put back from HEAD, so
     the working tree is as it was and the next run can simply try again.
     """
-    changed = repo._run(["diff-tree", "-r", "-z", "--name-only", old, new], b"")
-    paths = [p.decode("utf-8", "surrogateescape") for p in changed.split(b"\0") if p]
     try:
         repo._run(["read-tree", "-m", "-u", old, new], b"")
     except FatalError as exc:
+        # Which paths to put back is only needed on failure: the trees have not changed.
+        changed = repo._run(["diff-tree", "-r", "-z", "--name-only", old, new], b"")
+        paths = [p.decode("utf-8", "surrogateescape") for p in changed.split(b"\0") if p]
         _restore(repo, old, paths)
         raise FatalError(
             f"could not update the working tree ({str(exc).strip()}); the branch and the files "

@@ -67,7 +67,8 @@ def bound_url(repo: GitRepo, store_name: str) -> str | None:
     data = repo.read_file(tip, state_path(store_name)) if tip else None
     if data is None:
         return None
-    return SyncState.from_bytes(data, f"{OBSERVED_PREFIX}{store_name}:{state_path(store_name)}").url
+    where = f"{OBSERVED_PREFIX}{store_name}:{state_path(store_name)}"
+    return SyncState.parse_cached(data, where).url
 
 
 def resolve_url(

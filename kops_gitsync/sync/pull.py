@@ -3,11 +3,14 @@
 1. list the store (the one unavoidable cost), classify every key (sync/policy.py);
 2. compare listing versions with the sync state of the observed ref: only new or changed
    versions are read, concurrently; a no-op pull reads no body and makes no commit;
-3. write blobs and a new observed commit with plumbing (the working tree is not touched);
+3. write blobs as they arrive (one ``git fast-import`` stream for many, so memory stays flat
+   in the store size: a body is dropped once written) and a new observed commit with
+   plumbing (the working tree is not touched);
 4. merge the observed ref into the current branch like ``git pull`` would.
 
 All-or-nothing: any failure before step 3's ``update-ref`` leaves the repository exactly as
-it was (stray blobs are unreachable and collected by git gc).
+it was (stray blobs are unreachable and collected by git gc). A no-op pull writes nothing
+at all: no blob, no commit, and the sync state is not even serialised again.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def load_state(ctx: SyncContext, commit: str | None) -> SyncState:
     data = ctx.repo.read_file(commit, ctx.state_file)
     if data is None:
         return SyncState(url=ctx.url)
-    return SyncState.from_bytes(data, f"{commit}:{ctx.state_file}")
+    return SyncState.parse_cached(data, f"{commit}:{ctx.state_file}")
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,16 @@ class Fetched:
     secret_rule: str | None  # the scanner rule that matched (secretscan), None: clean
 
 
+Consume = Callable[[str, Fetched | None], None]
+
+
 def _read_all(
     store: Store, keys: list[str], progress: bool, scan_content: Callable[[str], bool],
-    max_bytes: int,
-) -> dict[str, Fetched | None]:
-    """Read ``keys`` concurrently; a key deleted since the listing maps to None.
+    max_bytes: int, consume: Consume,
+) -> None:
+    """Read ``keys`` concurrently and hand each to ``consume`` in order (None: deleted
+    since the listing). At most a window of bodies is alive at once: ``consume`` writes a
+    body to git and drops it, so a pull's memory does not grow with the store.
 
     Hashing and the secret scan run in the reader threads, so on a network store they
     overlap with other reads in flight instead of waiting for the last one.
@@ -83,9 +91,8 @@ def _read_all(
         rule = f"{found[0].name}, line {found[0].line}" if found else None
         return key, Fetched(blob, hashlib.sha256(blob.data).hexdigest(), rule)
 
-    results: dict[str, Fetched | None] = {}
     if not keys:
-        return results
+        return
     from tqdm import tqdm
 
     show = progress and sys.stderr.isatty() and len(keys) > 20
@@ -93,14 +100,14 @@ def _read_all(
     try:
         with tqdm(total=len(keys), disable=not show, unit="obj", desc="reading") as bar:
             for key, blob in _windowed_map(pool, read_one, keys, 4 * READ_WORKERS):
-                results[key] = blob
+                consume(key, blob)
+                del blob
                 bar.update()
     except BaseException:
         # Ctrl-C or a failed read: do not wait for reads still hanging on the network.
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
-    return results
 
 
 def _windowed_map(
@@ -132,19 +139,25 @@ def _withhold_large(
 
 def _read_all_capped(
     ctx: SyncContext, keys: list[str], progress: bool, scan_content: Callable[[str], bool],
-    state: SyncState, previous: SyncState, result: PullResult,
-) -> dict[str, Fetched | None]:
+    state: SyncState, previous: SyncState, result: PullResult, consume: Consume,
+) -> None:
     """Read ``keys``; one the listing undersold and the read found over the cap is withheld."""
     limit = ctx.config.max_object_size
+    done: set[str] = set()
+
+    def tracked(key: str, got: Fetched | None) -> None:
+        consume(key, got)
+        done.add(key)
+
     try:
-        return _read_all(ctx.store, keys, progress, scan_content, limit)
+        _read_all(ctx.store, keys, progress, scan_content, limit, tracked)
     except ObjectTooLarge as exc:
         if exc.key is None or exc.key not in keys:
             raise
         version = next((o.version for o in ctx.store.list(exc.key) if o.key == exc.key), "")
         _withhold_large(state, previous, result, exc.key, version, f"over {limit} bytes")
-        rest = [k for k in keys if k != exc.key]
-        return _read_all_capped(ctx, rest, progress, scan_content, state, previous, result)
+        rest = [k for k in keys if k != exc.key and k not in done]
+        _read_all_capped(ctx, rest, progress, scan_content, state, previous, result, consume)
 
 
 def _check_keys(keys: Iterable[str]) -> None:
@@ -260,17 +273,14 @@ def pull(
         secret_ok = ctx.config.secrets == "include" and classify(key) in (Kind.SECRET, Kind.BACKUP)
         return not secret_ok
 
-    fetched = _read_all_capped(ctx, to_read, progress, scan_content, state, previous, result)
-    result.objects_read = len(to_read)
-    _confirm_vanished(ctx, [k for k, got in fetched.items() if got is None])
-
     changes: dict[str, str | None] = {}
-    new_content: dict[str, bytes] = {}
+    vanished: list[str] = []
     prefix = ctx.mirror_path + "/"
-    for key in sorted(fetched):
-        got = fetched[key]
+
+    def consume(key: str, got: Fetched | None) -> None:
         if got is None:
-            continue  # gone since the listing: handled as a deletion below
+            vanished.append(key)  # gone since the listing: handled as a deletion below
+            return
         blob, digest = got.blob, got.sha256
         if got.secret_rule is not None:
             state.withheld[key] = blob.version
@@ -279,14 +289,21 @@ def pull(
                 # Keep the last clean version rather than record a deletion that never
                 # happened (and leave the InstanceGroups without their Cluster).
                 state.objects[key] = previous.objects[key]
-            continue
+            return
         state.objects[key] = Recorded(blob.version, len(blob.data), digest)
         before = previous.objects.get(key)
         if before is not None and before.sha256 == digest:
-            continue  # a new version with the same bytes (GCS rewrite, touch): no content change
-        new_content[prefix + key] = blob.data
+            return  # a new version with the same bytes (GCS rewrite, touch): no content change
+        changes[prefix + key] = writer.add(blob.data)
         (result.modified if before is not None else result.added).append(key)
-    changes.update(zip(new_content, repo.write_blobs(list(new_content.values())), strict=True))
+
+    with repo.blob_writer() as writer:
+        _read_all_capped(ctx, sorted(to_read), progress, scan_content, state, previous, result,
+                         consume)
+    result.objects_read = len(to_read)
+    _confirm_vanished(ctx, vanished)
+    for found in (result.added, result.modified, result.withheld_by_content):
+        found.sort()
     for key in sorted(previous.objects):
         if key not in state.objects:
             changes[prefix + key] = None
@@ -296,9 +313,8 @@ def pull(
     sealed = encrypted_copies(ctx, listing, tip)
     changes.update(sealed.changes)
 
-    state_bytes = state.to_bytes()
-    old_state_bytes = repo.read_file(tip, ctx.state_file)
-    if changes or state_bytes != old_state_bytes:
+    if tip is None or changes or state != previous:
+        state_bytes = state.to_bytes()
         withheld = policy.withheld_counts(o.key for o in listing)
         note = ""
         if result.withheld_too_large:

@@ -1,5 +1,5 @@
 """``s3://`` and the S3-flavoured schemes kops knows (``do://``, ``scw://``, ``linode://``,
-``hos://``), on boto3.
+``hos://``), on botocore (the SDK under boto3).
 
 Settings are read the way kops reads them (``util/pkg/vfs/s3context.go``), so a user's
 existing environment just works:
@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.session
@@ -96,6 +95,18 @@ def _configured_capabilities(settings: S3Settings) -> Capabilities | None:
     return None
 
 
+_LOADER: list[Any] = []  # the first session's data loader, shared by every later one
+
+
+def _shared_loader(core: botocore.session.Session) -> Any:
+    """One botocore data loader per process: it caches the JSON it parsed (the S3 model, the
+    endpoint rules and endpoints.json, ~60 ms), so a daemon with several s3:// stores, or
+    reloading its configuration, parses them once instead of once per store."""
+    if not _LOADER:
+        _LOADER.append(core.get_component("data_loader"))
+    return _LOADER[0]
+
+
 class S3Store:
     """One bucket (and optional prefix) of an S3-compatible service."""
 
@@ -115,17 +126,21 @@ class S3Store:
         self._sse: str | bool | None = False  # False: not asked yet
         self._capabilities = _configured_capabilities(settings)
         core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader(core))
         # Listings carry a LastModified per object that kops-gitsync never uses; botocore's
         # default parser (dateutil) made up half the client CPU of a listing.
         core.get_component("response_parser_factory").set_parser_defaults(
             timestamp_parser=parse_timestamp)
+        # botocore directly, not boto3: boto3's import pulls in s3transfer (~0.2 s of every
+        # process's start-up) for transfer helpers this backend never uses.
         try:
-            self._session = boto3.session.Session(
-                botocore_session=core, aws_access_key_id=settings.access_key,
-                aws_secret_access_key=settings.secret_key,
-                aws_session_token=settings.session_token, profile_name=settings.profile,
-            )
-            credentials = self._session.get_credentials()
+            if settings.profile:
+                core.set_config_variable("profile", settings.profile)
+            if settings.access_key or settings.secret_key or settings.session_token:
+                core.set_credentials(settings.access_key, settings.secret_key,
+                                     settings.session_token)
+            self._session = core
+            credentials = core.get_credentials()
         except botocore.exceptions.BotoCoreError as exc:  # unknown profile, broken config
             raise FatalError(f"AWS settings for {url} are not usable: {exc}") from exc
         if credentials is None:
@@ -159,7 +174,8 @@ class S3Store:
             request_checksum_calculation="when_required" if custom else "when_supported",
             response_checksum_validation="when_required" if custom else "when_supported",
         )
-        client = self._session.client("s3", endpoint_url=self.settings.endpoint, config=config)
+        client = self._session.create_client(
+            "s3", endpoint_url=self.settings.endpoint, config=config)
         client.meta.events.register("before-send.s3.*", self._count_request)
         return client
 
@@ -229,7 +245,7 @@ class S3Store:
         known, flags = self.cache.get("conditional")
         if known and isinstance(flags, list) and len(flags) == 3:
             create, replace, delete = flags
-            return Capabilities(create, replace, delete, write_metadata=True)
+            return Capabilities(create, replace, delete, write_metadata=True, versions=True)
         probed = self._probe_conditionals()
         self.cache.put("conditional", [probed.conditional_create, probed.conditional_replace,
                                        probed.conditional_delete])
