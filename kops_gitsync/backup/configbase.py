@@ -61,6 +61,11 @@ def _load(data: bytes, where: str) -> Any:
         return yaml.safe_load(data)
     except yaml.YAMLError as exc:
         raise FatalError(f"{where}: not YAML ({str(exc).splitlines()[0]})") from None
+    except (RecursionError, MemoryError, OverflowError, ValueError, UnicodeDecodeError):
+        # "[[[[..." nested past the parser's stack, and other hostile bytes: a store object
+        # must give a message naming it, never a traceback (tests/attack/test_fuzz_cli.py).
+        raise FatalError(f"{where}: not YAML kops could read (nested too deep or "
+                         "malformed)") from None
 
 
 def config_base_of(data: bytes, where: str) -> str | None:
