@@ -175,10 +175,10 @@ def test_enumerations_kops_checks(path: tuple[str, ...], value: str,
 
 def test_ig_enumerations() -> None:
     docs = cluster_docs()
-    docs["instancegroup/nodes"]["spec"]["tenancy"] = "shared"
+    docs["instancegroup/nodes"]["spec"]["tenancy"] = "sharing"
     (finding,) = by_rule(docs, "enum-value")
     assert finding.path.endswith("instancegroup/nodes") and finding.severity == "error"
-    assert finding.message.startswith("spec.tenancy: Unsupported value: 'shared'")
+    assert finding.message.startswith("spec.tenancy: Unsupported value: 'sharing'")
 
 
 def test_unknown_networking_key_chooses_nothing() -> None:
