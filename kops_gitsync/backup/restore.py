@@ -243,9 +243,9 @@ def restore(ctx: SyncContext, rev: str, *, cluster: str | None = None,
                              f"{len(plan.missing)} objects cannot be restored from git (listed "
                              "above); pass --partial to restore the rest")
         _write(ctx, plan, lock)
-        problems = verify_copy(
-            plan.content, ctx.store, f"{cluster}/" if cluster else "",
-            ignore=lambda k: classify(k) is Kind.TOOL)
+        problems = list(verify_copy(
+            plan.content, ctx.store, [f"{cluster}/" if cluster else ""],
+            ignore=lambda k: classify(k) is Kind.TOOL).values())
     finally:
         lock.release()
     if problems:
