@@ -244,10 +244,16 @@ class S3Store:
             args["ContinuationToken"] = token
 
     def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
-        name = self._object_key(key)
+        return self._get_object(key, max_bytes, None)
+
+    def _get_object(self, key: str, max_bytes: int | None, version_id: str | None) -> Blob:
+        """GetObject, of the current object or (``version_id``) of a kept version."""
+        args = {"Bucket": self.settings.bucket, "Key": self._object_key(key)}
+        if version_id is not None:
+            args["VersionId"] = version_id
 
         def get() -> Blob:
-            answer = self._client.get_object(Bucket=self.settings.bucket, Key=name)
+            answer = self._client.get_object(**args)
             body = answer["Body"]
             try:
                 data = read_capped(body.read, key, max_bytes, answer.get("ContentLength"))
@@ -340,9 +346,7 @@ class S3Store:
         return list_versions(self, prefix)
 
     def read_version(self, key: str, version_id: str, *, max_bytes: int | None = None) -> Blob:
-        from kops_gitsync.vfs.s3_versions import read_version
-
-        return read_version(self, key, version_id, max_bytes=max_bytes)
+        return self._get_object(key, max_bytes, version_id)
 
     def close(self) -> None:
         self._client.close()
