@@ -22,9 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from kops_gitsync.errors import FatalError
+from kops_gitsync.yamlplain import YamlProblem, load_plain
 
 _LINE = re.compile(
     rb"^(?P<head>[ \t]+configBase:[ \t]*)(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s#'\"][^\n#]*?)"
@@ -57,15 +56,12 @@ def expected_config_base(store_url: str, cluster: str) -> str:
 
 
 def _load(data: bytes, where: str) -> Any:
+    """Decoded as the semantic diff decodes (yamlplain.py): an alias bomb is refused, not
+    walked by ``references``."""
     try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise FatalError(f"{where}: not YAML ({str(exc).splitlines()[0]})") from None
-    except (RecursionError, MemoryError, OverflowError, ValueError, UnicodeDecodeError):
-        # "[[[[..." nested past the parser's stack, and other hostile bytes: a store object
-        # must give a message naming it, never a traceback (tests/attack/test_fuzz_cli.py).
-        raise FatalError(f"{where}: not YAML kops could read (nested too deep or "
-                         "malformed)") from None
+        return load_plain(data)
+    except YamlProblem as exc:
+        raise FatalError(f"{where}: {exc}") from None
 
 
 def config_base_of(data: bytes, where: str) -> str | None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kops_gitsync.errors import FatalError, ObjectTooLarge
+from kops_gitsync.fingerprint import fingerprint
 from kops_gitsync.sync.policy import encryptable
 from kops_gitsync.sync.syncstate import STATE_DIR, Recorded
 from kops_gitsync.vfs.base import Blob, ObjectInfo
@@ -56,11 +57,6 @@ def copy_path(store: str, key: str) -> str:
 
 def index_path(store: str) -> str:
     return f"{ENCRYPTED_DIR}/{store}.json"
-
-
-def fingerprint(sha256: str) -> str:
-    """How messages and plans show a secret's content: a digest prefix, never a value."""
-    return f"sha256:{sha256[:12]}"
 
 
 def encrypts(ctx: SyncContext, key: str) -> bool:

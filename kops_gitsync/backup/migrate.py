@@ -13,7 +13,7 @@ The kops docs' "Moving state between S3 buckets" is `aws s3 sync` plus a hand ed
   migrate wrote it (the manifest ``.kops-gitsync.migrate.json`` at the target root records
   what migrate wrote, by SHA-256), which is what makes an interrupted or outdated run
   resumable: run it again;
-* both sides are listed and hashed at the end (backup/verify_migration.py);
+* both sides are listed and hashed at the end (backup/verify.py, as restore does);
 * the source is never written, locked or deleted.
 
 Without ``yes`` it is a plan: what would be created, what is already there, what conflicts.
@@ -35,7 +35,7 @@ from kops_gitsync.backup.configbase import (
     rewrite_config_base,
     trim,
 )
-from kops_gitsync.backup.verify_migration import Expected, hash_objects, verify_migration
+from kops_gitsync.backup.verify import hash_objects, source_changes, verify_copy
 from kops_gitsync.errors import FatalError, ObjectExists, PreconditionFailed
 from kops_gitsync.sync.policy import Kind, classify
 from kops_gitsync.vfs.base import Blob, Store
@@ -280,22 +280,23 @@ def _write_manifest(plan: MigrationPlan, target: Store) -> None:
 
 def verify(plan: MigrationPlan, source: Store, target: Store) -> str:
     """One line when source and target agree; FatalError naming what differs."""
-    expected = {c.key: Expected(c.source_version, hashlib.sha256(c.data).hexdigest())
-                for c in plan.copies}
-    result = verify_migration(source, target, expected, plan.prefixes)
-    if result.target_wrong:
+    versions = {c.key: c.source_version for c in plan.copies}
+    changed_keys = source_changes(source, versions, plan.prefixes)
+    wrong = sorted(verify_copy({c.key: hashlib.sha256(c.data).hexdigest() for c in plan.copies},
+                               target, plan.prefixes))
+    if wrong:
         raise FatalError(
             f"verification failed: {plan.target_url} does not hold what was copied at "
-            f"{', '.join(printable(k) for k in result.target_wrong[:10])}; run migrate again")
-    if result.source_changed:
-        changed = ", ".join(printable(k) for k in result.source_changed[:10])
+            f"{', '.join(printable(k) for k in wrong[:10])}; run migrate again")
+    if changed_keys:
+        changed = ", ".join(printable(k) for k in changed_keys[:10])
         raise FatalError(
             f"the source changed during the migration ({changed}): the target holds the "
             "versions read before. "
             "Run migrate again (when kops is not writing) to bring the new versions over")
     rewritten = sum(1 for c in plan.copies if hashlib.sha256(c.data).hexdigest()
                     != c.source_sha256)
-    return (f"verified {result.checked} object(s) on both sides: the source is unchanged "
+    return (f"verified {len(versions)} object(s) on both sides: the source is unchanged "
             "(listing) and the target holds the same bytes (SHA-256; "
             f"{rewritten} with configBase rewritten)")
 

@@ -26,9 +26,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from kops_gitsync.backup.crypt import copies_at, copy_path, fingerprint, read_index
+from kops_gitsync.backup.crypt import copies_at, copy_path, read_index
 from kops_gitsync.backup.verify import summarize, verify_copy
 from kops_gitsync.errors import FatalError, ObjectExists, PreconditionFailed
+from kops_gitsync.fingerprint import fingerprint
 from kops_gitsync.sync.context import SyncContext
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import Kind, classify, cluster_of, encryptable
@@ -243,9 +244,9 @@ def restore(ctx: SyncContext, rev: str, *, cluster: str | None = None,
                              f"{len(plan.missing)} objects cannot be restored from git (listed "
                              "above); pass --partial to restore the rest")
         _write(ctx, plan, lock)
-        problems = verify_copy(
-            plan.content, ctx.store, f"{cluster}/" if cluster else "",
-            ignore=lambda k: classify(k) is Kind.TOOL)
+        problems = list(verify_copy(
+            plan.content, ctx.store, [f"{cluster}/" if cluster else ""],
+            ignore=lambda k: classify(k) is Kind.TOOL).values())
     finally:
         lock.release()
     if problems:

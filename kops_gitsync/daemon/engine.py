@@ -29,12 +29,13 @@ from pathlib import Path
 from types import FrameType
 
 from kops_gitsync.daemon import logs
-from kops_gitsync.daemon.lease import Lease, LeaseKeeper
+from kops_gitsync.daemon.carryover import carry_over
+from kops_gitsync.daemon.lease import LeaseKeeper
 from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.remote import RemoteSync
-from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, journal_lock_id
-from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
+from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind
+from kops_gitsync.daemon.scheduler import due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
 from kops_gitsync.daemon.watchers import BRANCH_MOVED, Watchers
 from kops_gitsync.errors import FatalError
@@ -83,34 +84,8 @@ class Daemon:
 
     def _install(self, contexts: list[SyncContext]) -> None:
         """Make ``contexts`` the running set, keeping leases and history of unchanged stores."""
-        old = self.runners
         self._stop_helpers()
-        now = time.monotonic()
-        runners: dict[str, StoreRunner] = {}
-        for ctx in contexts:
-            previous = old.pop(ctx.name, None)
-            if previous is not None and previous.ctx.url != ctx.url:
-                _retire(previous)  # same name, another store: nothing carries over
-                previous = None
-            lease = previous.lease if previous is not None else None
-            if ctx.config.auto_push and lease is None:
-                lease = Lease(ctx.name, ctx.store, self.options.lease_ttl,
-                              adopt_id=journal_lock_id(ctx))
-            elif not ctx.config.auto_push and lease is not None:
-                lease.release()
-                lease = None
-            if lease is not None:
-                lease.lock.store = ctx.store  # renew through the newly opened store
-            runner = StoreRunner(ctx, StoreSchedule(ctx.name, ctx.config.interval), lease)
-            if previous is not None:
-                runner.state = previous.state
-                runner.state.auto_push = ctx.config.auto_push
-                runner.checked = previous.checked
-                previous.ctx.close()
-            runner.schedule.start(now)
-            runners[ctx.name] = runner
-        for gone in old.values():  # stores removed from the config
-            _retire(gone)
+        runners = carry_over(self.runners, contexts, self.options.lease_ttl, time.monotonic())
         self.runners = runners
         self.repo = contexts[0].repo if contexts else None
         self.state.stores = {name: r.state for name, r in runners.items()}
@@ -412,9 +387,3 @@ class Daemon:
         signal.set_wakeup_fd(-1)
         logs.event(action="stop", result="ok")
 
-
-def _retire(runner: StoreRunner) -> None:
-    """A store the new configuration no longer runs: give its lease back, close it."""
-    if runner.lease is not None:
-        runner.lease.release()
-    runner.ctx.close()

@@ -21,6 +21,7 @@ from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
 from kops_gitsync.gitrepo.gitconfig import GitConfig
+from kops_gitsync.gitrepo.logquery import LogQueries
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -48,7 +49,7 @@ class MergeOutcome:
         return not self.conflicts and self.refused is None
 
 
-class GitRepo:
+class GitRepo(LogQueries):
     def __init__(self, root: Path, git_dir: Path, common_dir: Path) -> None:
         self.root = root
         self.git_dir = git_dir
@@ -144,40 +145,6 @@ class GitRepo:
         """The best common ancestor of two commits; None for unrelated histories."""
         out = self._out("merge-base", a, b)
         return out.split()[0] if out and out.strip() else None
-
-    def changed_paths(self, old: str, new: str, prefix: str) -> dict[str, str | None]:
-        """Files below ``prefix`` that differ between two commits: path -> new blob or None."""
-        out: bytes = self.git.diff_tree(
-            "-r", "-z", "--no-renames", old, new, "--", prefix, stdout_as_string=False
-        )
-        fields = out.split(b"\0")
-        changes: dict[str, str | None] = {}
-        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-            if not meta.startswith(b":"):
-                continue
-            _old_mode, _new_mode, _old_sha, new_sha, status = meta[1:].decode().split()
-            changes[path.decode("utf-8", "surrogateescape")] = None if status == "D" else new_sha
-        return changes
-
-    def log_grep(self, revs: list[str], patterns: list[str]) -> str | None:
-        """The first commit in topological order from ``revs`` whose message matches all
-        ``patterns`` (extended regexes); children come before parents, so it is the newest."""
-        out: str = self.git.log(
-            "--topo-order", "-1", "--format=%H", "--all-match", "-E",
-            *[f"--grep={p}" for p in patterns], *revs, "--",
-        )
-        return out.strip() or None
-
-    def first_parent_grep(self, tip: str, exclude: str | None, pattern: str) -> list[str]:
-        """First-parent commits from ``tip`` (not reachable from ``exclude``) whose message
-        matches ``pattern`` (extended regex), newest first."""
-        revs = [tip] + ([f"^{exclude}"] if exclude else [])
-        out: str = self.git.rev_list("--first-parent", "-E", f"--grep={pattern}", *revs, "--")
-        return out.split()
-
-    def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
-        out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
-        return out.split()
 
     def _commit(self, commit: str) -> tuple[list[str], str] | None:
         """Parents and message of a commit object, read through cat-file."""
@@ -370,33 +337,3 @@ class GitRepo:
         after = self.head_commit()
         fast_forward = before is None or (after is not None and self.resolve(f"{after}^2") is None)
         return MergeOutcome(fast_forward=fast_forward)
-
-    # --- review --------------------------------------------------------------------------
-
-    def commits_between(self, tip: str, exclude: Iterable[str]) -> list[str]:
-        """Commits reachable from ``tip`` but from none of ``exclude`` (``rev-list --not``).
-
-        What push must vouch for itself: everything the reviewed branch does not contain.
-        """
-        out: str = self.git.rev_list(tip, "--not", *exclude, "--")
-        return out.split()
-
-    # --- history of one path ---------------------------------------------------------------
-
-    def path_history(self, tip: str, path: str, limit: int) -> list[tuple[str, str, str, str]]:
-        """``(commit, committer date ISO 8601, status A/M/D, message)`` of the commits on
-        ``tip``'s first-parent chain that changed ``path``, newest first, at most ``limit``.
-
-        The path is literal (a store key may hold ``*`` or ``?``), renames are not followed:
-        a store has no renames, only a delete and a create."""
-        out: str = self.git.log(
-            "--first-parent", f"--max-count={limit}", "--no-renames", "--name-status",
-            "--format=%x1e%H%x1f%cI%x1f%B%x1f", tip, "--", f":(literal){path}",
-        )
-        found = []
-        for record in out.split("\x1e")[1:]:
-            commit, date, message, rest = record.split("\x1f", 3)
-            status = next((line[:1] for line in rest.splitlines() if line.strip()), "M")
-            found.append((commit, date, status, message))
-        return found
-

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from kops_gitsync.yamlplain import TOO_LARGE, YamlProblem, load_plain
 
 Segment = str | int | dict[str, str]
 
@@ -192,64 +193,13 @@ def segments_from_json(raw: Sequence[Any]) -> tuple[Segment, ...]:
     return tuple(out)
 
 
-_LOADER: Any = None
-# Nodes in one decoded document after aliases are expanded: a real Cluster spec has a few
-# hundred; a "billion laughs" document must not make the diff walk forever.
-MAX_NODES = 200_000
-
-
-def _loader() -> Any:
-    """A safe loader that keeps timestamps and binary scalars as the strings kops sees."""
-    global _LOADER
-    if _LOADER is None:
-        import yaml
-
-        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        loader: Any = type("ReviewLoader", (base,), {})
-        for tag in ("timestamp", "binary"):
-            loader.add_constructor(
-                f"tag:yaml.org,2002:{tag}", lambda ld, node: ld.construct_scalar(node)
-            )
-        _LOADER = loader
-    return _LOADER
-
-
-def _plain(value: Any, budget: list[int]) -> Any:
-    """A JSON-shaped copy: string keys (as sigs.k8s.io/yaml makes them), no shared nodes."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise OverflowError
-    if isinstance(value, dict):
-        return {_key_text(k): _plain(v, budget) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v, budget) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON (and so kops) has no NaN or infinity
-    return value
-
-
-def _key_text(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if key is None or isinstance(key, bool):
-        return json.dumps(key)
-    return str(key)
-
-
 def decode(data: bytes) -> tuple[Any, str | None]:
     """(document, None), or (None, why not) for bytes that are not one YAML mapping."""
-    import yaml
-
     try:
-        doc = yaml.load(data.decode("utf-8"), Loader=_loader())  # a SafeLoader subclass
-        doc = _plain(doc, [MAX_NODES])
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, f"not valid YAML (line {mark.line + 1})" if mark else "not valid YAML"
-    except (RecursionError, OverflowError):
-        return None, "YAML too large or nested too deeply to compare"
+        doc = load_plain(data)
+    except YamlProblem as exc:
+        why = str(exc)
+        return None, f"{why} to compare" if why == TOO_LARGE else why
     if not isinstance(doc, dict):
         return None, "not a YAML mapping"
     return doc, None

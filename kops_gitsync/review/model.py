@@ -15,22 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kops_gitsync.fingerprint import fingerprint_of
 from kops_gitsync.review.fielddiff import MISSING, FieldChange, decode, diff_docs
 from kops_gitsync.review.risk import Risk, cluster_risks, instancegroup_risks
 from kops_gitsync.sync.policy import Kind, classify, cluster_of
 
-FINGERPRINT_HEX = 12
 # Field names whose string values are credentials whatever they look like.
 _SECRET_NAME = re.compile(
     r"(?i)(passw|secret|token|credential|private.?key|api.?key|access.?key|auth.?key)"
 )
 _SUMMARY_FIELDS = ("role", "machineType", "image", "minSize", "maxSize", "subnets",
                    "kubernetesVersion", "cloudProvider")
-
-
-def fingerprint(data: bytes | str) -> str:
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-    return "sha256:" + hashlib.sha256(raw).hexdigest()[:FINGERPRINT_HEX]
 
 
 @dataclass(frozen=True)
@@ -99,10 +94,10 @@ def _looks_secret(name: str, value: str) -> bool:
 def redact(value: Any, name: str) -> tuple[Any, bool]:
     """``value`` with every secret-looking string replaced by its fingerprint."""
     if isinstance(value, str):
-        return (fingerprint(value), True) if _looks_secret(name, value) else (value, False)
+        return (fingerprint_of(value), True) if _looks_secret(name, value) else (value, False)
     if isinstance(value, int | float) and not isinstance(value, bool) and _SECRET_NAME.search(
             name):  # `password: 12345678` is a number to YAML and a secret all the same
-        return fingerprint(str(value)), True
+        return fingerprint_of(str(value)), True
     if isinstance(value, dict):
         pairs = {k: redact(v, k) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(r for _, r in pairs.values())

@@ -14,8 +14,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from kops_gitsync.fingerprint import fingerprint
 from kops_gitsync.review.fielddiff import MISSING, FieldChange
-from kops_gitsync.review.model import FINGERPRINT_HEX, ObjectChange, StoreReview
+from kops_gitsync.review.model import ObjectChange, StoreReview
 
 SCHEMA_VERSION = 1
 MARKER = "<!-- kops-gitsync-plan -->"  # lets CI find and replace its earlier comment
@@ -26,7 +27,7 @@ _MARKS = {"create": "+", "update": "~", "delete": "-"}
 
 
 def _fp(sha256: str | None) -> str | None:
-    return f"sha256:{sha256[:FINGERPRINT_HEX]}" if sha256 else None
+    return fingerprint(sha256) if sha256 else None
 
 
 def _safe(text: str) -> str:

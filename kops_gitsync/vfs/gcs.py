@@ -229,10 +229,15 @@ class GCSStore:
                 return
 
     def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        return self._download(key, max_bytes, None)
+
+    def _download(self, key: str, max_bytes: int | None, generation: str | None) -> Blob:
+        """The current object, or (``generation``) a kept generation, streamed and capped."""
         name = self._name(key)
 
         def get() -> Blob:
-            blob = self._bucket.blob(name)
+            blob = (self._bucket.blob(name) if generation is None
+                    else self._bucket.blob(name, generation=int(generation)))
             url = blob._get_download_url(self._client)
             with self._client._http.get(url, stream=True, timeout=self.timeouts.pair) as answer:
                 if answer.status_code != 200:
@@ -242,7 +247,8 @@ class GCSStore:
                 data = read_capped(lambda _n: next(chunks, b""), key, max_bytes,
                                    int(declared) if declared and declared.isdigit() else None)
                 _check_md5(answer, data, key)
-                return Blob(data, answer.headers.get("x-goog-generation", ""))
+                return Blob(data, generation if generation is not None
+                            else answer.headers.get("x-goog-generation", ""))
 
         return self._call(get, key)
 
@@ -316,9 +322,7 @@ class GCSStore:
         return list_versions(self, prefix)
 
     def read_version(self, key: str, version_id: str, *, max_bytes: int | None = None) -> Blob:
-        from kops_gitsync.vfs.gcs_versions import read_version
-
-        return read_version(self, key, version_id, max_bytes=max_bytes)
+        return self._download(key, max_bytes, version_id)
 
     def close(self) -> None:
         self._client.close()

@@ -1,4 +1,5 @@
-"""Reading a GCS bucket's kept generations (``objects.list?versions=true``).
+"""Listing a GCS bucket's kept generations (``objects.list?versions=true``); reading one is
+the same download as a read, of that generation (``GCSStore._download``).
 
 Kept apart from ``vfs/gcs.py`` because only ``pull --history`` needs it. The listing is one
 JSON API request per page through the client's authorised session, asking only for the
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import google.api_core.exceptions as gexc
 
 from kops_gitsync.errors import FatalError
-from kops_gitsync.vfs.base import Blob, ObjectVersion, read_capped
+from kops_gitsync.vfs.base import ObjectVersion
 
 if TYPE_CHECKING:
     from kops_gitsync.vfs.gcs import GCSStore
@@ -80,25 +81,3 @@ def list_versions(store: GCSStore, prefix: str = "") -> Iterator[ObjectVersion]:
             yield ObjectVersion(key, generation, generation, _time(item["timeCreated"]),
                                 int(item.get("size") or 0))
 
-
-def read_version(
-    store: GCSStore, key: str, version_id: str, *, max_bytes: int | None = None
-) -> Blob:
-    from kops_gitsync.vfs.gcs import _check_md5
-
-    name = store._name(key)
-
-    def get() -> Blob:
-        blob = store._bucket.blob(name, generation=int(version_id))
-        url = blob._get_download_url(store._client)
-        with store._client._http.get(url, stream=True, timeout=store.timeouts.pair) as answer:
-            if answer.status_code != 200:
-                raise gexc.from_http_response(answer)  # type: ignore[no-untyped-call]
-            declared = answer.headers.get("Content-Length")
-            chunks = answer.iter_content(chunk_size=None)
-            data = read_capped(lambda _n: next(chunks, b""), key, max_bytes,
-                               int(declared) if declared and declared.isdigit() else None)
-            _check_md5(answer, data, key)
-            return Blob(data, version_id)
-
-    return store._call(get, key)

@@ -19,15 +19,14 @@ push may add).
 The version token is the ETag without quotes; listing and read report the same one.
 Preconditions are sent as ``If-None-Match: *`` and ``If-Match``. AWS enforces both; for a
 custom endpoint, ``KOPS_GITSYNC_S3_CONDITIONAL`` says whether the server does (``on``/``off``)
-or asks a one-off probe (``auto``, the default). Whatever the server cannot enforce is still
-checked client-side (HEAD, compare, write) and the capability flags admit it, so push falls
-back to the store lock instead of trusting a guarantee that is not there.
+or asks a one-off probe (``auto``, the default; vfs/s3_probe.py). Whatever the server cannot
+enforce is still checked client-side (HEAD, compare, write) and the capability flags admit
+it, so push falls back to the store lock instead of trusting a guarantee that is not there.
 """
 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -38,12 +37,9 @@ import botocore.utils
 
 from kops_gitsync.errors import (
     FatalError,
-    FatalStoreError,
     ObjectExists,
     ObjectTooLarge,
     PreconditionFailed,
-    RetryableStoreError,
-    StoreError,
 )
 from kops_gitsync.vfs import pacer
 from kops_gitsync.vfs.base import (
@@ -60,7 +56,8 @@ from kops_gitsync.vfs.base import (
 )
 from kops_gitsync.vfs.capcache import CapabilityCache
 from kops_gitsync.vfs.keys import check_key, printable
-from kops_gitsync.vfs.s3_errors import UNSUPPORTED, error_code, parse_timestamp, translate
+from kops_gitsync.vfs.s3_errors import parse_timestamp, translate
+from kops_gitsync.vfs.s3_probe import cached_encryption, cached_probe, configured_capabilities
 from kops_gitsync.vfs.s3_settings import (
     CONDITIONAL_MODES,
     CONDITIONAL_VAR,
@@ -84,15 +81,6 @@ _REQUEST_KINDS = {
     "HeadBucket": "HEAD", "PutObject": "PUT", "DeleteObject": "DELETE", "DeleteObjects": "DELETE",
     "ListObjectVersions": "LIST",
 }
-
-
-def _configured_capabilities(settings: S3Settings) -> Capabilities | None:
-    """What the settings alone say the server enforces; None: probe it when first needed."""
-    if settings.conditional == "off":
-        return Capabilities(False, False, False, write_metadata=True, versions=True)
-    if settings.conditional == "on" or settings.endpoint is None:  # AWS enforces all three
-        return Capabilities(True, True, True, write_metadata=True, versions=True)
-    return None
 
 
 _LOADER: list[Any] = []  # the first session's data loader, shared by every later one
@@ -124,7 +112,7 @@ class S3Store:
         self.pacer = pacer.Pacer(url)
         self._lazy_lock = threading.RLock()  # the probe writes like any write (SSE, ACL)
         self._sse: str | bool | None = False  # False: not asked yet
-        self._capabilities = _configured_capabilities(settings)
+        self._capabilities = configured_capabilities(settings)
         core = botocore.session.get_session()
         core.register_component("data_loader", _shared_loader(core))
         # Listings carry a LastModified per object that kops-gitsync never uses; botocore's
@@ -230,62 +218,13 @@ class S3Store:
         """What the server enforces; on a custom endpoint in ``auto`` mode, probed once."""
         with self._lazy_lock:
             if self._capabilities is None:
-                self._capabilities = self._cached_probe()
+                self._capabilities = cached_probe(self)
             return self._capabilities
 
     @capabilities.setter
     def capabilities(self, value: Capabilities) -> None:
         with self._lazy_lock:
             self._capabilities = value
-
-    def _cached_probe(self) -> Capabilities:
-        """The probe's answer from the capability cache (vfs/capcache.py), or a new probe.
-        A stale "enforced" would let two lock creators both win: the entry lasts a day,
-        ``--refresh-capabilities`` re-asks, ``KOPS_GITSYNC_S3_CONDITIONAL`` pins it."""
-        known, flags = self.cache.get("conditional")
-        if known and isinstance(flags, list) and len(flags) == 3:
-            create, replace, delete = flags
-            return Capabilities(create, replace, delete, write_metadata=True, versions=True)
-        probed = self._probe_conditionals()
-        self.cache.put("conditional", [probed.conditional_create, probed.conditional_replace,
-                                       probed.conditional_delete])
-        return probed
-
-    def _probe_conditionals(self) -> Capabilities:
-        """Try each precondition on a scratch object at the store root, then remove it.
-
-        Honoured means the server answered 412 to a precondition that cannot hold; a server
-        that ignores the header (it writes or deletes anyway) or rejects it as unknown does not
-        honour it. The probe object never lives inside a cluster folder.
-        """
-        key = f".kops-gitsync.probe-{uuid.uuid4().hex}"
-        name = self._object_key(key)
-        bucket = self.settings.bucket
-        wrong = '"00000000000000000000000000000000"'
-
-        def refused(fn: Callable[[], object]) -> bool:
-            try:
-                self._call(fn, key)
-            except PreconditionFailed:
-                return True
-            except FatalStoreError as exc:
-                cause = exc.__cause__
-                if (isinstance(cause, botocore.exceptions.ClientError)
-                        and error_code(cause)[0] in UNSUPPORTED):
-                    return False
-                raise
-            return False
-
-        put = self._put_arguments(key, b"probe")
-        self._call(lambda: self._client.put_object(**put), key)
-        try:
-            create = refused(lambda: self._client.put_object(**put, IfNoneMatch="*"))
-            replace = refused(lambda: self._client.put_object(**put, IfMatch=wrong))
-            delete = refused(lambda: self._client.delete_object(
-                Bucket=bucket, Key=name, IfMatch=wrong))
-        finally:
-            self._call(lambda: self._client.delete_object(Bucket=bucket, Key=name), key)
-        return Capabilities(create, replace, delete, write_metadata=True, versions=True)
 
     # -- the Store contract -----------------------------------------------------------------
 
@@ -305,10 +244,16 @@ class S3Store:
             args["ContinuationToken"] = token
 
     def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
-        name = self._object_key(key)
+        return self._get_object(key, max_bytes, None)
+
+    def _get_object(self, key: str, max_bytes: int | None, version_id: str | None) -> Blob:
+        """GetObject, of the current object or (``version_id``) of a kept version."""
+        args = {"Bucket": self.settings.bucket, "Key": self._object_key(key)}
+        if version_id is not None:
+            args["VersionId"] = version_id
 
         def get() -> Blob:
-            answer = self._client.get_object(Bucket=self.settings.bucket, Key=name)
+            answer = self._client.get_object(**args)
             body = answer["Body"]
             try:
                 data = read_capped(body.read, key, max_bytes, answer.get("ContentLength"))
@@ -351,29 +296,9 @@ class S3Store:
             return {}
         with self._lazy_lock:
             if self._sse is False:
-                self._sse = self._cached_encryption()
+                self._sse = cached_encryption(self)
             sse = self._sse
         return {"ServerSideEncryption": sse} if isinstance(sse, str) else {}
-
-    def _cached_encryption(self) -> str | None:
-        """The SSE header kops would send, from the capability cache or GetBucketEncryption.
-        A stale answer costs little: AWS buckets all encrypt by default since January 2023,
-        and elsewhere a stale "AES256" is what kops sends when it may not ask."""
-        known, cached = self.cache.get("sse")
-        if known and (cached is None or cached == "AES256"):
-            return cached if isinstance(cached, str) else None
-        sse: str | None
-        try:  # paced like any request: a hung server is retried and said so
-            answer = self._call(lambda: self._client.get_bucket_encryption(
-                Bucket=self.settings.bucket), None)
-            rules = answer.get("ServerSideEncryptionConfiguration", {}).get("Rules")
-            sse = None if rules else "AES256"
-        except RetryableStoreError:  # not answered: use kops' default, ask again next time
-            return "AES256"
-        except (StoreError, FileNotFoundError):  # not allowed, not set
-            sse = "AES256"
-        self.cache.put("sse", sse)
-        return sse
 
     def _put_arguments(
         self, key: str, data: bytes, metadata: Mapping[str, str] | None = None
@@ -421,9 +346,7 @@ class S3Store:
         return list_versions(self, prefix)
 
     def read_version(self, key: str, version_id: str, *, max_bytes: int | None = None) -> Blob:
-        from kops_gitsync.vfs.s3_versions import read_version
-
-        return read_version(self, key, version_id, max_bytes=max_bytes)
+        return self._get_object(key, max_bytes, version_id)
 
     def close(self) -> None:
         self._client.close()

@@ -1,4 +1,5 @@
-"""Reading an S3 bucket's kept versions (``ListObjectVersions``, ``GetObject?versionId``).
+"""Listing an S3 bucket's kept versions (``ListObjectVersions``); reading one is the same
+GetObject as a read, with a ``VersionId`` (``S3Store._get_object``).
 
 Kept apart from ``vfs/s3.py`` because only ``pull --history`` needs it. A bucket whose
 versioning was never enabled answers ListObjectVersions with one ``null`` version per live
@@ -11,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kops_gitsync.errors import FatalError, ObjectTooLarge
-from kops_gitsync.vfs.base import Blob, ObjectVersion, read_capped
+from kops_gitsync.errors import FatalError
+from kops_gitsync.vfs.base import ObjectVersion
 
 if TYPE_CHECKING:
     from kops_gitsync.vfs.s3 import S3Store
@@ -50,21 +51,3 @@ def list_versions(store: S3Store, prefix: str = "") -> Iterator[ObjectVersion]:
         else:
             args.pop("VersionIdMarker", None)
 
-
-def read_version(
-    store: S3Store, key: str, version_id: str, *, max_bytes: int | None = None
-) -> Blob:
-    name = store._object_key(key)
-
-    def get() -> Blob:
-        answer = store._client.get_object(
-            Bucket=store.settings.bucket, Key=name, VersionId=version_id)
-        body = answer["Body"]
-        try:
-            data = read_capped(body.read, key, max_bytes, answer.get("ContentLength"))
-        except ObjectTooLarge:
-            body.close()
-            raise
-        return Blob(data, answer["ETag"].strip('"'))
-
-    return store._call(get, key)

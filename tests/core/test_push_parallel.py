@@ -9,7 +9,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +19,9 @@ from kops_gitsync.errors import FatalError
 from kops_gitsync.sync.context import SyncContext, open_contexts
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.sync.push import push
-from kops_gitsync.vfs.base import Blob, ObjectInfo, ObjectStat, Store
+from kops_gitsync.vfs.base import Store
 from tests.core.conftest import Run, git, snapshot
+from tests.doubles.forwarding import Forwarding
 
 CLUSTER = "minimal-aws.example.com"
 ROOT = Path(__file__).parents[2]
@@ -38,26 +39,17 @@ def many_changes(repo: Path, count: int) -> list[str]:
     return [f"{CLUSTER}/instancegroup/{name}" for name in names]
 
 
-class Watched:
+class Watched(Forwarding):
     """A real store whose object writes are counted: how many at once at most, in which
     order, and an optional hook that runs at the start of each one."""
 
     def __init__(self, store: Store, hold: float = 0.05,
                  hook: Callable[[int, str], None] | None = None) -> None:
-        self.store, self.hold, self.hook = store, hold, hook
-        self.url, self.capabilities = store.url, store.capabilities
+        super().__init__(store)
+        self.hold, self.hook = hold, hook
         self.started: list[str] = []
         self.in_flight = self.max_in_flight = 0
         self._mutex = threading.Lock()
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self.store.list(prefix)
-
-    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
-        return self.store.read(key, max_bytes=max_bytes)
-
-    def stat(self, key: str) -> ObjectStat:
-        return self.store.stat(key)
 
     def write(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
@@ -80,12 +72,6 @@ class Watched:
         finally:
             with self._mutex:
                 self.in_flight -= 1
-
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self.store.delete(key, if_match=if_match)
-
-    def close(self) -> None:
-        pass
 
 
 def one_context(repo: Path) -> SyncContext:

@@ -8,11 +8,12 @@ object write that still reached the store afterwards: fencing means there are no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import LOCK_KEY
-from kops_gitsync.vfs.base import Blob, ObjectInfo, ObjectStat, Store
+from kops_gitsync.vfs.base import Store
+from tests.doubles.forwarding import Forwarding
 
 
 def rival_takes(store: Store, how: str) -> None:
@@ -24,24 +25,15 @@ def rival_takes(store: Store, how: str) -> None:
         StoreLock(store, "push from the rival").acquire()
 
 
-class TakenAfter:
+class TakenAfter(Forwarding):
     """A store on which the lock is taken away right after the ``n``-th object write, and
     which records every object write that reached it after that."""
 
     def __init__(self, store: Store, n: int, how: str) -> None:
-        self.store, self.n, self.how = store, n, how
-        self.url, self.capabilities = store.url, store.capabilities
+        super().__init__(store)
+        self.n, self.how = n, how
         self.before: list[str] = []
         self.after: list[str] = []
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self.store.list(prefix)
-
-    def read(self, key: str, *, max_bytes: int | None = None) -> Blob:
-        return self.store.read(key, max_bytes=max_bytes)
-
-    def stat(self, key: str) -> ObjectStat:
-        return self.store.stat(key)
 
     def write(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
@@ -57,9 +49,3 @@ class TakenAfter:
         else:
             self.after.append(key)
         return version
-
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self.store.delete(key, if_match=if_match)
-
-    def close(self) -> None:
-        pass
