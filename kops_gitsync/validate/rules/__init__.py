@@ -24,6 +24,7 @@ from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
 from kops_gitsync.validate.rules.network import CHECKS as NETWORK_CHECKS
+from kops_gitsync.validate.rules.rollout import CHECKS as ROLLOUT_CHECKS
 from kops_gitsync.validate.rules.stores import CHECKS as STORE_CHECKS
 from kops_gitsync.validate.rules.strict import CHECKS as STRICT_CHECKS
 from kops_gitsync.validate.rules.update import CHECKS as UPDATE_ONLY_CHECKS
@@ -40,6 +41,7 @@ CHECKS: tuple[Check, ...] = (
     *NETWORK_CHECKS,
     *ETCD_CHECKS,
     *IG_CHECKS,
+    *ROLLOUT_CHECKS,
     *LABEL_CHECKS,
     *STORE_CHECKS,
     *STRICT_CHECKS,
