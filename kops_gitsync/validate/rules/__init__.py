@@ -14,12 +14,15 @@ from functools import partial
 
 from kops_gitsync.validate.guard import crash_issue
 from kops_gitsync.validate.issues import Issue
+from kops_gitsync.validate.rules.addons import CHECKS as ADDON_CHECKS
 from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck, ig_key
 from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
 from kops_gitsync.validate.rules.clusterspec import CHECKS as CLUSTER_SPEC_CHECKS
+from kops_gitsync.validate.rules.components import CHECKS as COMPONENT_CHECKS
 from kops_gitsync.validate.rules.enums import CHECKS as ENUM_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
+from kops_gitsync.validate.rules.hooks import CHECKS as HOOK_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
@@ -38,10 +41,13 @@ CHECKS: tuple[Check, ...] = (
     *CLOUD_CHECKS,
     *ENUM_CHECKS,
     *CLUSTER_SPEC_CHECKS,
+    *COMPONENT_CHECKS,
+    *ADDON_CHECKS,
     *NETWORK_CHECKS,
     *ETCD_CHECKS,
     *IG_CHECKS,
     *ROLLOUT_CHECKS,
+    *HOOK_CHECKS,
     *LABEL_CHECKS,
     *STORE_CHECKS,
     *STRICT_CHECKS,
