@@ -24,6 +24,7 @@ from kops_gitsync.validate.rules.enums import CHECKS as ENUM_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
 from kops_gitsync.validate.rules.hooks import CHECKS as HOOK_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
+from kops_gitsync.validate.rules.karpenter import CHECKS as KARPENTER_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
 from kops_gitsync.validate.rules.network import CHECKS as NETWORK_CHECKS
@@ -48,6 +49,7 @@ CHECKS: tuple[Check, ...] = (
     *IG_CHECKS,
     *ROLLOUT_CHECKS,
     *HOOK_CHECKS,
+    *KARPENTER_CHECKS,
     *LABEL_CHECKS,
     *STORE_CHECKS,
     *STRICT_CHECKS,

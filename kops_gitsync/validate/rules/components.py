@@ -10,9 +10,9 @@ error with kops' path and words. The ``logFormat``-style closed sets are in enum
 
 kops validates its internal types after converting v1alpha2: the ``kubeAPIServer.oidc*``
 fields are ``spec.authentication.oidc`` there, and an empty ``authorization`` is RBAC
-(v1alpha2 defaulting), both reproduced here. Rules added to kops after 1.34 (the kubelet
-``podInfraContainerImage`` and ``crashLoopBackOffMaxContainerRestartPeriod`` checks) are
-not applied, since a cluster managed by kops 1.34 stores them.
+(v1alpha2 defaulting), both reproduced here. The kubelet ``podInfraContainerImage`` and
+``crashLoopBackOffMaxContainerRestartPeriod`` checks arrived in kops 1.35 and apply only
+when the cluster's kops-version.txt names 1.35 or later (or is absent).
 """
 
 from __future__ import annotations
@@ -180,11 +180,23 @@ def _authorization(view: ClusterView, api: dict[str, Any]) -> Iterator[tuple[str
                                     " authorizationMode must include RBAC and Node")
 
 
-def _kubelet(kubelet: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+def _kubelet(kubelet: dict[str, Any], kops_1_35: bool) -> Iterator[tuple[str, str, str]]:
     """(v1alpha2 field, the field kops names, kops' "Type: detail")."""
     for field, (shown, words) in REMOVED_KUBELET_FIELDS.items():
         if _set(kubelet.get(field)) and kubelet.get(field) != "":
             yield field, shown, f"Forbidden: {words}"
+    if kops_1_35 and kubelet.get("podInfraContainerImage"):
+        yield "podInfraContainerImage", "podInfraContainerImage", (
+            "Forbidden: pod-infra-container-image flag was deprecated in 1.24 and removed in"
+            " 1.35, use containerd.sandboxImage instead")
+    restart = kubelet.get("crashLoopBackOffMaxContainerRestartPeriod")
+    if kops_1_35 and _set(restart):
+        seconds = go_duration_seconds(str(restart))
+        if seconds is None or not 1 <= seconds <= 300:
+            yield "crashLoopBackOffMaxContainerRestartPeriod", \
+                "crashLoopBackOffMaxContainerRestartPeriod", (
+                    f'Invalid value: "{restart}": crashLoopBackOffMaxContainerRestartPeriod must'
+                    " be a value between 1s and 300s")
     critical = kubelet.get("shutdownGracePeriodCriticalPods")
     if _set(critical):
         grace = kubelet.get("shutdownGracePeriod")
@@ -231,7 +243,7 @@ def check_components(view: ClusterView) -> Iterator[Issue]:
     for yaml_name, kops_name in (("kubelet", "kubelet"), ("masterKubelet", "controlPlaneKubelet")):
         kubelet = view.spec.get(yaml_name)
         if isinstance(kubelet, dict):
-            for field, shown, words in _kubelet(kubelet):
+            for field, shown, words in _kubelet(kubelet, view.kops_at_least("1.35")):
                 yield cluster_issue(KUBELET, ("spec", yaml_name, field),
                                     f"spec.{kops_name}.{shown}: {words}", at_key=True)
     for top, field, words in _components(view):
