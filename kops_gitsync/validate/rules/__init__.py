@@ -28,6 +28,7 @@ from kops_gitsync.validate.rules.karpenter import CHECKS as KARPENTER_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
 from kops_gitsync.validate.rules.network import CHECKS as NETWORK_CHECKS
+from kops_gitsync.validate.rules.providers import CHECKS as PROVIDER_CHECKS
 from kops_gitsync.validate.rules.rollout import CHECKS as ROLLOUT_CHECKS
 from kops_gitsync.validate.rules.stores import CHECKS as STORE_CHECKS
 from kops_gitsync.validate.rules.strict import CHECKS as STRICT_CHECKS
@@ -45,6 +46,7 @@ CHECKS: tuple[Check, ...] = (
     *COMPONENT_CHECKS,
     *ADDON_CHECKS,
     *NETWORK_CHECKS,
+    *PROVIDER_CHECKS,
     *ETCD_CHECKS,
     *IG_CHECKS,
     *ROLLOUT_CHECKS,

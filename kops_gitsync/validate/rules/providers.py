@@ -1,0 +1,189 @@
+"""Cross-field rules of kops' Cilium and Calico checks (validation.go) at store write.
+
+``validateNetworkingCilium``: a ``version`` must be ``v1.18.x`` (the only Cilium kops 1.34
+to 1.37 install) and then Hubble needs cert-manager; NodePort needs kube-proxy off;
+kvstore identities and ``etcdManaged`` need a ``cilium`` etcd cluster; encryption options
+need each other and IPv4; ENI IPAM is AWS and IPv4 only; the L7 proxy needs iptables rules.
+``validateNetworkingCalico``: encapsulation modes that fit the address family and the cloud,
+``ipipMode``/``vxlanMode`` values that agree with ``encapsulationMode``, the auto-detection
+method forms calico/node accepts, no negative Typha replicas, no WireGuard on IPv6, and
+(kops 1.36+) BPF mode with kube-proxy off. The closed value sets of both providers are in
+enums.py. Messages carry kops' path and words.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from kops_gitsync.validate.issues import Issue, YamlPath
+from kops_gitsync.validate.rules.base import ClusterView, as_dict, as_str, cluster_issue
+from kops_gitsync.validate.rules.catalog import rule
+from kops_gitsync.validate.rules.network import is_ipv6_cluster
+
+_V = "pkg/apis/kops/validation/validation.go"
+_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                     r"(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+_LIST_SPLIT = re.compile(r"\s*,\s*")
+CALICO_MODES = ("Always", "CrossSubnet", "Never")
+
+NETWORKING_PROVIDER = rule(
+    "networking-provider",
+    "kops refuses Cilium and Calico settings that contradict each other, the cluster's address"
+    " family, its cloud or kube-proxy",
+    "apply the change the message names",
+    f"{_V}: validateNetworkingCilium, validateNetworkingCalico,"
+    " validateCalicoAutoDetectionMethod")
+
+
+def _on(value: Any) -> bool:
+    return value is True
+
+
+def _kube_proxy_on(spec: dict[str, Any]) -> bool:
+    proxy = spec.get("kubeProxy")
+    return isinstance(proxy, dict) and proxy.get("enabled") is not False
+
+
+def _cilium(view: ClusterView, cilium: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    spec, ipv6 = view.spec, is_ipv6_cluster(view)
+    version = as_str(cilium.get("version"))
+    if version:
+        if not version.startswith("v"):  # kops stops checking Cilium here
+            yield "version", (f'Invalid value: "{version}": Cilium version must be prefixed'
+                              " with 'v'")
+            return
+        match = _SEMVER.fullmatch(version[1:])
+        if match is None:
+            yield "version", f'Invalid value: "{version}": Could not parse as semantic version'
+        if match is None or match.group(2) != "18":
+            yield "version", f'Invalid value: "{version}": Only version 1.18 is supported'
+        if _on(as_dict(cilium.get("hubble")).get("enabled")) and not _on(
+                as_dict(spec.get("certManager")).get("enabled")):
+            yield "hubble.enabled", "Forbidden: Hubble requires that cert manager is enabled"
+    if _on(cilium.get("enableNodePort")) and _kube_proxy_on(spec):
+        yield "@spec.kubeProxy.enabled", ("Forbidden: When Cilium NodePort is enabled, kubeProxy"
+                                          " must be disabled")
+    if cilium.get("identityAllocationMode") == "kvstore" and not _on(cilium.get("etcdManaged")):
+        yield "identityAllocationMode", ("Forbidden: Cilium requires managed etcd to allocate"
+                                         " identities on kvstore mode")
+    if not _on(cilium.get("bpfLBSock")) and _on(cilium.get("bpfLBSockHostNSOnly")):
+        yield "bpfLBSockHostNSOnly", ("Forbidden: bpfLBSockHostNSOnly requires bpfLBSock to be"
+                                      " enabled")
+    if _on(cilium.get("enableEncryption")) and ipv6:
+        yield "enableEncryption", "Forbidden: encryption is not supported on IPv6 clusters"
+    if cilium.get("encryptionType") and not _on(cilium.get("enableEncryption")):
+        yield "encryptionType", "Forbidden: encryptionType requires enableEncryption"
+    if _on(cilium.get("enableL7Proxy")) and cilium.get("installIptablesRules") is False:
+        yield "enableL7Proxy", "Forbidden: Cilium L7 Proxy requires installIptablesRules."
+    if cilium.get("ipam") == "eni":
+        if view.cloud != "aws":
+            yield "ipam", "Forbidden: Cilum ENI IPAM is supported only in AWS"
+        if ipv6:
+            yield "ipam", "Forbidden: Cilium ENI IPAM does not support IPv6"
+    if _on(cilium.get("etcdManaged")) and not any(
+            etcd.get("name") == "cilium" for _, etcd in view.etcd_clusters()):
+        yield "@spec.etcdClusters", ("Required value: Cilium with managed etcd requires a"
+                                     " dedicated etcd cluster")
+    ingress = as_dict(cilium.get("ingress"))
+    mode = ingress.get("defaultLoadBalancerMode")
+    if _on(ingress.get("enabled")) and mode and mode not in ("shared", "dedicated"):
+        yield "ingress.defaultLoadBalancerMode", (f'Unsupported value: "{mode}": supported'
+                                                  ' values: "shared", "dedicated"')
+
+
+def detection_problem(method: str, ipv4: bool) -> str | None:
+    """kops' ``validateCalicoAutoDetectionMethod``: why calico/node would refuse ``method``."""
+    parts = method.split("=")
+    if len(parts) > 2:
+        return "malformed autodetection method"
+    kind, value = parts[0], (parts[1] if len(parts) == 2 else "")
+    if kind == "first-found":
+        return None
+    if kind == "can-reach":
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            address = None
+        if ipv4:
+            mapped = isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped
+            ok = isinstance(address, ipaddress.IPv4Address) or bool(mapped)
+            return None if ok else "must be a valid IPv4 address"
+        ok = isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None
+        return None if ok else "must be a valid IPv6 address"
+    if kind in ("interface", "skip-interface"):
+        regexes = _LIST_SPLIT.split(value)
+        if not regexes or regexes[0] == "":
+            return (f"'{kind}=' must be followed by a comma separated list of interface regular"
+                    " expressions")
+        for pattern in regexes:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                return f"regexp {pattern} does not compile: {exc}"
+        return None
+    return "unsupported autodetection method"
+
+
+def _calico(view: ClusterView, calico: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    spec, ipv6 = view.spec, is_ipv6_cluster(view)
+    check = calico.get("awsSrcDstCheck")
+    if check and ipv6 and check != "DoNothing":
+        yield "awsSrcDstCheck", ('Forbidden: awsSrcDstCheck may only be "DoNothing" for IPv6'
+                                 " clusters")
+    if view.kops_at_least("1.36") and _on(calico.get("bpfEnabled")) and _kube_proxy_on(spec):
+        yield "@spec.kubeProxy.enabled", ("Forbidden: calico in BPF mode"
+                                          " (spec.networking.calico.bpfEnabled=true) requires"
+                                          " kubeProxy to be disabled")
+    encapsulation = as_str(calico.get("encapsulationMode"))
+    if encapsulation:
+        if encapsulation != "none" and ipv6:
+            yield "encapsulationMode", 'Forbidden: IPv6 requires an encapsulationMode of "none"'
+        elif encapsulation == "none" and not ipv6:
+            yield "encapsulationMode", ('Forbidden: encapsulationMode "none" is only supported'
+                                        " for IPv6 clusters")
+        if encapsulation != "vxlan" and view.cloud == "azure":
+            yield "encapsulationMode", 'Forbidden: Azure requires an encapsulationMode of "vxlan"'
+    for field, needs, words in (("ipipMode", "ipip", "IP-in-IP"), ("vxlanMode", "vxlan", "VXLAN")):
+        mode = as_str(calico.get(field))
+        if not mode:
+            continue
+        if mode not in CALICO_MODES:
+            listed = ", ".join(f'"{m}"' for m in CALICO_MODES)
+            yield field, f'Unsupported value: "{mode}": supported values: {listed}'
+        if mode != "Never" and encapsulation and encapsulation != needs:
+            yield field, (f'Forbidden: {words} encapsulation requires use of Calico\'s "{needs}"'
+                          " encapsulation mode")
+    for field, ipv4 in (("ipv4AutoDetectionMethod", True), ("ipv6AutoDetectionMethod", False)):
+        method = as_str(calico.get(field))
+        if method and (problem := detection_problem(method, ipv4)):
+            yield field, f'Invalid value: "{method}": {problem}'
+    replicas = calico.get("typhaReplicas")
+    if isinstance(replicas, int) and replicas < 0:
+        yield "typhaReplicas", (f"Invalid value: {replicas}: Unable to set number of Typha"
+                                f" replicas to less than 0, you've specified {replicas}")
+    if _on(calico.get("wireguardEnabled")) and ipv6:
+        yield "wireguardEnabled", "Forbidden: WireGuard is not supported on IPv6 clusters"
+
+
+def check_networking_providers(view: ClusterView) -> Iterator[Issue]:
+    if view.cluster is None:
+        return
+    networking = as_dict(view.spec.get("networking"))
+    for name, judge in (("cilium", _cilium), ("calico", _calico)):
+        settings = networking.get(name)
+        if not isinstance(settings, dict):
+            continue
+        for field, words in judge(view, settings):
+            if field.startswith("@"):  # kops names a field outside the provider's block
+                shown = field[1:]
+                path: YamlPath = tuple(shown.split("."))
+            else:
+                shown = f"spec.networking.{name}.{field}"
+                path = ("spec", "networking", name, *field.split("."))
+            yield cluster_issue(NETWORKING_PROVIDER, path, f"{shown}: {words}", at_key=True)
+
+
+CHECKS = (check_networking_providers,)
