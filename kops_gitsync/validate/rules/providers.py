@@ -7,8 +7,9 @@ need each other and IPv4; ENI IPAM is AWS and IPv4 only; the L7 proxy needs ipta
 ``validateNetworkingCalico``: encapsulation modes that fit the address family and the cloud,
 ``ipipMode``/``vxlanMode`` values that agree with ``encapsulationMode``, the auto-detection
 method forms calico/node accepts, no negative Typha replicas, no WireGuard on IPv6, and
-(kops 1.36+) BPF mode with kube-proxy off. The closed value sets of both providers are in
-enums.py. Messages carry kops' path and words.
+BPF mode with kube-proxy off. Rules kops added after 1.34 follow kops-version.txt: Calico
+BPF/kube-proxy and Cilium bpfLBSockHostNSOnly (1.36), Calico on Azure needing vxlan (1.35).
+The closed value sets of both providers are in enums.py. Messages carry kops' path and words.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def _cilium(view: ClusterView, cilium: dict[str, Any]) -> Iterator[tuple[str, st
     if cilium.get("identityAllocationMode") == "kvstore" and not _on(cilium.get("etcdManaged")):
         yield "identityAllocationMode", ("Forbidden: Cilium requires managed etcd to allocate"
                                          " identities on kvstore mode")
-    if not _on(cilium.get("bpfLBSock")) and _on(cilium.get("bpfLBSockHostNSOnly")):
+    if view.kops_at_least("1.36") and not _on(cilium.get("bpfLBSock")) and _on(
+            cilium.get("bpfLBSockHostNSOnly")):
         yield "bpfLBSockHostNSOnly", ("Forbidden: bpfLBSockHostNSOnly requires bpfLBSock to be"
                                       " enabled")
     if _on(cilium.get("enableEncryption")) and ipv6:
@@ -144,7 +146,7 @@ def _calico(view: ClusterView, calico: dict[str, Any]) -> Iterator[tuple[str, st
         elif encapsulation == "none" and not ipv6:
             yield "encapsulationMode", ('Forbidden: encapsulationMode "none" is only supported'
                                         " for IPv6 clusters")
-        if encapsulation != "vxlan" and view.cloud == "azure":
+        if encapsulation != "vxlan" and view.cloud == "azure" and view.kops_at_least("1.35"):
             yield "encapsulationMode", 'Forbidden: Azure requires an encapsulationMode of "vxlan"'
     for field, needs, words in (("ipipMode", "ipip", "IP-in-IP"), ("vxlanMode", "vxlan", "VXLAN")):
         mode = as_str(calico.get(field))
