@@ -23,6 +23,7 @@ from kops_gitsync.validate.rules.components import CHECKS as COMPONENT_CHECKS
 from kops_gitsync.validate.rules.enums import CHECKS as ENUM_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
 from kops_gitsync.validate.rules.hooks import CHECKS as HOOK_CHECKS
+from kops_gitsync.validate.rules.iam import CHECKS as IAM_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
 from kops_gitsync.validate.rules.karpenter import CHECKS as KARPENTER_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
@@ -45,6 +46,7 @@ CHECKS: tuple[Check, ...] = (
     *CLUSTER_SPEC_CHECKS,
     *COMPONENT_CHECKS,
     *ADDON_CHECKS,
+    *IAM_CHECKS,
     *NETWORK_CHECKS,
     *PROVIDER_CHECKS,
     *ETCD_CHECKS,

@@ -9,7 +9,9 @@ need each other and IPv4; ENI IPAM is AWS and IPv4 only; the L7 proxy needs ipta
 method forms calico/node accepts, no negative Typha replicas, no WireGuard on IPv6, and
 BPF mode with kube-proxy off. Rules kops added after 1.34 follow kops-version.txt: Calico
 BPF/kube-proxy and Cilium bpfLBSockHostNSOnly (1.36), Calico on Azure needing vxlan (1.35).
-The closed value sets of both providers are in enums.py. Messages carry kops' path and words.
+Flannel and GCP networking refuse IPv6, GCP networking (v1alpha2 ``networking.gce``) any
+cloud but GCE, kindnet a nonMasqueradeCIDRs entry that is not a prefix. The closed value
+sets are in enums.py. Messages carry kops' path and words.
 """
 
 from __future__ import annotations
@@ -170,21 +172,59 @@ def _calico(view: ClusterView, calico: dict[str, Any]) -> Iterator[tuple[str, st
         yield "wireguardEnabled", "Forbidden: WireGuard is not supported on IPv6 clusters"
 
 
+def _flannel(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if is_ipv6_cluster(view):
+        yield "", "Forbidden: Flannel does not support IPv6"
+
+
+def _gce(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """v1alpha2 ``networking.gce`` is kops' ``networking.gcp``."""
+    if view.cloud != "gce":
+        yield "@spec.networking.gcp", "Forbidden: GCP networking is supported only when on GCP"
+    if is_ipv6_cluster(view):
+        yield "@spec.networking.gcp", "Forbidden: GCP networking does not support IPv6"
+
+
+def _kindnet(view: ClusterView, kindnet: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    masquerade = as_dict(kindnet.get("masquerade"))
+    if not _on(masquerade.get("enabled")):
+        return
+    for cidr in masquerade.get("nonMasqueradeCIDRs") or []:
+        if cidr and not _netip_prefix(str(cidr)):
+            yield "", f'Invalid value: "{cidr}": netip.ParsePrefix("{cidr}"): not a prefix'
+
+
+def _netip_prefix(text: str) -> bool:
+    """Go's ``netip.ParsePrefix``: address/length, host bits allowed, no zones."""
+    address, slash, length = text.partition("/")
+    if not slash or not length.isdigit() or not length.isascii() or "%" in address:
+        return False
+    if len(length) > 1 and length.startswith("0"):
+        return False
+    try:
+        ipaddress.ip_network(f"{address}/{length}", strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def check_networking_providers(view: ClusterView) -> Iterator[Issue]:
     if view.cluster is None:
         return
     networking = as_dict(view.spec.get("networking"))
-    for name, judge in (("cilium", _cilium), ("calico", _calico)):
+    for name, judge in (("cilium", _cilium), ("calico", _calico), ("flannel", _flannel),
+                        ("gce", _gce), ("kindnet", _kindnet)):
         settings = networking.get(name)
         if not isinstance(settings, dict):
             continue
         for field, words in judge(view, settings):
             if field.startswith("@"):  # kops names a field outside the provider's block
                 shown = field[1:]
-                path: YamlPath = tuple(shown.split("."))
+                path: YamlPath = (("spec", "networking", name) if shown == "spec.networking.gcp"
+                                  else tuple(shown.split(".")))
             else:
-                shown = f"spec.networking.{name}.{field}"
-                path = ("spec", "networking", name, *field.split("."))
+                shown = f"spec.networking.{name}" + (f".{field}" if field else "")
+                path = ("spec", "networking", name, *(field.split(".") if field else ()))
             yield cluster_issue(NETWORKING_PROVIDER, path, f"{shown}: {words}", at_key=True)
 
 
