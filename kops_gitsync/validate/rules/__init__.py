@@ -20,6 +20,7 @@ from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
 from kops_gitsync.validate.rules.clusterspec import CHECKS as CLUSTER_SPEC_CHECKS
 from kops_gitsync.validate.rules.components import CHECKS as COMPONENT_CHECKS
+from kops_gitsync.validate.rules.containerd import CHECKS as CONTAINERD_CHECKS
 from kops_gitsync.validate.rules.enums import CHECKS as ENUM_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
 from kops_gitsync.validate.rules.hooks import CHECKS as HOOK_CHECKS
@@ -47,6 +48,7 @@ CHECKS: tuple[Check, ...] = (
     *COMPONENT_CHECKS,
     *ADDON_CHECKS,
     *IAM_CHECKS,
+    *CONTAINERD_CHECKS,
     *NETWORK_CHECKS,
     *PROVIDER_CHECKS,
     *ETCD_CHECKS,
