@@ -31,6 +31,7 @@ from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
 from kops_gitsync.validate.rules.network import CHECKS as NETWORK_CHECKS
 from kops_gitsync.validate.rules.providers import CHECKS as PROVIDER_CHECKS
+from kops_gitsync.validate.rules.regional import CHECKS as REGIONAL_CHECKS
 from kops_gitsync.validate.rules.rollout import CHECKS as ROLLOUT_CHECKS
 from kops_gitsync.validate.rules.stores import CHECKS as STORE_CHECKS
 from kops_gitsync.validate.rules.strict import CHECKS as STRICT_CHECKS
@@ -43,6 +44,7 @@ CHECKS: tuple[Check, ...] = (
     *NAME_CHECKS,
     *VERSION_CHECKS,
     *CLOUD_CHECKS,
+    *REGIONAL_CHECKS,
     *ENUM_CHECKS,
     *CLUSTER_SPEC_CHECKS,
     *COMPONENT_CHECKS,
