@@ -272,3 +272,25 @@ def test_price_expander_is_accepted_on_gce() -> None:
     docs = cluster_docs("minimal_gce")
     docs["config"]["spec"]["clusterAutoscaler"] = {"expander": "price"}
     assert _errors(docs, "addon-settings", "minimal_gce") == []
+
+
+# validateWarmPool (code, kops 1.35+): images are pulled per IG, not for the cluster's pool
+@pytest.mark.parametrize(("pool", "refused"), [
+    ({"maxSize": 2, "additionalImages": ["nginx"]},
+     ["spec.cloudProvider.aws.warmPool.additionalImages"]),
+    ({"additionalImages": ["nginx"]}, []),
+])
+def test_cluster_warm_pool_images(pool: dict[str, Any], refused: list[str]) -> None:
+    docs = cluster_docs()
+    docs["config"]["spec"]["warmPool"] = pool
+    assert _fields(_errors(docs, "addon-settings")) == refused
+
+
+# validateCloudConfiguration (code): only OpenStack has block storage classes to disagree
+def test_openstack_storage_classes_must_agree() -> None:
+    docs = cluster_docs()
+    docs["config"]["spec"]["cloudConfig"] = {
+        "manageStorageClasses": False, "openstack": {"blockStorage": {"createStorageClass": True}}}
+    assert _errors(docs, "addon-settings") == []
+    docs["config"]["spec"]["cloudProvider"] = "openstack"
+    assert _fields(_errors(docs, "addon-settings")) == ["spec.cloudConfig.manageStorageClasses"]

@@ -142,3 +142,13 @@ def test_external_load_balancers(lb: dict[str, Any], expected: list[str]) -> Non
 ])
 def test_volume_mounts(mount: dict[str, Any], expected: list[str]) -> None:
     assert _agrees(_ig({"volumeMounts": [mount]}), expected)
+
+
+# ValidateInstanceGroup (code): root volume IOPS and throughput
+@pytest.mark.parametrize(("spec", "expected"), [
+    ({"rootVolumeIops": 3000, "rootVolumeThroughput": 125}, []),
+    ({"rootVolumeIops": -1}, ["spec.rootVolume.iops"]),
+    ({"rootVolumeThroughput": -1}, ["spec.rootVolume.throughput"]),
+])
+def test_root_volume_signs(spec: dict[str, Any], expected: list[str]) -> None:
+    assert _agrees(_ig(spec), expected)

@@ -15,6 +15,7 @@ from functools import partial
 from kops_gitsync.validate.guard import crash_issue
 from kops_gitsync.validate.issues import Issue
 from kops_gitsync.validate.rules.addons import CHECKS as ADDON_CHECKS
+from kops_gitsync.validate.rules.awscluster import CHECKS as AWS_CLUSTER_CHECKS
 from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck, ig_key
 from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
@@ -45,6 +46,7 @@ CHECKS: tuple[Check, ...] = (
     *VERSION_CHECKS,
     *CLOUD_CHECKS,
     *REGIONAL_CHECKS,
+    *AWS_CLUSTER_CHECKS,
     *ENUM_CHECKS,
     *CLUSTER_SPEC_CHECKS,
     *COMPONENT_CHECKS,

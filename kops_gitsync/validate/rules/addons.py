@@ -11,7 +11,8 @@ Two families: add-ons that need another one (Karpenter and cert-manager's dns-01
 ``iam.useServiceAccountExternalPermissions``; a secure metrics-server, the snapshot
 controller, the AWS Load Balancer Controller and the pod identity webhook need
 cert-manager), and settings that cannot work together (price expander off GCE, external-dns
-without DNS, a NodeLocal DNS IP the kubelets do not use). kops validates its internal
+without DNS, a NodeLocal DNS IP the kubelets do not use, OpenStack storage classes managed
+and not, cluster warm pool images (kops 1.35+) when a maxSize is set). kops validates its internal
 types: the AWS add-ons it names under ``spec.cloudProvider.aws`` are top-level fields in
 v1alpha2, and it spells ``awsLoadBalanceController``; messages keep kops' path and words.
 """
@@ -131,12 +132,21 @@ def _settings(view: ClusterView) -> Iterator[tuple[YamlPath, str]]:
         yield ("spec", "externalDns", "provider"), (
             "spec.externalDNS.provider: Forbidden: external-dns requires public or private DNS"
             " topology")
+    cloud_config = as_dict(spec.get("cloudConfig"))
+    manage = cloud_config.get("manageStorageClasses")
+    create = as_dict(as_dict(as_dict(cloud_config.get("openstack")).get("blockStorage"))).get(
+        "createStorageClass")
+    if view.cloud == "openstack" and isinstance(manage, bool) and isinstance(create, bool) \
+            and manage != create:
+        yield ("spec", "cloudConfig", "manageStorageClasses"), (
+            "spec.cloudConfig.manageStorageClasses: Forbidden: Management of storage classes and"
+            " OpenStack block storage classes are both specified but disagree")
     if view.cloud != "aws":
         return
-    yield from _aws_settings(spec)
+    yield from _aws_settings(spec, view.kops_at_least("1.35"))
 
 
-def _aws_settings(spec: dict[str, Any]) -> Iterator[tuple[YamlPath, str]]:
+def _aws_settings(spec: dict[str, Any], kops_1_35: bool) -> Iterator[tuple[YamlPath, str]]:
     pool = spec.get("warmPool")
     if isinstance(pool, dict):
         low, high = pool.get("minSize"), pool.get("maxSize")
@@ -149,6 +159,10 @@ def _aws_settings(spec: dict[str, Any]) -> Iterator[tuple[YamlPath, str]]:
             yield ("spec", "warmPool", "maxSize"), (
                 f"{_AWS}.warmPool.maxSize: Invalid value: {high}: warm pool maxSize cannot be"
                 " set to lower than minSize")
+        elif isinstance(high, int) and kops_1_35 and as_list(pool.get("additionalImages")):
+            yield ("spec", "warmPool", "additionalImages"), (
+                f"{_AWS}.warmPool.additionalImages: Forbidden: warm pool additional images can"
+                " only be set in the instance group spec")
         if low < 0:
             yield ("spec", "warmPool", "minSize"), (
                 f"{_AWS}.warmPool.minSize: Invalid value: {low}: warm pool minSize cannot be"

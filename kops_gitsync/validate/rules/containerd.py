@@ -5,7 +5,8 @@ version kops can parse and not below 1.3.4; NRI only from containerd 1.7.0 (kops
 version to tell, and crashes without one, so that is refused too); package URL and hash in
 pairs, the hash at most 64 characters; the NVIDIA runtime only on AWS (OpenStack only per
 IG); gVisor only per IG (kops 1.36+). InstanceGroups (instancegroup.go
-``ValidateInstanceGroup``): gVisor only on role Node (1.36+), ``iam.profile`` an
+``ValidateInstanceGroup``): gVisor only on role Node (1.36+), no negative root volume IOPS
+or throughput, ``iam.profile`` an
 instance-profile ARN, ``externalLoadBalancers`` entries with one of name (≤32 characters) or
 a target group ARN (``targetgroup/<name ≤32>/<id>``), and ``volumeMounts`` with device,
 filesystem and path. The IG's own ``containerd`` block is checked only by
@@ -118,6 +119,12 @@ def ig_field_problems(spec: dict[str, Any], kops_1_36: bool) -> Iterator[tuple[Y
         yield ("spec", "containerd", "gvisor"), ("spec.containerd.gvisor: Forbidden: gVisor can"
                                                  " only be enabled on instance groups with role"
                                                  " Node")
+    for field, shown, words in (("rootVolumeIops", "iops", "IOPS"),
+                                ("rootVolumeThroughput", "throughput", "Throughput")):
+        value = spec.get(field)
+        if isinstance(value, int) and value < 0:
+            yield ("spec", field), (f"spec.rootVolume.{shown}: Invalid value: {value}: {words}"
+                                    " must be greater than 0")
     profile = as_dict(spec.get("iam")).get("profile")
     if profile is not None and not (_arn_resource(str(profile)) or "").startswith(
             "instance-profile/"):
