@@ -51,7 +51,10 @@ IG_FIELDS = rule(
 
 
 def semver(text: str, tolerant: bool) -> tuple[int, int, int, bool] | None:
-    """blang/semver Parse (or ParseTolerant): (major, minor, patch, is a release) or None."""
+    """blang/semver Parse (or ParseTolerant): (major, minor, patch, is a release) or None.
+
+    ParseTolerant also drops leading zeros ("1.07" is 1.7.0); that form is refused here.
+    """
     if tolerant:
         text = text.strip().removeprefix("v")
         parts = text.split(".", 2)

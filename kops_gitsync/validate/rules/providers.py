@@ -11,7 +11,9 @@ BPF mode with kube-proxy off. Rules kops added after 1.34 follow kops-version.tx
 BPF/kube-proxy and Cilium bpfLBSockHostNSOnly (1.36), Calico on Azure needing vxlan (1.35).
 Flannel and GCP networking refuse IPv6, GCP networking (v1alpha2 ``networking.gce``) any
 cloud but GCE, kindnet a nonMasqueradeCIDRs entry that is not a prefix. The closed value
-sets are in enums.py. Messages carry kops' path and words.
+sets are in enums.py. Interface patterns are compiled with Python's ``re``, not Go's RE2:
+a pattern only RE2 refuses (a lookahead, a backreference) passes here. Messages carry
+kops' path and words.
 """
 
 from __future__ import annotations
