@@ -126,3 +126,39 @@ def test_nlb_security_group_mode_is_kops_1_36() -> None:
 def test_api_load_balancer(lb: dict[str, Any], spec: dict[str, Any],
                            expected: list[str]) -> None:
     assert _agrees(_refused({"api": {"loadBalancer": lb}, **spec}), expected)
+
+
+def _ig_refused(spec: dict[str, Any]) -> set[str]:
+    docs = cluster_docs()
+    docs["instancegroup/nodes"]["spec"].update(copy.deepcopy(spec))
+    found = validate_cluster(f"state/{CLUSTERS['minimal-aws']}", encode(docs))
+    assert all(f.message.endswith("(kops update cluster refuses it)")
+               for f in found if f.rule == "aws-ig")
+    return {f.message.split(": ", 1)[0] for f in found
+            if f.severity == "error" and f.rule == "aws-ig"}
+
+
+# aws_test.go TestValidateInstanceGroupSpec, TestMixedInstancePolicies and
+# TestInstanceMetadataOptions (the cases that need no EC2 lookup); run at kops update
+@pytest.mark.parametrize(("spec", "expected"), [
+    ({"additionalSecurityGroups": []}, []),
+    ({"additionalSecurityGroups": ["sg-1234abcd"]}, []),
+    ({"additionalSecurityGroups": ["sg-1234abcd", ""]}, ["spec.additionalSecurityGroups[1]"]),
+    ({"additionalSecurityGroups": [" ", ""]},
+     ["spec.additionalSecurityGroups[0]", "spec.additionalSecurityGroups[1]"]),
+    ({"additionalSecurityGroups": ["--invalid"]}, ["spec.additionalSecurityGroups[0]"]),
+    ({"spotDurationInMinutes": 55}, ["spec.spotDurationInMinutes"]),
+    ({"spotDurationInMinutes": 380}, ["spec.spotDurationInMinutes"]),
+    ({"spotDurationInMinutes": 125}, ["spec.spotDurationInMinutes"]),
+    ({"spotDurationInMinutes": 120}, []),
+    ({"mixedInstancesPolicy": {"onDemandAboveBase": 231}},
+     ["spec.mixedInstancesPolicy.onDemandAboveBase"]),
+    ({"mixedInstancesPolicy": {"onDemandBase": 3}, "maxSize": 2},
+     ["spec.mixedInstancesPolicy.onDemandBase"]),
+    ({"mixedInstancesPolicy": {"onDemandBase": 1, "onDemandAboveBase": 50}, "maxSize": 2}, []),
+    ({"instanceMetadata": {"httpPutResponseHopLimit": 1}}, []),
+    ({"instanceMetadata": {"httpPutResponseHopLimit": -1, "httpTokens": "required"}},
+     ["spec.instanceMetadata.httpPutResponseHopLimit"]),
+])
+def test_aws_instance_group(spec: dict[str, Any], expected: list[str]) -> None:
+    assert _agrees(_ig_refused(spec), expected)

@@ -118,3 +118,20 @@ def test_kindnet(enabled: bool, cidrs: list[str], expected: list[str]) -> None:
 ])
 def test_gcp_networking_only_on_gce(store: str, expected: list[str]) -> None:
     assert _agrees(_refused({"networking": {"gce": {}}}, store), expected)
+
+
+# validateNetworking (code): kubenet, kopeio, kube-router and amazon-vpc limits
+@pytest.mark.parametrize(("store", "spec", "expected"), [
+    ("minimal-aws", {"networking": {"kubenet": {}}}, []),
+    ("minimal-aws", {"networking": {"kubenet": {}}, "nonMasqueradeCIDR": "::/0"},
+     ["spec.networking.kubenet"]),
+    ("minimal-aws", {"networking": {"kopeio": {}}, "nonMasqueradeCIDR": "::/0"},
+     ["spec.networking.kopeio"]),
+    ("minimal-aws", {"networking": {"kuberouter": {}}, "kubeProxy": {"enabled": False}}, []),
+    ("minimal-aws", {"networking": {"kuberouter": {}}, "kubeProxy": {}},
+     ["spec.kubeProxy.enabled"]),
+    ("minimal-aws", {"networking": {"amazonvpc": {}}}, []),
+    ("minimal_gce", {"networking": {"amazonvpc": {}}}, ["spec.networking.amazonVPC"]),
+])
+def test_other_networking_limits(store: str, spec: dict[str, Any], expected: list[str]) -> None:
+    assert _agrees(_refused(spec, store), expected)

@@ -16,6 +16,7 @@ from kops_gitsync.validate.guard import crash_issue
 from kops_gitsync.validate.issues import Issue
 from kops_gitsync.validate.rules.addons import CHECKS as ADDON_CHECKS
 from kops_gitsync.validate.rules.awscluster import CHECKS as AWS_CLUSTER_CHECKS
+from kops_gitsync.validate.rules.awsig import CHECKS as AWS_IG_CHECKS
 from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck, ig_key
 from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
@@ -47,6 +48,7 @@ CHECKS: tuple[Check, ...] = (
     *CLOUD_CHECKS,
     *REGIONAL_CHECKS,
     *AWS_CLUSTER_CHECKS,
+    *AWS_IG_CHECKS,
     *ENUM_CHECKS,
     *CLUSTER_SPEC_CHECKS,
     *COMPONENT_CHECKS,

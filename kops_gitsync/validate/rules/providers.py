@@ -9,7 +9,8 @@ need each other and IPv4; ENI IPAM is AWS and IPv4 only; the L7 proxy needs ipta
 method forms calico/node accepts, no negative Typha replicas, no WireGuard on IPv6, and
 BPF mode with kube-proxy off. Rules kops added after 1.34 follow kops-version.txt: Calico
 BPF/kube-proxy and Cilium bpfLBSockHostNSOnly (1.36), Calico on Azure needing vxlan (1.35).
-Flannel and GCP networking refuse IPv6, GCP networking (v1alpha2 ``networking.gce``) any
+Flannel, kubenet, kopeio, kube-router, amazon-vpc and GCP networking refuse IPv6;
+kube-router needs kube-proxy off, amazon-vpc AWS; GCP networking (v1alpha2 ``networking.gce``) any
 cloud but GCE, kindnet a nonMasqueradeCIDRs entry that is not a prefix. The closed value
 sets are in enums.py. Interface patterns are compiled with Python's ``re``, not Go's RE2:
 a pattern only RE2 refuses (a lookahead, a backreference) passes here. Messages carry
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kops_gitsync.validate.issues import Issue, YamlPath
@@ -210,19 +211,50 @@ def _netip_prefix(text: str) -> bool:
     return True
 
 
+def _no_ipv6(words: str) -> Callable[[ClusterView, dict[str, Any]], Iterator[tuple[str, str]]]:
+    def judge(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        if is_ipv6_cluster(view):
+            yield "", f"Forbidden: {words}"
+    return judge
+
+
+def _kube_router(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """v1alpha2 ``networking.kuberouter`` is kops' ``networking.kubeRouter``."""
+    if _kube_proxy_on(view.spec):
+        yield "@spec.kubeProxy.enabled", "Forbidden: kube-router requires kubeProxy to be disabled"
+    if is_ipv6_cluster(view):
+        yield "@spec.networking.kubeRouter", "Forbidden: kube-router does not support IPv6"
+
+
+def _amazon_vpc(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """v1alpha2 ``networking.amazonvpc`` is kops' ``networking.amazonVPC``."""
+    if view.cloud != "aws":
+        yield "@spec.networking.amazonVPC", ("Forbidden: amazon-vpc-routed-eni networking is"
+                                             " supported only in AWS")
+    if is_ipv6_cluster(view):
+        yield "@spec.networking.amazonVPC", ("Forbidden: amazon-vpc-routed-eni networking does"
+                                             " not support IPv6")
+
+
 def check_networking_providers(view: ClusterView) -> Iterator[Issue]:
     if view.cluster is None:
         return
     networking = as_dict(view.spec.get("networking"))
-    for name, judge in (("cilium", _cilium), ("calico", _calico), ("flannel", _flannel),
-                        ("gce", _gce), ("kindnet", _kindnet)):
+    judges: tuple[tuple[str, Callable[[ClusterView, dict[str, Any]],
+                                      Iterator[tuple[str, str]]]], ...] = (
+        ("cilium", _cilium), ("calico", _calico), ("flannel", _flannel), ("gce", _gce),
+        ("kindnet", _kindnet), ("kubenet", _no_ipv6("Kubenet does not support IPv6")),
+        ("kopeio", _no_ipv6("Kopeio does not support IPv6")), ("kuberouter", _kube_router),
+        ("amazonvpc", _amazon_vpc))
+    for name, judge in judges:
         settings = networking.get(name)
         if not isinstance(settings, dict):
             continue
         for field, words in judge(view, settings):
             if field.startswith("@"):  # kops names a field outside the provider's block
                 shown = field[1:]
-                path: YamlPath = (("spec", "networking", name) if shown == "spec.networking.gcp"
+                path: YamlPath = (("spec", "networking", name)
+                                  if shown.startswith("spec.networking.")
                                   else tuple(shown.split(".")))
             else:
                 shown = f"spec.networking.{name}" + (f".{field}" if field else "")
