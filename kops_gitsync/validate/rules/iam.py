@@ -50,7 +50,7 @@ def statement_problems(policy: str) -> Iterator[tuple[int | None, str]]:
     """(statement index or None for the whole policy, kops' "Type: detail")."""
     try:
         statements = json.loads(policy)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         yield None, f"policy was not valid JSON: error parsing IAM statements: {exc}"
         return
     if statements is None:

@@ -128,7 +128,7 @@ def detection_problem(method: str, ipv4: bool) -> str | None:
         for pattern in regexes:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 return f"regexp {pattern} does not compile: {exc}"
         return None
     return "unsupported autodetection method"
