@@ -16,6 +16,7 @@ passing it or ending it in a traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
@@ -115,9 +116,13 @@ def _cluster_issues(
     from kops_gitsync.validate.rules import run_rules, run_update_rules
 
     name = PurePosixPath(display.replace("\\", "/")).name or Path(display).resolve().name
-    loaded, issues = load_cluster(files, minor=schema_choice(files).minor)
+    choice = schema_choice(files)
+    loaded, issues = load_cluster(files, minor=choice.minor)
     docs.update(loaded)
     view = build_view(name, {k: d for k, d in docs.items() if d.shape_ok}, ig_file_names(files))
+    named = re.match(r"\s*v?(\d+)\.(\d+)", kops_version_of(files) or "")
+    if named:  # rules added after this kops minor do not apply (rules.base.kops_at_least)
+        view = replace(view, kops_minor=f"{named.group(1)}.{named.group(2)}")
     if CONFIG_KEY not in files and ig_file_names(files):
         issues.append(
             Issue(

@@ -14,16 +14,27 @@ from functools import partial
 
 from kops_gitsync.validate.guard import crash_issue
 from kops_gitsync.validate.issues import Issue
+from kops_gitsync.validate.rules.addons import CHECKS as ADDON_CHECKS
+from kops_gitsync.validate.rules.awscluster import CHECKS as AWS_CLUSTER_CHECKS
+from kops_gitsync.validate.rules.awsig import CHECKS as AWS_IG_CHECKS
 from kops_gitsync.validate.rules.base import CONFIG_KEY, Check, ClusterView, UpdateCheck, ig_key
 from kops_gitsync.validate.rules.catalog import RULES, RuleInfo
 from kops_gitsync.validate.rules.cloud import CHECKS as CLOUD_CHECKS
 from kops_gitsync.validate.rules.clusterspec import CHECKS as CLUSTER_SPEC_CHECKS
+from kops_gitsync.validate.rules.components import CHECKS as COMPONENT_CHECKS
+from kops_gitsync.validate.rules.containerd import CHECKS as CONTAINERD_CHECKS
 from kops_gitsync.validate.rules.enums import CHECKS as ENUM_CHECKS
 from kops_gitsync.validate.rules.etcd import CHECKS as ETCD_CHECKS
+from kops_gitsync.validate.rules.hooks import CHECKS as HOOK_CHECKS
+from kops_gitsync.validate.rules.iam import CHECKS as IAM_CHECKS
 from kops_gitsync.validate.rules.instancegroups import CHECKS as IG_CHECKS
+from kops_gitsync.validate.rules.karpenter import CHECKS as KARPENTER_CHECKS
 from kops_gitsync.validate.rules.labels import CHECKS as LABEL_CHECKS
 from kops_gitsync.validate.rules.names import CHECKS as NAME_CHECKS
 from kops_gitsync.validate.rules.network import CHECKS as NETWORK_CHECKS
+from kops_gitsync.validate.rules.providers import CHECKS as PROVIDER_CHECKS
+from kops_gitsync.validate.rules.regional import CHECKS as REGIONAL_CHECKS
+from kops_gitsync.validate.rules.rollout import CHECKS as ROLLOUT_CHECKS
 from kops_gitsync.validate.rules.stores import CHECKS as STORE_CHECKS
 from kops_gitsync.validate.rules.strict import CHECKS as STRICT_CHECKS
 from kops_gitsync.validate.rules.update import CHECKS as UPDATE_ONLY_CHECKS
@@ -35,11 +46,22 @@ CHECKS: tuple[Check, ...] = (
     *NAME_CHECKS,
     *VERSION_CHECKS,
     *CLOUD_CHECKS,
+    *REGIONAL_CHECKS,
+    *AWS_CLUSTER_CHECKS,
+    *AWS_IG_CHECKS,
     *ENUM_CHECKS,
     *CLUSTER_SPEC_CHECKS,
+    *COMPONENT_CHECKS,
+    *ADDON_CHECKS,
+    *IAM_CHECKS,
+    *CONTAINERD_CHECKS,
     *NETWORK_CHECKS,
+    *PROVIDER_CHECKS,
     *ETCD_CHECKS,
     *IG_CHECKS,
+    *ROLLOUT_CHECKS,
+    *HOOK_CHECKS,
+    *KARPENTER_CHECKS,
     *LABEL_CHECKS,
     *STORE_CHECKS,
     *STRICT_CHECKS,

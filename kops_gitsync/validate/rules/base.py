@@ -59,6 +59,21 @@ class ClusterView:
     igs: dict[str, dict[str, Any]] = field(default_factory=dict)
     unchecked: tuple[str, ...] = ()  # object keys that loaded but are not v1alpha2
     ig_files: tuple[str, ...] = ()  # every IG file name given, readable or not
+    kops_minor: str = ""  # the minor kops-version.txt names ("1.34"); "" = the newest
+
+    def kops_at_least(self, minor: str) -> bool:
+        """Whether the cluster's kops has a rule added in ``minor`` (newest kops when unknown).
+
+        kops adds store-write rules in new minors; a cluster its mirror says is managed by an
+        older kops must not be refused for what that kops stores.
+        """
+        if not self.kops_minor:
+            return True
+        try:
+            have = tuple(int(part) for part in self.kops_minor.split("."))
+            return have >= tuple(int(part) for part in minor.split("."))
+        except ValueError:
+            return True
 
     @property
     def all_igs_readable(self) -> bool:
