@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kops_gitsync.hooks.base import is_spec_key
+from kops_gitsync.hooks.base import KOPS_VERSION_FILE, is_spec_key
 from kops_gitsync.sync.context import SyncContext
 
 if TYPE_CHECKING:  # the validation engine loads when a push is checked, not on import
@@ -117,12 +117,14 @@ def _describe(located: Located) -> str:
 
 
 def _spec_entries(mirror: Mapping[str, TreeEntry]) -> dict[str, dict[str, TreeEntry]]:
-    """``config`` and ``instancegroup/*`` entries of a mirror tree, by cluster, keyed by
-    store key."""
+    """``config``, ``instancegroup/*`` and ``kops-version.txt`` (which picks the kops minor
+    whose schema and rules judge the cluster, as in the hooks) entries of a mirror tree, by
+    cluster, keyed by store key."""
     found: dict[str, dict[str, TreeEntry]] = {}
     for key, entry in mirror.items():
         cluster, sep, rel = key.partition("/")
-        if sep and entry.mode in _FILE_MODES and is_spec_key(rel):
+        if sep and entry.mode in _FILE_MODES and (is_spec_key(rel)
+                                                  or rel == KOPS_VERSION_FILE):
             found.setdefault(cluster, {})[key] = entry
     return found
 

@@ -222,3 +222,20 @@ def _assert_store_clean(source: Path, repo: Path) -> None:
         ctx.close()
     assert result.errors == (), result.errors
     assert len(result.clusters) == len(keys)
+
+
+def test_the_clusters_kops_version_picks_the_schema(
+    pulled_example: tuple[Path, SyncContext],
+) -> None:
+    """push judges a cluster as the hooks do: with the schema of the kops minor named by the
+    mirrored ``kops-version.txt``. A field kops 1.37 added is unknown to a 1.33 cluster
+    (a warning: kops 1.33 would drop it), and known to the newest."""
+    repo, ctx = pulled_example
+    (repo / "state" / CLUSTER / "kops-version.txt").write_text("1.33.2")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "written by kops 1.33")
+    commit = commit_edit(repo, CONFIG, "\nspec:\n",
+                         "\nspec:\n  containerd:\n    installCriCtl: true\n")
+    result = check_push(ctx, commit, [CONFIG])
+    assert result.ok
+    assert any("installCriCtl" in line for line in result.warnings), result.warnings
