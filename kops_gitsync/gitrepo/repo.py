@@ -21,6 +21,7 @@ from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
 from kops_gitsync.gitrepo.gitconfig import GitConfig
+from kops_gitsync.gitrepo.trees import Trees, plain_path
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -56,6 +57,7 @@ class GitRepo:
         self.git = gitproc.GitCommands(root)
         self._objects = gitproc.CatFile(root)
         self._files: dict[tuple[str, str], bytes | None] = {}
+        self._trees = Trees(self._objects, common_dir / "objects")
         self._config = GitConfig(root, git_dir, common_dir)
 
     @classmethod
@@ -176,8 +178,17 @@ class GitRepo:
         return out.split()
 
     def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
-        out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
-        return out.split()
+        """``rev-list --first-parent --max-count=LIMIT TIP``, walked through cat-file."""
+        commit = self.resolve(tip)
+        if commit is None:
+            out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
+            return out.split()
+        chain: list[str] = []
+        while commit is not None and len(chain) < limit:
+            chain.append(commit)
+            parents = self.parents(commit)
+            commit = parents[0] if parents else None
+        return chain
 
     def _commit(self, commit: str) -> tuple[list[str], str] | None:
         """Parents and message of a commit object, read through cat-file."""
@@ -234,6 +245,10 @@ class GitRepo:
         """Every file below ``prefix`` at ``commit``, keyed by path relative to ``prefix``."""
         if commit is None:
             return {}
+        root = self._objects.get(f"{commit}^{{tree}}") if plain_path(prefix) else None
+        if root is not None and root[1] == "tree":  # read through cat-file, no process
+            return {path: TreeEntry(mode, sha)
+                    for path, (mode, sha) in self._trees.files(root[0], prefix).items()}
         out: bytes = self.git.ls_tree(
             "-r", "-z", "--full-tree", commit, "--", prefix, stdout_as_string=False
         )
@@ -286,8 +301,15 @@ class GitRepo:
     def build_tree(self, base_commit: str | None, changes: Mapping[str, str | None]) -> str:
         """A tree: ``base_commit``'s tree with paths set to blobs (sha) or removed (None).
 
-        Uses a private index file so the user's index and working tree are never touched.
+        Tree objects are written in-process (:meth:`Trees.write`); a change that needs
+        git's own judgement goes through a private index file, so the user's index and
+        working tree are never touched.
         """
+        root = self._objects.get(f"{base_commit}^{{tree}}") if base_commit else None
+        if base_commit is None or (root is not None and root[1] == "tree"):
+            written = self._trees.write(root[0] if root is not None else None, changes)
+            if written is not None:
+                return written
         fd, index_path = tempfile.mkstemp(prefix="kops-gitsync-index-", dir=self.git_dir)
         os.close(fd)
         os.unlink(index_path)
