@@ -21,6 +21,7 @@ from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
 from kops_gitsync.gitrepo.gitconfig import GitConfig
+from kops_gitsync.gitrepo.trees import TreeEntry as TreeEntry  # re-exported: callers import it here
 from kops_gitsync.gitrepo.trees import Trees, plain_path
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -30,12 +31,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _WALK = 64
 # Where a path led, once per process: the CLI and the daemon open the same repository twice.
 _DISCOVERED: dict[tuple[str, bool], tuple[Path, Path, Path]] = {}
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    mode: str
-    sha: str
 
 
 @dataclass(frozen=True)
@@ -242,13 +237,16 @@ class GitRepo:
     # --- trees and blobs --------------------------------------------------------------
 
     def read_tree(self, commit: str | None, prefix: str) -> dict[str, TreeEntry]:
-        """Every file below ``prefix`` at ``commit``, keyed by path relative to ``prefix``."""
+        """Every file below ``prefix`` at ``commit``, keyed by path relative to ``prefix``
+        (``ls-tree -r``; read through cat-file unless the folder is big, see :class:`Trees`)."""
         if commit is None:
             return {}
         root = self._objects.get(f"{commit}^{{tree}}") if plain_path(prefix) else None
-        if root is not None and root[1] == "tree":  # read through cat-file, no process
-            return {path: TreeEntry(mode, sha)
-                    for path, (mode, sha) in self._trees.files(root[0], prefix).items()}
+        if root is not None and root[1] == "tree":
+            return self._trees.files(root[0], prefix, lambda: self._ls_tree(commit, prefix))
+        return self._ls_tree(commit, prefix)
+
+    def _ls_tree(self, commit: str, prefix: str) -> dict[str, TreeEntry]:
         out: bytes = self.git.ls_tree(
             "-r", "-z", "--full-tree", commit, "--", prefix, stdout_as_string=False
         )

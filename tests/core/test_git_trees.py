@@ -126,3 +126,28 @@ def test_build_tree_writes_the_tree_git_writes(
     assert got == index_route(repo.root, base, changes)
     subprocess.run(["git", "fsck", "--no-dangling", "--strict"], cwd=repo.root, check=True,
                    capture_output=True)
+
+
+def test_a_big_folder_is_listed_by_one_ls_tree_and_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past BIG_FOLDER entries git lists faster than a walk in Python: one process, once."""
+    from kops_gitsync.gitrepo.trees import BIG_FOLDER
+
+    root = tmp_path / "big"
+    for i in range(BIG_FOLDER + 2):
+        (root / "state" / f"c{i:03d}").mkdir(parents=True)
+        (root / "state" / f"c{i:03d}" / "config").write_text(f"{i}\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "big")
+    repo = GitRepo.open(root)
+    commit = repo.resolve("HEAD")
+    assert commit is not None
+    spawned: list[list[str]] = []
+    real = gitproc.spawn
+    monkeypatch.setattr(gitproc, "spawn", lambda a, *r, **k: spawned.append(a) or real(a, *r, **k))
+    first = repo.read_tree(commit, "state")
+    again = repo.read_tree(commit, "state")
+    assert first == again == ls_tree(root, commit, "state")
+    assert [a[0] for a in spawned] == ["ls-tree"]
