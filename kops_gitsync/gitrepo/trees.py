@@ -46,12 +46,19 @@ class TreeEntry:
 
 
 def plain_path(path: str) -> bool:
-    """A path that means itself to git: no pathspec magic, no empty, ``.``, ``..`` or
-    ``.git`` component (git refuses those in an index)."""
-    if not path or path.startswith(("/", ":")) or any(c in path for c in "*?[\\\n\0"):
+    """A path that means itself to git and that git would take into an index: no pathspec
+    magic, no empty, ``.`` or ``..`` component, nothing git's ``verify_path`` might refuse
+    (``.git`` and its NTFS and HFS look-alikes: ``.git.``, ``git~1``, ``.g\u200cit``, a
+    ``:``). Anything else is left to git, so a hostile key is refused exactly as before."""
+    if not path or path.startswith(("/", ":")) or any(c in path for c in "*?[\\:\n\0"):
         return False
-    return all(p not in ("", ".", "..") and p.lower() != ".git"
-               for p in path.rstrip("/").split("/"))
+    for part in path.rstrip("/").split("/"):
+        lowered = part.lower()
+        if part in ("", ".", "..") or ("git" in lowered and lowered[:1] in (".", "g")):
+            return False
+        if lowered.startswith(".") and not part.isascii():
+            return False
+    return True
 
 
 def is_tree(mode: bytes) -> bool:

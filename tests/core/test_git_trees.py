@@ -151,3 +151,16 @@ def test_a_big_folder_is_listed_by_one_ls_tree_and_remembered(
     again = repo.read_tree(commit, "state")
     assert first == again == ls_tree(root, commit, "state")
     assert [a[0] for a in spawned] == ["ls-tree"]
+
+
+@pytest.mark.parametrize("key", ["state/.git/config", "state/.GIT./x", "state/git~1/x",
+                                 "state/.git /x", "state/a/../b"])
+def test_a_path_git_refuses_is_still_judged_by_git(odd_repo: tuple[GitRepo, str], key: str) -> None:
+    """A hostile store key is handed to git's own check (which leaves it out), never
+    written into a tree here."""
+    repo, commit = odd_repo
+    blob = repo.write_blob(b"x\n")
+    got = repo.build_tree(commit, {key: blob, "state/fine": blob})
+    assert got == index_route(repo.root, commit, {key: blob, "state/fine": blob})
+    listed = git(repo.root, "ls-tree", "-r", "--name-only", got)
+    assert "state/fine" in listed.split("\n") and key not in listed
