@@ -54,7 +54,7 @@ def plain_path(path: str) -> bool:
         return False
     for part in path.rstrip("/").split("/"):
         lowered = part.lower()
-        if part in ("", ".", "..") or ("git" in lowered and lowered[:1] in (".", "g")):
+        if part in ("", ".", "..") or lowered.rstrip(". ") in (".git", "git~1"):
             return False
         if lowered.startswith(".") and not part.isascii():
             return False
