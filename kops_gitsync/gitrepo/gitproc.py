@@ -22,6 +22,10 @@ from typing import IO, Any
 
 from kops_gitsync.errors import FatalError
 
+# What a pipe always holds (POSIX PIPE_BUF; Linux may shrink a pipe to one page): requests
+# that fit are written at once, without a thread, and cannot block on git's answers.
+_PIPE_BUF = 4096
+
 
 def spawn(args: list[str], cwd: Path, *, stdin: int | IO[bytes] | None,
           stdout: int | IO[bytes] | None, stderr: int | IO[bytes] | None,
@@ -154,8 +158,12 @@ class CatFile:
             proc = self._started()
             assert proc.stdin is not None and proc.stdout is not None
             payload = "".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape")
-            writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
-            writer.start()
+            writer = None
+            if len(payload) <= _PIPE_BUF:  # fits the pipe whatever git does: no thread
+                _feed(proc.stdin, payload)
+            else:
+                writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+                writer.start()
             found: list[tuple[str, str, bytes] | None] = []
             try:
                 for name in names:
@@ -171,7 +179,8 @@ class CatFile:
                     proc.stdout.read(1)
                     found.append((fields[0].decode(), fields[1].decode(), data))
             finally:
-                writer.join()
+                if writer is not None:
+                    writer.join()
             return found
 
     def _started(self) -> subprocess.Popen[bytes]:

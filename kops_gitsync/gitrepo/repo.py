@@ -53,6 +53,7 @@ class GitRepo:
         self._objects = gitproc.CatFile(root)
         self._files: dict[tuple[str, str], bytes | None] = {}
         self._trees = Trees(self._objects, common_dir / "objects")
+        self._parents: dict[str, tuple[str, ...]] = {}
         self._config = GitConfig(root, git_dir, common_dir)
 
     @classmethod
@@ -71,6 +72,8 @@ class GitRepo:
     # --- refs and commits -------------------------------------------------------------
 
     def resolve(self, rev: str) -> str | None:
+        if rev in self._parents:  # a commit id read before: it names itself for good
+            return rev
         found = self._objects.get(f"{rev}^{{commit}}")
         return found[0] if found is not None and found[1] == "commit" else None
 
@@ -193,17 +196,26 @@ class GitRepo:
         headers, _, message = found[2].partition(b"\n\n")
         parents = [line[7:].decode() for line in headers.split(b"\n")
                    if line.startswith(b"parent ")]
+        if found[0] == commit:  # a commit's own id (not a tag's, not a ref): remembered
+            if len(self._parents) >= 100_000:
+                self._parents.clear()
+            self._parents[commit] = tuple(parents)
         return parents, message.decode("utf-8", "replace")
 
     def _parents_or_none(self, commit: str) -> list[str] | None:
+        """Parents of a commit; remembered by commit id (a commit cannot change), so the
+        ancestry walks of one push read each commit once."""
+        known = self._parents.get(commit)
+        if known is not None:
+            return list(known)
         found = self._commit(commit)
         return found[0] if found is not None else None
 
     def parents(self, commit: str) -> list[str]:
-        found = self._commit(commit)
+        found = self._parents_or_none(commit)
         if found is None:
             raise FatalError(f"git has no commit {commit}")
-        return found[0]
+        return found
 
     def commit_message(self, commit: str) -> str:
         found = self._commit(commit)
