@@ -22,7 +22,7 @@ from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
 from kops_gitsync.gitrepo.gitconfig import GitConfig
 from kops_gitsync.gitrepo.trees import TreeEntry as TreeEntry  # re-exported: callers import it here
-from kops_gitsync.gitrepo.trees import Trees, plain_path
+from kops_gitsync.gitrepo.trees import Trees, parse_ls_tree, plain_path
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -262,16 +262,7 @@ class GitRepo:
         out: bytes = self.git.ls_tree(
             "-r", "-z", "--full-tree", commit, "--", prefix, stdout_as_string=False
         )
-        entries: dict[str, TreeEntry] = {}
-        cut = len(prefix.rstrip("/")) + 1
-        for record in out.split(b"\0"):
-            if not record:
-                continue
-            meta, path = record.split(b"\t", 1)
-            mode, _kind, sha = meta.decode().split()
-            name = path.decode("utf-8", "surrogateescape")
-            entries[name[cut:]] = TreeEntry(mode, sha)
-        return entries
+        return parse_ls_tree(out, prefix)
 
     def read_blob(self, sha: str) -> bytes:
         found = self._objects.get(sha)

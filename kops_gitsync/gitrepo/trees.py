@@ -88,6 +88,18 @@ def parse(data: bytes) -> list[Entry]:
     return [(mode, name, sha.hex()) for mode, name, sha in _ENTRY.findall(data)]
 
 
+def parse_ls_tree(out: bytes, prefix: str) -> dict[str, TreeEntry]:
+    """``ls-tree -r -z --full-tree C -- PREFIX`` output: path below ``prefix`` -> entry."""
+    entries: dict[str, TreeEntry] = {}
+    cut = len(prefix.rstrip("/")) + 1
+    for record in out.split(b"\0"):
+        if record:
+            meta, path = record.split(b"\t", 1)
+            mode, _kind, sha = meta.decode().split()
+            entries[path.decode("utf-8", "surrogateescape")[cut:]] = TreeEntry(mode, sha)
+    return entries
+
+
 def serialise(entries: list[Entry]) -> bytes:
     """A tree object's bytes, entries in git's order (a folder sorts as ``name/``)."""
     ordered = sorted(entries, key=lambda e: e[1] + b"/" if is_tree(e[0]) else e[1])
