@@ -176,8 +176,10 @@ class GitRepo:
         return out.split()
 
     def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
-        """``rev-list --first-parent --max-count=LIMIT TIP``, walked through cat-file."""
-        commit = self.resolve(tip)
+        """``rev-list --first-parent --max-count=LIMIT TIP``, walked through cat-file; in a
+        shallow clone (or with grafts) git's own answer, which stops where history is cut."""
+        grafted = any((self.common_dir / f).exists() for f in ("shallow", "info/grafts"))
+        commit = None if grafted else self.resolve(tip)
         if commit is None:
             out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
             return out.split()

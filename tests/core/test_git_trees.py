@@ -164,3 +164,22 @@ def test_a_path_git_refuses_is_still_judged_by_git(odd_repo: tuple[GitRepo, str]
     assert got == index_route(repo.root, commit, {key: blob, "state/fine": blob})
     listed = git(repo.root, "ls-tree", "-r", "--name-only", got)
     assert "state/fine" in listed.split("\n") and key not in listed
+
+
+def test_the_first_parent_chain_of_a_shallow_clone_stops_where_git_stops(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    git(full, "init", "-q", "-b", "main")
+    for i in range(4):
+        (full / "f").write_text(f"{i}\n")
+        git(full, "add", "f")
+        git(full, "commit", "-qm", f"c{i}")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "2", f"file://{full}", str(shallow))
+    repo = GitRepo.open(shallow)
+    assert repo.first_parent_chain("HEAD") == git(
+        shallow, "rev-list", "--first-parent", "HEAD").split()
+    assert len(repo.first_parent_chain("HEAD")) == 2
+    repo_full = GitRepo.open(full)
+    assert repo_full.first_parent_chain("HEAD", limit=3) == git(
+        full, "rev-list", "--first-parent", "--max-count=3", "HEAD").split()
