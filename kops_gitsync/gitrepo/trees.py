@@ -25,8 +25,9 @@ from kops_gitsync.gitrepo.blobs import write_loose
 from kops_gitsync.gitrepo.gitproc import CatFile
 
 TREE_MODE = b"40000"
-# Parsed entries kept before the cache starts again (about 100 bytes each).
-_LIMIT = 400_000
+# Parsed entries kept before the cache starts again (a daemon keeps its repository
+# between passes: at about 150 bytes an entry, with its listing view, some 15 MB at most).
+_LIMIT = 100_000
 
 Entry = tuple[bytes, bytes, str]  # raw mode, name, object id
 _ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.S)
