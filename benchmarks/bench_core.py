@@ -71,6 +71,17 @@ def build_store(root: Path, clusters: int) -> None:
         shutil.copytree(cluster, root / f"c{i:04d}.{cluster.name}")
 
 
+def rename_clusters(root: Path) -> None:
+    """Each copied cluster named after its folder everywhere, as if created so: push runs
+    the kops checks on every cluster it writes to, and a copy still calling itself by the
+    fixture's name fails them (which rclone would never notice)."""
+    for folder in root.iterdir():
+        original = folder.name.split(".", 1)[1].encode()
+        for path in folder.rglob("*"):
+            if path.is_file():
+                path.write_bytes(path.read_bytes().replace(original, folder.name.encode()))
+
+
 def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 

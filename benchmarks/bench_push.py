@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_core import build_store, git  # noqa: E402
+from bench_core import build_store, git, rename_clusters  # noqa: E402
 from bench_s3 import BUCKET, MotoLog, peer_env, shown, upload_tree  # noqa: E402
 
 from kops_gitsync.sync.context import open_contexts  # noqa: E402
@@ -51,17 +51,6 @@ from tests.servers.s3 import admin_client, s3_env, start_moto, stop_process  # n
 _NAME = re.compile(rb"\n  name: [^\n]+\n")
 PEER_BUCKET = "kops-state-rclone"
 RCLONE_FLAGS = ["--transfers", "16", "--checkers", "16", "--checksum", "--config", "/dev/null"]
-
-
-def rename_clusters(root: Path) -> None:
-    """Each copied cluster named after its folder everywhere, as if created so: push runs
-    the kops checks on every cluster it writes to, and a copy still calling itself by the
-    fixture's name fails them (which rclone would never notice)."""
-    for folder in root.iterdir():
-        original = folder.name.split(".", 1)[1].encode()
-        for path in folder.rglob("*"):
-            if path.is_file():
-                path.write_bytes(path.read_bytes().replace(original, folder.name.encode()))
 
 
 def upload_copy(client: Any, local: Path, bucket: str) -> None:

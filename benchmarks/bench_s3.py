@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_core import build_store, git  # noqa: E402
+from bench_core import build_store, git, rename_clusters  # noqa: E402
 
 from kops_gitsync.sync.context import open_contexts  # noqa: E402
 from kops_gitsync.sync.pull import pull  # noqa: E402
@@ -88,10 +88,16 @@ def change_behind_everyones_back(client: Any) -> dict[str, bytes]:
             edited[key] = same_size
         if len(edited) == 10:
             break
-    template = client.get_object(Bucket=BUCKET, Key=igs[0])["Body"].read()
+    folder = igs[0].rsplit("/", 1)[0]
+    groups = {key: client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+              for key in igs if key.startswith(folder + "/")}
+    # A node group copied under a new name, named so inside too (as kops would write it):
+    # the push that follows checks every cluster it touches, this one included.
+    template = next((d for d in groups.values() if b"role: Node" in d), groups[igs[0]])
     for n in (1, 2):
-        client.put_object(Bucket=BUCKET, Key=f"{igs[0].rsplit('/', 1)[0]}/bench-added-{n}",
-                          Body=template)
+        named = re.sub(rb"\n  name: [^\n]+\n", f"\n  name: bench-added-{n}\n".encode(),
+                       template, count=1)
+        client.put_object(Bucket=BUCKET, Key=f"{folder}/bench-added-{n}", Body=named)
     client.delete_object(Bucket=BUCKET, Key=igs[-1])
     return edited
 
@@ -210,6 +216,7 @@ def run(clusters: int) -> None:
             client = admin_client(endpoint)
             client.create_bucket(Bucket=BUCKET)
             build_store(work / "data", clusters)
+            rename_clusters(work / "data")  # else push's kops checks refuse every copy
             objects = upload_tree(client, work / "data")
             print(f"N = {clusters} clusters, {objects} objects "
                   f"(aim for a no-op pull: {math.ceil(objects / 1000)} LIST, 0 GET)")

@@ -14,9 +14,10 @@ from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import gitproc
 
 
-def write_loose(objects: Path, data: bytes) -> str:
-    """One blob as a loose object under ``objects`` (what ``git hash-object -w`` does)."""
-    header = b"blob %d\0" % len(data)
+def write_loose(objects: Path, data: bytes, kind: bytes = b"blob") -> str:
+    """One object (a blob unless ``kind`` says otherwise) as a loose object under
+    ``objects`` (what ``git hash-object -w`` does)."""
+    header = b"%s %d\0" % (kind, len(data))
     digest = hashlib.sha1(header)
     digest.update(data)  # not header + data: that copy is the size of the sync state
     sha = digest.hexdigest()

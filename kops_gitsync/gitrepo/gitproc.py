@@ -22,6 +22,10 @@ from typing import IO, Any
 
 from kops_gitsync.errors import FatalError
 
+# What a pipe always holds (POSIX PIPE_BUF; Linux may shrink a pipe to one page): requests
+# that fit are written at once, without a thread, and cannot block on git's answers.
+_PIPE_BUF = 4096
+
 
 def spawn(args: list[str], cwd: Path, *, stdin: int | IO[bytes] | None,
           stdout: int | IO[bytes] | None, stderr: int | IO[bytes] | None,
@@ -142,6 +146,43 @@ class CatFile:
             proc.stdout.read(1)  # the newline after the content
             return fields[0].decode(), fields[1].decode(), data
 
+    def get_many(self, names: list[str]) -> list[tuple[str, str, bytes] | None]:
+        """:meth:`get` for many names in one pipelined exchange (a tree walk asks for every
+        subtree of a level at once): the requests go in from a thread while the answers are
+        read here, so neither side waits on a full pipe."""
+        if not names:
+            return []
+        if any("\n" in name or not name for name in names):
+            return [self.get(name) for name in names]
+        with self._lock:
+            proc = self._started()
+            assert proc.stdin is not None and proc.stdout is not None
+            payload = "".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape")
+            writer = None
+            if len(payload) <= _PIPE_BUF:  # fits the pipe whatever git does: no thread
+                _feed(proc.stdin, payload)
+            else:
+                writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+                writer.start()
+            found: list[tuple[str, str, bytes] | None] = []
+            try:
+                for name in names:
+                    header = proc.stdout.readline()
+                    if not header:
+                        self._stop()
+                        raise FatalError(f"git cat-file stopped while reading {name}")
+                    fields = header.split()
+                    if len(fields) != 3 or fields[-1] in (b"missing", b"ambiguous"):
+                        found.append(None)
+                        continue
+                    data = proc.stdout.read(int(fields[2]))
+                    proc.stdout.read(1)
+                    found.append((fields[0].decode(), fields[1].decode(), data))
+            finally:
+                if writer is not None:
+                    writer.join()
+            return found
+
     def _started(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = spawn(["cat-file", "--batch"], self._root, stdin=subprocess.PIPE,
@@ -157,6 +198,14 @@ class CatFile:
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+
+def _feed(stream: IO[bytes], payload: bytes) -> None:
+    try:
+        stream.write(payload)
+        stream.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # git ended: the reader says so
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:

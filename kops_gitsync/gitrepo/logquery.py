@@ -48,10 +48,6 @@ class LogQueries:
         out: str = self.git.rev_list("--first-parent", "-E", f"--grep={pattern}", *revs, "--")
         return out.split()
 
-    def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
-        out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
-        return out.split()
-
     def commits_between(self, tip: str, exclude: Iterable[str]) -> list[str]:
         """Commits reachable from ``tip`` but from none of ``exclude`` (``rev-list --not``).
 

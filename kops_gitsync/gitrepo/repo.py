@@ -22,6 +22,8 @@ from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
 from kops_gitsync.gitrepo.gitconfig import GitConfig
 from kops_gitsync.gitrepo.logquery import LogQueries
+from kops_gitsync.gitrepo.trees import TreeEntry as TreeEntry  # re-exported: callers import it here
+from kops_gitsync.gitrepo.trees import Trees, parse_ls_tree, plain_path
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -30,12 +32,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _WALK = 64
 # Where a path led, once per process: the CLI and the daemon open the same repository twice.
 _DISCOVERED: dict[tuple[str, bool], tuple[Path, Path, Path]] = {}
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    mode: str
-    sha: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +53,8 @@ class GitRepo(LogQueries):
         self.git = gitproc.GitCommands(root)
         self._objects = gitproc.CatFile(root)
         self._files: dict[tuple[str, str], bytes | None] = {}
+        self._trees = Trees(self._objects, common_dir / "objects")
+        self._parents: dict[str, tuple[str, ...]] = {}
         self._config = GitConfig(root, git_dir, common_dir)
 
     @classmethod
@@ -75,6 +73,8 @@ class GitRepo(LogQueries):
     # --- refs and commits -------------------------------------------------------------
 
     def resolve(self, rev: str) -> str | None:
+        if rev in self._parents:  # a commit id read before: it names itself for good
+            return rev
         found = self._objects.get(f"{rev}^{{commit}}")
         return found[0] if found is not None and found[1] == "commit" else None
 
@@ -146,6 +146,21 @@ class GitRepo(LogQueries):
         out = self._out("merge-base", a, b)
         return out.split()[0] if out and out.strip() else None
 
+    def first_parent_chain(self, tip: str, limit: int = 200) -> list[str]:
+        """``rev-list --first-parent --max-count=LIMIT TIP``, walked through cat-file; in a
+        shallow clone (or with grafts) git's own answer, which stops where history is cut."""
+        grafted = any((self.common_dir / f).exists() for f in ("shallow", "info/grafts"))
+        commit = None if grafted else self.resolve(tip)
+        if commit is None:
+            out: str = self.git.rev_list("--first-parent", f"--max-count={limit}", tip)
+            return out.split()
+        chain: list[str] = []
+        while commit is not None and len(chain) < limit:
+            chain.append(commit)
+            parents = self.parents(commit)
+            commit = parents[0] if parents else None
+        return chain
+
     def _commit(self, commit: str) -> tuple[list[str], str] | None:
         """Parents and message of a commit object, read through cat-file."""
         found = self._objects.get(f"{commit}^{{commit}}")
@@ -154,17 +169,26 @@ class GitRepo(LogQueries):
         headers, _, message = found[2].partition(b"\n\n")
         parents = [line[7:].decode() for line in headers.split(b"\n")
                    if line.startswith(b"parent ")]
+        if found[0] == commit:  # a commit's own id (not a tag's, not a ref): remembered
+            if len(self._parents) >= 100_000:
+                self._parents.clear()
+            self._parents[commit] = tuple(parents)
         return parents, message.decode("utf-8", "replace")
 
     def _parents_or_none(self, commit: str) -> list[str] | None:
+        """Parents of a commit; remembered by commit id (a commit cannot change), so the
+        ancestry walks of one push read each commit once."""
+        known = self._parents.get(commit)
+        if known is not None:
+            return list(known)
         found = self._commit(commit)
         return found[0] if found is not None else None
 
     def parents(self, commit: str) -> list[str]:
-        found = self._commit(commit)
+        found = self._parents_or_none(commit)
         if found is None:
             raise FatalError(f"git has no commit {commit}")
-        return found[0]
+        return found
 
     def commit_message(self, commit: str) -> str:
         found = self._commit(commit)
@@ -198,22 +222,20 @@ class GitRepo(LogQueries):
     # --- trees and blobs --------------------------------------------------------------
 
     def read_tree(self, commit: str | None, prefix: str) -> dict[str, TreeEntry]:
-        """Every file below ``prefix`` at ``commit``, keyed by path relative to ``prefix``."""
+        """Every file below ``prefix`` at ``commit``, keyed by path relative to ``prefix``
+        (``ls-tree -r``; read through cat-file unless the folder is big, see :class:`Trees`)."""
         if commit is None:
             return {}
+        root = self._objects.get(f"{commit}^{{tree}}") if plain_path(prefix) else None
+        if root is not None and root[1] == "tree":
+            return self._trees.files(root[0], prefix, lambda: self._ls_tree(commit, prefix))
+        return self._ls_tree(commit, prefix)
+
+    def _ls_tree(self, commit: str, prefix: str) -> dict[str, TreeEntry]:
         out: bytes = self.git.ls_tree(
             "-r", "-z", "--full-tree", commit, "--", prefix, stdout_as_string=False
         )
-        entries: dict[str, TreeEntry] = {}
-        cut = len(prefix.rstrip("/")) + 1
-        for record in out.split(b"\0"):
-            if not record:
-                continue
-            meta, path = record.split(b"\t", 1)
-            mode, _kind, sha = meta.decode().split()
-            name = path.decode("utf-8", "surrogateescape")
-            entries[name[cut:]] = TreeEntry(mode, sha)
-        return entries
+        return parse_ls_tree(out, prefix)
 
     def read_blob(self, sha: str) -> bytes:
         found = self._objects.get(sha)
@@ -253,8 +275,15 @@ class GitRepo(LogQueries):
     def build_tree(self, base_commit: str | None, changes: Mapping[str, str | None]) -> str:
         """A tree: ``base_commit``'s tree with paths set to blobs (sha) or removed (None).
 
-        Uses a private index file so the user's index and working tree are never touched.
+        Tree objects are written in-process (:meth:`Trees.write`); a change that needs
+        git's own judgement goes through a private index file, so the user's index and
+        working tree are never touched.
         """
+        root = self._objects.get(f"{base_commit}^{{tree}}") if base_commit else None
+        if base_commit is None or (root is not None and root[1] == "tree"):
+            written = self._trees.write(root[0] if root is not None else None, changes)
+            if written is not None:
+                return written
         fd, index_path = tempfile.mkstemp(prefix="kops-gitsync-index-", dir=self.git_dir)
         os.close(fd)
         os.unlink(index_path)
