@@ -28,11 +28,8 @@ CONFIG = f"{CLUSTER}/config"
 
 
 def _shared_stores() -> Path | None:
-    """The shared fixture stores: next to the checkout, or /work/shared for a worktree."""
-    for candidate in (FIXTURE_STORES, Path("/work/shared/fixtures/stores")):
-        if candidate.is_dir():
-            return candidate
-    return None
+    """The fixture stores the project owns (tests/fixtures/stores)."""
+    return FIXTURE_STORES if FIXTURE_STORES.is_dir() else None
 
 
 def _copy_store(source: Path, target: Path) -> Path:
@@ -198,7 +195,7 @@ SHARED_STORES = (
     [p.name for p in sorted(_SHARED.iterdir()) if p.is_dir()]
     if _SHARED is not None
     else [pytest.param("absent", marks=pytest.mark.skip(
-        reason="shared fixture stores absent (/work/shared/fixtures/stores)"))]
+        reason=f"fixture stores absent ({FIXTURE_STORES})"))]
 )
 
 
