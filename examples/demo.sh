@@ -13,6 +13,10 @@ export PATH="$top/.venv/bin:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kops-gitsync-demo.XXXXXX")
 cp -r examples/store "$work/store"
+# The example comes from kops' tests, which keep it in memfs://; point it at where it now
+# lives, as `kops create cluster --state file://...` would have written it.
+grep -rl 'memfs://clusters.example.com' "$work/store" \
+  | xargs sed -i "s|memfs://clusters.example.com|file://$work/store|g"
 export KOPS_STATE_STORE="file://$work/store"
 git init -q -b main "$work/review"
 cd "$work/review"
