@@ -127,6 +127,7 @@ class Daemon:
             contexts = self._load()
         except FatalError as exc:
             self.state.config_error = str(exc)
+            self._publish()  # the state file says so before the event does: readers see both
             logs.event(logging.ERROR, "new configuration rejected; the running one is kept",
                        action="reload", result="rejected", error=str(exc))
             self.notifier.ready(self._status_line())

@@ -8,6 +8,7 @@ object write that still reached the store afterwards: fencing means there are no
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 from kops_gitsync.sync.lock import StoreLock
@@ -34,6 +35,9 @@ class TakenAfter(Forwarding):
         self.n, self.how = n, how
         self.before: list[str] = []
         self.after: list[str] = []
+        # Parallel writers: the n-th write's theft and the bookkeeping of writes finishing
+        # meanwhile happen in one step, so "after" means after the lock was really gone.
+        self._mutex = threading.Lock()
 
     def write(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
@@ -42,10 +46,11 @@ class TakenAfter(Forwarding):
         version = self.store.write(
             key, data, if_match=if_match, if_none_match=if_none_match, metadata=metadata
         )
-        if len(self.before) < self.n:
-            self.before.append(key)
-            if len(self.before) == self.n:
-                rival_takes(self.store, self.how)
-        else:
-            self.after.append(key)
+        with self._mutex:
+            if len(self.before) < self.n:
+                self.before.append(key)
+                if len(self.before) == self.n:
+                    rival_takes(self.store, self.how)
+            else:
+                self.after.append(key)
         return version
