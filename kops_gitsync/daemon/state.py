@@ -56,6 +56,13 @@ class StoreState:
     # Requests sent to the store since the daemon opened it, by kind (LIST, GET, PUT...):
     # what the daemon costs (kops #14031: a poller ran up $1000 a month). Also a metric.
     store_requests: dict[str, int] = field(default_factory=dict)
+    # Replicas on Kubernetes (docs/kubernetes.md): the member the assignment gives this store
+    # to, None when the daemon runs without membership. Only that member tries the store lock.
+    owner: str | None = None
+    # The approved commit not yet written to the store (None: nothing waits), and why the
+    # last push stopped short (a conflict with a store change it did not make, say).
+    pending_push: str | None = None
+    conflict: str | None = None
 
 
 @dataclass
@@ -68,6 +75,13 @@ class DaemonState:
     config_source: str | None = None
     config_error: str | None = None  # the last rejected reload, while the old config runs
     stores: dict[str, StoreState] = field(default_factory=dict)
+    # Replicas on Kubernetes: this replica's member name and the live members it sees (None
+    # and [] without membership); whether the API server has answered since start (None
+    # without membership) and whether this replica's own Lease is current.
+    member: str | None = None
+    members: list[str] = field(default_factory=list)
+    api_answered: bool | None = None
+    membership_valid: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT_VERSION, **asdict(self)}
