@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kops_gitsync.fingerprint import fingerprint
 from kops_gitsync.review.fielddiff import MISSING, FieldChange
-from kops_gitsync.review.model import ObjectChange, StoreReview
+from kops_gitsync.review.model import ClusterReview, ObjectChange, StoreReview
 
 SCHEMA_VERSION = 1
 MARKER = "<!-- kops-gitsync-plan -->"  # lets CI find and replace its earlier comment
@@ -67,33 +68,53 @@ def _range(review: StoreReview) -> str:
     return f"{(review.old or 'nothing')[:12]} -> {(review.new or 'nothing')[:12]}"
 
 
-# --- text -----------------------------------------------------------------------------
+# --- text and markdown -----------------------------------------------------------------
 
 
-def render_text(reviews: Sequence[StoreReview]) -> str:
+@dataclass(frozen=True)
+class _Format:
+    """One human format's spelling of each part of a plan.
+
+    Text and markdown show the same parts in the same order; that order lives once, in
+    ``_walk``, so a fix to what a plan shows reaches both formats.
+    """
+
+    store: Callable[[StoreReview], list[str]]
+    error: Callable[[str], list[str]]
+    conflict: Callable[[dict[str, str]], str]
+    no_changes: str
+    cluster: Callable[[ClusterReview], list[str]]  # its heading and risks
+    obj: Callable[[ObjectChange], list[str]]
+    not_pushed: Callable[[list[str]], list[str]]
+
+
+def _walk(reviews: Sequence[StoreReview], fmt: _Format) -> list[str]:
+    """A store's error stands for all of it; conflicts lead, unpushed keys close a store."""
     lines: list[str] = []
     for review in reviews:
-        lines.append(f"store {_safe(review.store)} ({_safe(review.url or _NO_URL)}): "
-                     f"{_range(review)}")
+        lines += fmt.store(review)
         if review.error:
-            lines.append(f"  ! {_safe(review.error)}")
+            lines += fmt.error(review.error)
             continue
-        for conflict in review.conflicts:
-            lines.append(f"  ! conflict {_safe(conflict['key'])}: {conflict['reason']}")
+        lines += [fmt.conflict(conflict) for conflict in review.conflicts]
         if review.empty:
-            lines.append("  no changes")
+            lines.append(fmt.no_changes)
         for cluster in review.clusters:
-            lines.append(f"  cluster {_safe(cluster.name) or '(store root)'}")
-            for risk in cluster.risks:
-                where = ", ".join(_safe(p) for p in risk.paths[:3])
-                more = f" (+{len(risk.paths) - 3} more)" if len(risk.paths) > 3 else ""
-                where = f": {where}{more}" if where else ""
-                lines.append(f"    RISK {risk.code} [{_safe(risk.key)}{where}]: {risk.reason}")
+            lines += fmt.cluster(cluster)
             for obj in cluster.objects:
-                lines.extend(_text_object(obj))
-        for key in review.not_pushed:
-            lines.append(f"  (changed in git, not pushed: {_safe(key)})")
-    return "\n".join(lines)
+                lines += fmt.obj(obj)
+        lines += fmt.not_pushed(review.not_pushed)
+    return lines
+
+
+def _text_cluster(cluster: ClusterReview) -> list[str]:
+    lines = [f"  cluster {_safe(cluster.name) or '(store root)'}"]
+    for risk in cluster.risks:
+        where = ", ".join(_safe(p) for p in risk.paths[:3])
+        more = f" (+{len(risk.paths) - 3} more)" if len(risk.paths) > 3 else ""
+        where = f": {where}{more}" if where else ""
+        lines.append(f"    RISK {risk.code} [{_safe(risk.key)}{where}]: {risk.reason}")
+    return lines
 
 
 def _text_object(obj: ObjectChange) -> list[str]:
@@ -109,7 +130,18 @@ def _text_object(obj: ObjectChange) -> list[str]:
     return lines
 
 
-# --- markdown -------------------------------------------------------------------------
+_TEXT = _Format(
+    store=lambda r: [f"store {_safe(r.store)} ({_safe(r.url or _NO_URL)}): {_range(r)}"],
+    error=lambda error: [f"  ! {_safe(error)}"],
+    conflict=lambda c: f"  ! conflict {_safe(c['key'])}: {c['reason']}",
+    no_changes="  no changes",
+    cluster=_text_cluster,
+    obj=_text_object,
+    not_pushed=lambda keys: [f"  (changed in git, not pushed: {_safe(k)})" for k in keys])
+
+
+def render_text(reviews: Sequence[StoreReview]) -> str:
+    return "\n".join(_walk(reviews, _TEXT))
 
 
 def _code(text: str) -> str:
@@ -117,50 +149,16 @@ def _code(text: str) -> str:
     return "<code>" + html.escape(_safe(text)).replace("|", "&#124;") + "</code>"
 
 
-def render_markdown(reviews: Sequence[StoreReview]) -> str:
-    counts = _counts(reviews)
-    out = [MARKER, "### kops-gitsync plan", ""]
-    out.append(f"{counts['objects']} object(s) change in {counts['clusters']} cluster(s) of "
-               f"{counts['stores']} store(s); **{counts['risks']} risk flag(s)**"
-               + (f", **{counts['conflicts']} conflict(s)**" if counts["conflicts"] else "")
-               + ".")
-    for review in reviews:
-        out += ["", f"#### Store {_code(review.store)} ({_code(review.url or _NO_URL)}) "
-                    f"{_code(_range(review))}", ""]
-        if review.error:
-            out.append(f"> [!CAUTION]\n> {html.escape(_safe(review.error))}")
-            continue
-        for conflict in review.conflicts:
-            out.append(f"- :x: conflict {_code(conflict['key'])}: {conflict['reason']}")
-        if review.empty:
-            out.append("No changes.")
-        for cluster in review.clusters:
-            out += ["", f"**Cluster {_code(cluster.name or '(store root)')}**", ""]
-            if cluster.risks:
-                out.append("> [!WARNING]")
-                for risk in cluster.risks:
-                    paths = ", ".join(_code(p) for p in risk.paths[:3])
-                    out.append(f"> - **{risk.code}** ({_code(risk.key)}"
-                               f"{': ' + paths if paths else ''}): {risk.reason}")
-                out.append("")
-            out += ["| | Object | Field | Old | New |", "|---|---|---|---|---|"]
-            for obj in cluster.objects:
-                out += _markdown_rows(obj)
-        if review.not_pushed:
-            out.append("")
-            out.append("Changed in git, not pushed: "
-                       + ", ".join(_code(k) for k in review.not_pushed))
-    return _fit("\n".join(out) + "\n")
-
-
-def _fit(text: str) -> str:
-    """The plan cut at a line end so that a pull-request comment can hold it."""
-    if len(text) <= MAX_COMMENT:
-        return text
-    cut = text.rfind("\n", 0, MAX_COMMENT - 400)
-    left = text[cut + 1:].count("\n")
-    return (text[: cut + 1] + f"\n**The plan is cut here: {left} more line(s) do not fit in a "
-            "comment.** Run `kops-gitsync diff` locally (or `--format json`) for all of it.\n")
+def _markdown_cluster(cluster: ClusterReview) -> list[str]:
+    lines = ["", f"**Cluster {_code(cluster.name or '(store root)')}**", ""]
+    if cluster.risks:
+        lines.append("> [!WARNING]")
+        for risk in cluster.risks:
+            paths = ", ".join(_code(p) for p in risk.paths[:3])
+            lines.append(f"> - **{risk.code}** ({_code(risk.key)}"
+                         f"{': ' + paths if paths else ''}): {risk.reason}")
+        lines.append("")
+    return [*lines, "| | Object | Field | Old | New |", "|---|---|---|---|---|"]
 
 
 def _markdown_rows(obj: ObjectChange) -> list[str]:
@@ -174,6 +172,37 @@ def _markdown_rows(obj: ObjectChange) -> list[str]:
     new = _fp(obj.new_sha256) or "(deleted)"
     return [f"| {mark} | {title} | {_code(detail) if detail else ''} | {_code(old)} | "
             f"{_code(new)} |"]
+
+
+_MARKDOWN = _Format(
+    store=lambda r: ["", f"#### Store {_code(r.store)} ({_code(r.url or _NO_URL)}) "
+                         f"{_code(_range(r))}", ""],
+    error=lambda error: [f"> [!CAUTION]\n> {html.escape(_safe(error))}"],
+    conflict=lambda c: f"- :x: conflict {_code(c['key'])}: {c['reason']}",
+    no_changes="No changes.",
+    cluster=_markdown_cluster,
+    obj=_markdown_rows,
+    not_pushed=lambda keys: ["", "Changed in git, not pushed: "
+                             + ", ".join(_code(k) for k in keys)] if keys else [])
+
+
+def render_markdown(reviews: Sequence[StoreReview]) -> str:
+    counts = _counts(reviews)
+    head = [MARKER, "### kops-gitsync plan", "",
+            f"{counts['objects']} object(s) change in {counts['clusters']} cluster(s) of "
+            f"{counts['stores']} store(s); **{counts['risks']} risk flag(s)**"
+            + (f", **{counts['conflicts']} conflict(s)**" if counts["conflicts"] else "") + "."]
+    return _fit("\n".join(head + _walk(reviews, _MARKDOWN)) + "\n")
+
+
+def _fit(text: str) -> str:
+    """The plan cut at a line end so that a pull-request comment can hold it."""
+    if len(text) <= MAX_COMMENT:
+        return text
+    cut = text.rfind("\n", 0, MAX_COMMENT - 400)
+    left = text[cut + 1:].count("\n")
+    return (text[: cut + 1] + f"\n**The plan is cut here: {left} more line(s) do not fit in a "
+            "comment.** Run `kops-gitsync diff` locally (or `--format json`) for all of it.\n")
 
 
 # --- JSON -----------------------------------------------------------------------------
