@@ -24,7 +24,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from kops_gitsync.validate.issues import Issue, YamlPath
-from kops_gitsync.validate.rules.base import ClusterView, as_dict, as_list, cluster_issue
+from kops_gitsync.validate.rules.base import (
+    ClusterView,
+    Requirement,
+    any_of,
+    as_dict,
+    as_list,
+    cluster_issue,
+    negate,
+    spec_on,
+    unmet,
+    value_at,
+)
 from kops_gitsync.validate.rules.catalog import rule
 from kops_gitsync.validate.rules.names import is_gossip_name
 
@@ -70,44 +81,43 @@ def _ip(text: Any) -> bool:
     return True
 
 
+_EXTERNAL = spec_on("iam.useServiceAccountExternalPermissions")
+_CERT_MANAGER = spec_on("certManager.enabled")
+DEPENDENCIES = (  # path: from spec
+    Requirement("karpenter.enabled", _EXTERNAL,
+                "spec.karpenter.enabled: Forbidden: Karpenter requires that service accounts use"
+                " external permissions"),
+    Requirement("certManager", _EXTERNAL,
+                "spec.certManager: Forbidden: Cert Manager requires that service accounts use"
+                " external permissions in order to do dns-01 validation",
+                when=lambda _, spec: value_at(spec, "certManager.enabled") is True
+                and bool(as_list(value_at(spec, "certManager.hostedZoneIDs")))),
+    Requirement("metricsServer.enabled", any_of(spec_on("metricsServer.insecure"), _CERT_MANAGER),
+                "spec.metricsServer.insecure: Forbidden: Secure metrics server requires that cert"
+                " manager is enabled"),
+    Requirement("snapshotController.enabled", _CERT_MANAGER,
+                "spec.snapshotController.enabled: Forbidden: Snapshot controller requires that"
+                " cert manager is enabled"),
+)
+AWS_DEPENDENCIES = (
+    Requirement("nodeTerminationHandler", negate(spec_on("karpenter.enabled")),
+                f"{_AWS}.nodeTerminationHandler: Forbidden: nodeTerminationHandler cannot be used"
+                " in conjunction with Karpenter",
+                when=lambda _, spec: isinstance(spec.get("nodeTerminationHandler"), dict)
+                and spec["nodeTerminationHandler"].get("enabled") is not False),
+    Requirement("awsLoadBalancerController.enabled", _CERT_MANAGER,
+                f"{_AWS}.awsLoadBalanceController: Forbidden: AWS Load Balancer Controller"
+                " requires that cert manager is enabled"),
+    Requirement("podIdentityWebhook.enabled", _CERT_MANAGER,
+                f"{_AWS}.podIdentityWebhook: Forbidden: EKS Pod Identity Webhook requires that"
+                " cert manager is enabled"),
+)
+
+
 def _dependencies(view: ClusterView) -> Iterator[tuple[YamlPath, str]]:
-    spec = view.spec
-    external = _on(as_dict(spec.get("iam")).get("useServiceAccountExternalPermissions"))
-    cert_manager = _on(as_dict(spec.get("certManager")).get("enabled"))
-    karpenter = _on(as_dict(spec.get("karpenter")).get("enabled"))
-    if karpenter and not external:
-        yield ("spec", "karpenter", "enabled"), (
-            "spec.karpenter.enabled: Forbidden: Karpenter requires that service accounts use"
-            " external permissions")
-    certs = as_dict(spec.get("certManager"))
-    if cert_manager and as_list(certs.get("hostedZoneIDs")) and not external:
-        yield ("spec", "certManager"), (
-            "spec.certManager: Forbidden: Cert Manager requires that service accounts use"
-            " external permissions in order to do dns-01 validation")
-    metrics = as_dict(spec.get("metricsServer"))
-    if _on(metrics.get("enabled")) and not _on(metrics.get("insecure")) and not cert_manager:
-        yield ("spec", "metricsServer", "enabled"), (
-            "spec.metricsServer.insecure: Forbidden: Secure metrics server requires that cert"
-            " manager is enabled")
-    if _on(as_dict(spec.get("snapshotController")).get("enabled")) and not cert_manager:
-        yield ("spec", "snapshotController", "enabled"), (
-            "spec.snapshotController.enabled: Forbidden: Snapshot controller requires that cert"
-            " manager is enabled")
-    if view.cloud != "aws":
-        return
-    handler = spec.get("nodeTerminationHandler")
-    if isinstance(handler, dict) and handler.get("enabled") is not False and karpenter:
-        yield ("spec", "nodeTerminationHandler"), (
-            f"{_AWS}.nodeTerminationHandler: Forbidden: nodeTerminationHandler cannot be used in"
-            " conjunction with Karpenter")
-    if _on(as_dict(spec.get("awsLoadBalancerController")).get("enabled")) and not cert_manager:
-        yield ("spec", "awsLoadBalancerController", "enabled"), (
-            f"{_AWS}.awsLoadBalanceController: Forbidden: AWS Load Balancer Controller requires"
-            " that cert manager is enabled")
-    if _on(as_dict(spec.get("podIdentityWebhook")).get("enabled")) and not cert_manager:
-        yield ("spec", "podIdentityWebhook", "enabled"), (
-            f"{_AWS}.podIdentityWebhook: Forbidden: EKS Pod Identity Webhook requires that cert"
-            " manager is enabled")
+    table = DEPENDENCIES + (AWS_DEPENDENCIES if view.cloud == "aws" else ())
+    for row in unmet(view, view.spec, table):
+        yield ("spec", *row.path.split(".")), row.message
 
 
 def _settings(view: ClusterView) -> Iterator[tuple[YamlPath, str]]:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kops_gitsync.validate.issues import Issue, YamlPath
+from kops_gitsync.validate.rules.awsig import security_group_problems
 from kops_gitsync.validate.rules.base import ClusterView, as_dict, as_list, as_str, cluster_issue
 from kops_gitsync.validate.rules.catalog import rule
 
@@ -62,19 +63,9 @@ def _load_balancer(view: ClusterView, lb: dict[str, Any]) -> Iterator[tuple[Yaml
             yield (*here, "securityGroupOverride"), (
                 f'{LB}.securityGroupOverride: Invalid value: "{text}": security group override'
                 " does not match the expected AWS format")
-    seen: set[str] = set()
-    for index, group in enumerate(as_list(lb.get("additionalSecurityGroups"))):
-        text, where = str(group), f"{LB}.additionalSecurityGroups[{index}]"
-        if text in seen:
-            yield (*here, "additionalSecurityGroups", index), f'{where}: Duplicate value: "{text}"'
-        seen.add(text)
-        if not text.strip():
-            yield (*here, "additionalSecurityGroups", index), (
-                f'{where}: Invalid value: "{text}": security group cannot be empty, if specified')
-        elif not text.startswith("sg-"):
-            yield (*here, "additionalSecurityGroups", index), (
-                f'{where}: Invalid value: "{text}": security group does not match the expected'
-                " AWS format")
+    for index, message in security_group_problems(lb.get("additionalSecurityGroups"),
+                                                  f"{LB}.additionalSecurityGroups"):
+        yield (*here, "additionalSecurityGroups", index), message
     if nlb and lb.get("useForInternalApi") is True and kind == "Internal":
         yield (*here, "useForInternalApi"), (
             f"{LB}.useForInternalAPI: Forbidden: useForInternalAPI cannot be used with internal"

@@ -35,20 +35,30 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def aws_ig_problems(spec: dict[str, Any]) -> Iterator[tuple[YamlPath, str]]:
+def security_group_problems(groups: Any, where: str) -> Iterator[tuple[int, str]]:
+    """kops' ``awsValidateAdditionalSecurityGroups``: (index, message) per bad or repeated id.
+
+    kops runs the same check on an IG's and on the API load balancer's additional groups
+    (awscluster.py), with the same words; ``where`` is the list's path in kops' messages.
+    """
     seen: set[str] = set()
-    for index, group in enumerate(as_list(spec.get("additionalSecurityGroups"))):
-        text, where = str(group), f"spec.additionalSecurityGroups[{index}]"
-        here: YamlPath = ("spec", "additionalSecurityGroups", index)
+    for index, group in enumerate(as_list(groups)):
+        text, at = str(group), f"{where}[{index}]"
         if text in seen:
-            yield here, f'{where}: Duplicate value: "{text}"'
+            yield index, f'{at}: Duplicate value: "{text}"'
         seen.add(text)
         if not text.strip():
-            yield here, f'{where}: Invalid value: "{text}": security group cannot be empty, if' \
-                        " specified"
+            yield index, f'{at}: Invalid value: "{text}": security group cannot be empty, if' \
+                         " specified"
         elif not text.startswith("sg-"):
-            yield here, f'{where}: Invalid value: "{text}": security group does not match the' \
-                        " expected AWS format"
+            yield index, f'{at}: Invalid value: "{text}": security group does not match the' \
+                         " expected AWS format"
+
+
+def aws_ig_problems(spec: dict[str, Any]) -> Iterator[tuple[YamlPath, str]]:
+    for index, message in security_group_problems(spec.get("additionalSecurityGroups"),
+                                                  "spec.additionalSecurityGroups"):
+        yield ("spec", "additionalSecurityGroups", index), message
     duration = _int(spec.get("spotDurationInMinutes"))
     if duration is not None and duration not in SPOT_DURATIONS:
         listed = ", ".join(f'"{d}"' for d in SPOT_DURATIONS)

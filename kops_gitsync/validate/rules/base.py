@@ -1,4 +1,5 @@
-"""The parsed cluster every rule looks at, and small readers of kops' v1alpha2 fields.
+"""The parsed cluster every rule looks at, small readers of kops' v1alpha2 fields, and
+the table form of kops' "setting X needs Y" rules (``Requirement``).
 
 Rules receive plain data (dicts, lists, scalars), never YAML nodes, so each rule is a pure
 function that can be tested on a literal dict. Helpers here read fields the way kops'
@@ -9,6 +10,7 @@ a rule must not crash on them.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +45,32 @@ def as_list(value: Any) -> list[Any]:
 
 def as_str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def value_at(root: dict[str, Any], dotted: str) -> Any:
+    """The value at ``a.b.c`` under ``root``; None where a step is missing or not a mapping."""
+    value: Any = root
+    for step in dotted.split("."):
+        value = as_dict(value).get(step)
+    return value
+
+
+def go_cidr(text: str, *, netip: bool = False) -> bool:
+    """Go's ``net.ParseCIDR`` accepts ``text`` (host bits allowed; the prefix is a length).
+
+    ``netip``: Go's stricter ``netip.ParsePrefix`` instead, which also refuses a zone
+    (``fe80::1%eth0/64``) and a length with a leading zero (``/08``).
+    """
+    address, slash, length = text.partition("/")
+    if not slash or not length.isdigit() or not length.isascii():
+        return False
+    if netip and ("%" in address or (len(length) > 1 and length.startswith("0"))):
+        return False
+    try:
+        ipaddress.ip_network(f"{address}/{length}", strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -152,3 +180,62 @@ def ig_issue(file_name: str, rule: str, path: tuple[str | int, ...], message: st
              **kw: Any) -> Issue:
     """An issue in ``instancegroup/<file_name>``."""
     return Issue(rule, ig_key(file_name), path, message, **kw)
+
+
+# --- "setting X needs Y" ---------------------------------------------------------------
+
+Test = Callable[[ClusterView, dict[str, Any]], bool]  # (the cluster, the block a table reads)
+
+
+def field_on(dotted: str) -> Test:
+    """The block's field is YAML ``true`` (kops reads a ``*bool``; the string "true" is not)."""
+    return lambda _, block: value_at(block, dotted) is True
+
+
+def spec_on(dotted: str) -> Test:
+    """The Cluster spec's field is YAML ``true``: a prerequisite outside the block."""
+    return lambda view, _: value_at(view.spec, dotted) is True
+
+
+def any_of(*tests: Test) -> Test:
+    return lambda view, block: any(test(view, block) for test in tests)
+
+
+def negate(test: Test) -> Test:
+    """For a setting that excludes another (kops: "cannot be used in conjunction with")."""
+    return lambda view, block: not test(view, block)
+
+
+def always(_: ClusterView, __: dict[str, Any]) -> bool:
+    """For a requirement of a whole block (a networking provider that refuses IPv6)."""
+    return True
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One of kops' "setting ``path`` needs another field or a feature" refusals, as data.
+
+    kops has dozens of these (an add-on that needs cert-manager, a Cilium option that needs
+    another, a provider that needs AWS or IPv4); written out, each was the same three-line
+    ``if``. As rows of a table they read like kops' rule list and cannot drift in shape.
+    ``path`` is where the finding points, dotted from the block the table is read against,
+    in the form the calling module turns into a YAML path; ``message`` is kops' words in the
+    form that module prints. The setting counts as made when ``when`` holds (by default:
+    the field at ``path`` is YAML ``true``), and only for kops ``since`` that minor.
+    """
+
+    path: str
+    needs: Test
+    message: str
+    when: Test | None = None
+    since: str = ""
+
+
+def unmet(view: ClusterView, block: dict[str, Any],
+          table: Iterable[Requirement]) -> Iterator[Requirement]:
+    """The rows of ``table`` whose setting ``block`` makes without what it needs, in order."""
+    for row in table:
+        made = row.when or field_on(row.path)
+        if (not row.since or view.kops_at_least(row.since)) and made(view, block) \
+                and not row.needs(view, block):
+            yield row

@@ -17,7 +17,6 @@ when the cluster's kops-version.txt names 1.35 or later (or is absent).
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 import re
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kops_gitsync.validate.issues import Issue, YamlPath
-from kops_gitsync.validate.rules.base import ClusterView, as_dict, as_list, cluster_issue
+from kops_gitsync.validate.rules.base import ClusterView, as_dict, as_list, cluster_issue, go_cidr
 from kops_gitsync.validate.rules.catalog import rule
 from kops_gitsync.validate.rules.instancegroups import go_duration_seconds
 
@@ -100,17 +99,6 @@ def port_range_error(value: str) -> str | None:
         return f"end port cannot be less than start port: {value}"
     return None
 
-
-def _go_cidr(text: str) -> bool:
-    """Go's ``net.ParseCIDR`` accepts it (host bits allowed; the prefix is a length)."""
-    address, slash, length = text.partition("/")
-    if not slash or not length.isdigit() or not length.isascii():
-        return False
-    try:
-        ipaddress.ip_network(f"{address}/{length}", strict=False)
-    except ValueError:
-        return False
-    return True
 
 
 def _go_dir(path: str) -> str:
@@ -223,7 +211,7 @@ def _components(view: ClusterView) -> Iterator[tuple[str, str, str]]:
             "Forbidden: usePolicyConfigMap is deprecated, use KubeSchedulerConfiguration")
     proxy = as_dict(view.spec.get("kubeProxy"))
     for index, cidr in enumerate(as_list(proxy.get("ipvsExcludeCIDRs"))):
-        if not _go_cidr(str(cidr)):
+        if not go_cidr(str(cidr)):
             yield "kubeProxy", f"ipvsExcludeCIDRs[{index}]", (
                 f'Invalid value: "{cidr}": Invalid network CIDR')
     master = proxy.get("master")

@@ -25,7 +25,20 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kops_gitsync.validate.issues import Issue, YamlPath
-from kops_gitsync.validate.rules.base import ClusterView, as_dict, as_str, cluster_issue
+from kops_gitsync.validate.rules.base import (
+    ClusterView,
+    Requirement,
+    Test,
+    always,
+    as_dict,
+    as_str,
+    cluster_issue,
+    field_on,
+    go_cidr,
+    spec_on,
+    unmet,
+    value_at,
+)
 from kops_gitsync.validate.rules.catalog import rule
 from kops_gitsync.validate.rules.network import is_ipv6_cluster
 
@@ -53,8 +66,89 @@ def _kube_proxy_on(spec: dict[str, Any]) -> bool:
     return isinstance(proxy, dict) and proxy.get("enabled") is not False
 
 
+Judge = Callable[[ClusterView, dict[str, Any]], Iterator[tuple[str, str]]]
+
+
+def _needs(table: tuple[Requirement, ...]) -> Judge:
+    """A judge of (field, kops' words) pairs from a table of requirements."""
+    return lambda view, block: ((row.path, row.message) for row in unmet(view, block, table))
+
+
+def _kube_proxy_off(view: ClusterView, _: dict[str, Any]) -> bool:
+    return not _kube_proxy_on(view.spec)
+
+
+def _ipv4(view: ClusterView, _: dict[str, Any]) -> bool:
+    return not is_ipv6_cluster(view)
+
+
+def _on_cloud(cloud: str) -> Test:
+    return lambda view, _: view.cloud == cloud
+
+
+def _eni(_: ClusterView, cilium: dict[str, Any]) -> bool:
+    return cilium.get("ipam") == "eni"
+
+
+def _hubble(_: ClusterView, cilium: dict[str, Any]) -> bool:
+    """kops looks at Hubble only when a Cilium version is given."""
+    return bool(as_str(cilium.get("version"))) and value_at(cilium, "hubble.enabled") is True
+
+
+def _whole(path: str, needs: Test, words: str) -> Requirement:
+    """A requirement of a provider as such: its block being there is the setting."""
+    return Requirement(path, needs, f"Forbidden: {words}", when=always)
+
+
+# path: from the provider's block, or "@" and kops' path for a field outside it
+CILIUM_NEEDS = (
+    Requirement("hubble.enabled", spec_on("certManager.enabled"),
+                "Forbidden: Hubble requires that cert manager is enabled",
+                when=_hubble),
+    Requirement("@spec.kubeProxy.enabled", _kube_proxy_off,
+                "Forbidden: When Cilium NodePort is enabled, kubeProxy must be disabled",
+                when=field_on("enableNodePort")),
+    Requirement("identityAllocationMode", field_on("etcdManaged"),
+                "Forbidden: Cilium requires managed etcd to allocate identities on kvstore mode",
+                when=lambda _, c: c.get("identityAllocationMode") == "kvstore"),
+    Requirement("bpfLBSockHostNSOnly", field_on("bpfLBSock"),
+                "Forbidden: bpfLBSockHostNSOnly requires bpfLBSock to be enabled", since="1.36"),
+    Requirement("enableEncryption", _ipv4,
+                "Forbidden: encryption is not supported on IPv6 clusters"),
+    Requirement("encryptionType", field_on("enableEncryption"),
+                "Forbidden: encryptionType requires enableEncryption",
+                when=lambda _, c: bool(c.get("encryptionType"))),
+    Requirement("enableL7Proxy", lambda _, c: c.get("installIptablesRules") is not False,
+                "Forbidden: Cilium L7 Proxy requires installIptablesRules."),
+    Requirement("ipam", _on_cloud("aws"), "Forbidden: Cilum ENI IPAM is supported only in AWS",
+                when=_eni),
+    Requirement("ipam", _ipv4, "Forbidden: Cilium ENI IPAM does not support IPv6", when=_eni),
+    Requirement("@spec.etcdClusters",
+                lambda view, _: any(e.get("name") == "cilium" for _, e in view.etcd_clusters()),
+                "Required value: Cilium with managed etcd requires a dedicated etcd cluster",
+                when=field_on("etcdManaged")),
+)
+# the providers kops judges as a whole (v1alpha2 gce, kuberouter, amazonvpc are kops' gcp,
+# kubeRouter, amazonVPC)
+PROVIDER_NEEDS = {
+    "flannel": (_whole("", _ipv4, "Flannel does not support IPv6"),),
+    "gce": (_whole("@spec.networking.gcp", _on_cloud("gce"),
+                   "GCP networking is supported only when on GCP"),
+            _whole("@spec.networking.gcp", _ipv4, "GCP networking does not support IPv6")),
+    "kubenet": (_whole("", _ipv4, "Kubenet does not support IPv6"),),
+    "kopeio": (_whole("", _ipv4, "Kopeio does not support IPv6"),),
+    "kuberouter": (_whole("@spec.kubeProxy.enabled", _kube_proxy_off,
+                          "kube-router requires kubeProxy to be disabled"),
+                   _whole("@spec.networking.kubeRouter", _ipv4,
+                          "kube-router does not support IPv6")),
+    "amazonvpc": (_whole("@spec.networking.amazonVPC", _on_cloud("aws"),
+                         "amazon-vpc-routed-eni networking is supported only in AWS"),
+                  _whole("@spec.networking.amazonVPC", _ipv4,
+                         "amazon-vpc-routed-eni networking does not support IPv6")),
+}
+
+
 def _cilium(view: ClusterView, cilium: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    spec, ipv6 = view.spec, is_ipv6_cluster(view)
     version = as_str(cilium.get("version"))
     if version:
         if not version.startswith("v"):  # kops stops checking Cilium here
@@ -66,34 +160,7 @@ def _cilium(view: ClusterView, cilium: dict[str, Any]) -> Iterator[tuple[str, st
             yield "version", f'Invalid value: "{version}": Could not parse as semantic version'
         if match is None or match.group(2) != "18":
             yield "version", f'Invalid value: "{version}": Only version 1.18 is supported'
-        if _on(as_dict(cilium.get("hubble")).get("enabled")) and not _on(
-                as_dict(spec.get("certManager")).get("enabled")):
-            yield "hubble.enabled", "Forbidden: Hubble requires that cert manager is enabled"
-    if _on(cilium.get("enableNodePort")) and _kube_proxy_on(spec):
-        yield "@spec.kubeProxy.enabled", ("Forbidden: When Cilium NodePort is enabled, kubeProxy"
-                                          " must be disabled")
-    if cilium.get("identityAllocationMode") == "kvstore" and not _on(cilium.get("etcdManaged")):
-        yield "identityAllocationMode", ("Forbidden: Cilium requires managed etcd to allocate"
-                                         " identities on kvstore mode")
-    if view.kops_at_least("1.36") and not _on(cilium.get("bpfLBSock")) and _on(
-            cilium.get("bpfLBSockHostNSOnly")):
-        yield "bpfLBSockHostNSOnly", ("Forbidden: bpfLBSockHostNSOnly requires bpfLBSock to be"
-                                      " enabled")
-    if _on(cilium.get("enableEncryption")) and ipv6:
-        yield "enableEncryption", "Forbidden: encryption is not supported on IPv6 clusters"
-    if cilium.get("encryptionType") and not _on(cilium.get("enableEncryption")):
-        yield "encryptionType", "Forbidden: encryptionType requires enableEncryption"
-    if _on(cilium.get("enableL7Proxy")) and cilium.get("installIptablesRules") is False:
-        yield "enableL7Proxy", "Forbidden: Cilium L7 Proxy requires installIptablesRules."
-    if cilium.get("ipam") == "eni":
-        if view.cloud != "aws":
-            yield "ipam", "Forbidden: Cilum ENI IPAM is supported only in AWS"
-        if ipv6:
-            yield "ipam", "Forbidden: Cilium ENI IPAM does not support IPv6"
-    if _on(cilium.get("etcdManaged")) and not any(
-            etcd.get("name") == "cilium" for _, etcd in view.etcd_clusters()):
-        yield "@spec.etcdClusters", ("Required value: Cilium with managed etcd requires a"
-                                     " dedicated etcd cluster")
+    yield from _needs(CILIUM_NEEDS)(view, cilium)
     ingress = as_dict(cilium.get("ingress"))
     mode = ingress.get("defaultLoadBalancerMode")
     if _on(ingress.get("enabled")) and mode and mode not in ("shared", "dedicated"):
@@ -175,17 +242,6 @@ def _calico(view: ClusterView, calico: dict[str, Any]) -> Iterator[tuple[str, st
         yield "wireguardEnabled", "Forbidden: WireGuard is not supported on IPv6 clusters"
 
 
-def _flannel(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    if is_ipv6_cluster(view):
-        yield "", "Forbidden: Flannel does not support IPv6"
-
-
-def _gce(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """v1alpha2 ``networking.gce`` is kops' ``networking.gcp``."""
-    if view.cloud != "gce":
-        yield "@spec.networking.gcp", "Forbidden: GCP networking is supported only when on GCP"
-    if is_ipv6_cluster(view):
-        yield "@spec.networking.gcp", "Forbidden: GCP networking does not support IPv6"
 
 
 def _kindnet(view: ClusterView, kindnet: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -193,61 +249,24 @@ def _kindnet(view: ClusterView, kindnet: dict[str, Any]) -> Iterator[tuple[str, 
     if not _on(masquerade.get("enabled")):
         return
     for cidr in masquerade.get("nonMasqueradeCIDRs") or []:
-        if cidr and not _netip_prefix(str(cidr)):
+        if cidr and not go_cidr(str(cidr), netip=True):
             yield "", f'Invalid value: "{cidr}": netip.ParsePrefix("{cidr}"): not a prefix'
 
 
-def _netip_prefix(text: str) -> bool:
-    """Go's ``netip.ParsePrefix``: address/length, host bits allowed, no zones."""
-    address, slash, length = text.partition("/")
-    if not slash or not length.isdigit() or not length.isascii() or "%" in address:
-        return False
-    if len(length) > 1 and length.startswith("0"):
-        return False
-    try:
-        ipaddress.ip_network(f"{address}/{length}", strict=False)
-    except ValueError:
-        return False
-    return True
 
 
-def _no_ipv6(words: str) -> Callable[[ClusterView, dict[str, Any]], Iterator[tuple[str, str]]]:
-    def judge(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
-        if is_ipv6_cluster(view):
-            yield "", f"Forbidden: {words}"
-    return judge
-
-
-def _kube_router(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """v1alpha2 ``networking.kuberouter`` is kops' ``networking.kubeRouter``."""
-    if _kube_proxy_on(view.spec):
-        yield "@spec.kubeProxy.enabled", "Forbidden: kube-router requires kubeProxy to be disabled"
-    if is_ipv6_cluster(view):
-        yield "@spec.networking.kubeRouter", "Forbidden: kube-router does not support IPv6"
-
-
-def _amazon_vpc(view: ClusterView, _: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """v1alpha2 ``networking.amazonvpc`` is kops' ``networking.amazonVPC``."""
-    if view.cloud != "aws":
-        yield "@spec.networking.amazonVPC", ("Forbidden: amazon-vpc-routed-eni networking is"
-                                             " supported only in AWS")
-    if is_ipv6_cluster(view):
-        yield "@spec.networking.amazonVPC", ("Forbidden: amazon-vpc-routed-eni networking does"
-                                             " not support IPv6")
 
 
 def check_networking_providers(view: ClusterView) -> Iterator[Issue]:
     if view.cluster is None:
         return
     networking = as_dict(view.spec.get("networking"))
-    judges: tuple[tuple[str, Callable[[ClusterView, dict[str, Any]],
-                                      Iterator[tuple[str, str]]]], ...] = (
-        ("cilium", _cilium), ("calico", _calico), ("flannel", _flannel), ("gce", _gce),
-        ("kindnet", _kindnet), ("kubenet", _no_ipv6("Kubenet does not support IPv6")),
-        ("kopeio", _no_ipv6("Kopeio does not support IPv6")), ("kuberouter", _kube_router),
-        ("amazonvpc", _amazon_vpc))
-    for name, judge in judges:
-        settings = networking.get(name)
+    judges: dict[str, Judge] = {
+        "cilium": _cilium, "calico": _calico, "kindnet": _kindnet,
+        **{name: _needs(table) for name, table in PROVIDER_NEEDS.items()}}
+    for name in ("cilium", "calico", "flannel", "gce", "kindnet", "kubenet", "kopeio",
+                 "kuberouter", "amazonvpc"):  # a stable order for several providers' findings
+        judge, settings = judges[name], networking.get(name)
         if not isinstance(settings, dict):
             continue
         for field, words in judge(view, settings):
