@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -324,3 +325,34 @@ def test_page_escapes_every_field() -> None:
     page = render(state.to_json())
     assert "<img" not in page and "\"'&\"" not in page
     assert page.count("&lt;img src=x onerror=alert(1)&gt;") >= 9
+
+
+# --- flags ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_listen_address_flag(tmp_path: Path, start_daemon: Start) -> None:
+    store = copy_fixture_store(tmp_path / "store")
+    repo = make_repo(tmp_path / "repo", [store_config(store)])
+    daemon = start_daemon(repo, "--metrics-port", "0", "--listen-address", "0.0.0.0")
+    address = listening(daemon)
+    assert address.startswith("0.0.0.0:")
+    assert request(f"127.0.0.1:{address.rsplit(':', 1)[1]}", "/healthz").status == 200
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--metrics-port", "0", "--listen-address", "no such host.invalid"],
+     "--listen-address 'no such host.invalid':"),
+    (["--tick", "0"], "--tick 0: give a number of seconds from 0.05 to 3600"),
+])
+def test_bad_endpoint_flags_are_one_line_errors(tmp_path: Path, args: list[str],
+                                                message: str) -> None:
+    store = copy_fixture_store(tmp_path / "store")
+    repo = make_repo(tmp_path / "repo", [store_config(store)])
+    done = subprocess.run(
+        [sys.executable, "-m", "kops_gitsync", "daemon", "--repo", str(repo), *args],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
