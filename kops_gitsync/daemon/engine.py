@@ -322,8 +322,7 @@ class Daemon:
         if self.options.once:  # the long-running loop logs failures and retries them
             self.failures.append(f"{runner.name}: {outcome.action} {outcome.result}: {exc}")
         outcome.extra.update(kind=kind, retry_in=None if retry is None else round(retry, 1))
-        log_outcome(runner, outcome, reason, error=str(exc),
-                  exc_info=kind == "internal")
+        log_outcome(runner, outcome, reason, error=str(exc), exc_info=kind == "internal")
         self.metrics.error(runner.name, outcome.action, kind)
         self.metrics.operation(runner.name, outcome.action, outcome.result)
 
