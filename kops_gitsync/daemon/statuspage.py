@@ -20,6 +20,8 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
 th { background: #eee; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em; }
+dt { color: #666; } dd { margin: 0; }
 td.text { white-space: pre-wrap; font-family: monospace; font-size: 0.9em; }
 .bad { color: #a00; }
 """
