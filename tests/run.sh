@@ -27,6 +27,10 @@ fi
 KOPS_GITSYNC_KUBE_APISERVER=$(bash tests/servers/kube_apiserver_build.sh)
 export KOPS_GITSYNC_KUBE_APISERVER
 
+# chromium (tests/debian-packages.txt) renders the daemon's status page in a headless browser;
+# here it is installed, so the browser test must run rather than skip.
+export KOPS_GITSYNC_REQUIRE_CHROMIUM=1
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -23,8 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default="text",
                         help="one line per event, as key=value text or JSON (default: text)")
     parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
-                        help="serve Prometheus metrics on 127.0.0.1:PORT (needs the daemon "
-                             "extra; 0 picks a free port)")
+                        help="serve /healthz, /readyz, /metrics (needs the daemon extra), "
+                             "/status and a status page on PORT (0 picks a free port)")
+    parser.add_argument("--listen-address", default="127.0.0.1", metavar="ADDR",
+                        help="the address --metrics-port listens on (default: 127.0.0.1; "
+                             "0.0.0.0 in a pod, so the kubelet can probe)")
+    parser.add_argument("--tick", type=float, default=5.0, metavar="SECONDS",
+                        help="with --metrics-port, the loop wakes at least this often and "
+                             "/healthz fails after 3 ticks without one (default: 5)")
     parser.add_argument("--lease-ttl", type=float, default=60.0, metavar="SECONDS",
                         help="how long the store lease lasts without renewal; a standby daemon "
                              "takes over this long after the holder dies (default: 60)")
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise FatalError("--lease-ttl must be at least 4 seconds (it is renewed every quarter)")
     if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
         raise FatalError(f"--metrics-port {args.metrics_port} is not a TCP port")
+    if not 0.05 <= args.tick <= 3600:
+        raise FatalError(f"--tick {args.tick:g}: give a number of seconds from 0.05 to 3600")
     logs.setup(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     try:
         from kops_gitsync.daemon.engine import Daemon, Options
@@ -68,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         once=args.once,
         push_remote=args.push_remote,
         env=dict(os.environ),
+        listen_address=args.listen_address,
+        tick=args.tick,
     )
     daemon = Daemon(options)
     code = daemon.run()

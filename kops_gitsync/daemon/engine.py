@@ -30,11 +30,12 @@ from types import FrameType
 
 from kops_gitsync.daemon import logs
 from kops_gitsync.daemon.carryover import carry_over
+from kops_gitsync.daemon.endpoints import Endpoints, Heartbeat
 from kops_gitsync.daemon.lease import LeaseKeeper
 from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.remote import RemoteSync
-from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind
+from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, log_outcome
 from kops_gitsync.daemon.scheduler import due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
 from kops_gitsync.daemon.watchers import BRANCH_MOVED, Watchers
@@ -54,6 +55,8 @@ class Options:
     once: bool
     push_remote: bool
     env: Mapping[str, str]
+    listen_address: str = "127.0.0.1"  # of the HTTP endpoints (--metrics-port)
+    tick: float = 5.0  # with endpoints, the loop wakes this often; /healthz counts the ticks
 
 
 class Daemon:
@@ -62,6 +65,8 @@ class Daemon:
         self.notifier = Notifier(options.env)
         self.metrics = Metrics(lambda: self.state.stores)
         self.state = DaemonState()
+        self.heartbeat = Heartbeat(options.tick)
+        self.endpoints: Endpoints | None = None
         self.runners: dict[str, StoreRunner] = {}
         self.repo: GitRepo | None = None
         self._watchers: Watchers | None = None
@@ -188,8 +193,9 @@ class Daemon:
         contexts = self._load()
         try:
             if self.options.metrics_port is not None:
-                port = self.metrics.serve(self.options.metrics_port)
-                logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
+                self.endpoints = Endpoints.start(
+                    self.options.listen_address, self.options.metrics_port, lambda: self.state,
+                    self.heartbeat, self.metrics)
             self._install(contexts)  # takes leases: a failure after it must release them
             logs.event(action="start", result="ok", pid=os.getpid(),
                        stores=",".join(self.runners))
@@ -246,7 +252,9 @@ class Daemon:
                 break
             wait = seconds_until_next([r.schedule for r in self.runners.values()],
                                       time.monotonic())
-            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait()) if w is not None]
+            tick = self.options.tick if self.endpoints else None
+            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait(), tick)
+                    if w is not None]
             self._sleep(min(caps) if caps else 60.0)
 
     def _turn(self, runner: StoreRunner) -> None:
@@ -273,7 +281,7 @@ class Daemon:
                 runner.state.activity = "pulling"
                 self._publish()
                 outcome = runner.pull_step()
-                self._log(runner, outcome, reason)
+                log_outcome(runner, outcome, reason)
                 self.metrics.pulled(runner.name, time.time())
                 self.metrics.operation(runner.name, "pull", outcome.result)
             outcome = Outcome("push", "failed")
@@ -282,7 +290,7 @@ class Daemon:
                 pushed = runner.push_step()
                 if pushed is not None:
                     outcome = pushed
-                    self._log(runner, outcome, reason)
+                    log_outcome(runner, outcome, reason)
                     self.metrics.pushed(runner.name, time.time())
                     self.metrics.operation(runner.name, "push", outcome.result)
             if self.metrics.enabled:
@@ -314,8 +322,7 @@ class Daemon:
         if self.options.once:  # the long-running loop logs failures and retries them
             self.failures.append(f"{runner.name}: {outcome.action} {outcome.result}: {exc}")
         outcome.extra.update(kind=kind, retry_in=None if retry is None else round(retry, 1))
-        self._log(runner, outcome, reason, error=str(exc),
-                  exc_info=kind == "internal")
+        log_outcome(runner, outcome, reason, error=str(exc), exc_info=kind == "internal")
         self.metrics.error(runner.name, outcome.action, kind)
         self.metrics.operation(runner.name, outcome.action, outcome.result)
 
@@ -328,17 +335,6 @@ class Daemon:
         runner.state.drift = drift
         if drift is not None:
             self.metrics.drift(runner.name, drift)
-
-    def _log(self, runner: StoreRunner, outcome: Outcome, reason: str, *,
-             error: str | None = None, exc_info: bool = False) -> None:
-        fields = dict(store=runner.name, action=outcome.action, result=outcome.result,
-                      duration=round(outcome.duration, 3), objects_read=outcome.objects_read,
-                      objects_written=outcome.objects_written, trigger=reason, **outcome.extra)
-        if error is not None:
-            fields["error"] = error
-        level = logging.ERROR if outcome.result == "error" else (
-            logging.WARNING if outcome.result == "refused" else logging.INFO)
-        logs.log.log(level, "", extra={"event": fields}, exc_info=exc_info)
 
     # --- observability and shutdown --------------------------------------------------
 
@@ -355,7 +351,8 @@ class Daemon:
         return "; ".join(parts)
 
     def _publish(self) -> None:
-        """State file, systemd STATUS and watchdog ping: proof the loop is alive."""
+        """State file, systemd STATUS, watchdog ping and /healthz: proof the loop is alive."""
+        self.heartbeat.beat()
         wall, mono = time.time(), time.monotonic()
         for runner in self.runners.values():
             st = runner.state
@@ -382,7 +379,8 @@ class Daemon:
                 runner.lease.release()
         self.state.activity = "stopped"
         self._publish()
-        self.metrics.close()
+        if self.endpoints is not None:
+            self.endpoints.close()
         for runner in self.runners.values():
             runner.ctx.close()
         signal.set_wakeup_fd(-1)

@@ -1,10 +1,10 @@
-"""The optional Prometheus endpoint (``--metrics-port``), bound to 127.0.0.1 only.
+"""The Prometheus metrics the daemon keeps; served as ``/metrics`` by its HTTP endpoints.
 
-prometheus-client (the ``daemon`` extra) does the exposition format and the HTTP server;
-it is imported only when a port is given, so a daemon without metrics needs neither the
-package nor a listening socket. Binding to loopback is deliberate: the numbers name stores
-and hosts, and a node exporter or a local agent is the usual scraper; anything wider is a
-reverse proxy's decision, not ours.
+prometheus-client (the ``daemon`` extra) does the bookkeeping and the exposition format;
+it is imported only when the endpoints start, so a daemon without ``--metrics-port`` needs
+neither the package nor a listening socket. The HTTP server is not prometheus-client's:
+kops_gitsync/daemon/endpoints.py serves the probes and the status page on the same port,
+and they must answer even when the package is missing.
 
 Every method is a no-op when metrics are off, so the loop never asks whether they are on.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kops_gitsync.daemon.state import StoreState
-from kops_gitsync.errors import FatalError, MissingDependency
+from kops_gitsync.errors import MissingDependency
 
 PREFIX = "kops_gitsync"
 # S3 Standard in us-east-1 (2025), per request: LIST and PUT $0.005 per 1,000, GET and HEAD
@@ -56,17 +56,19 @@ class Metrics:
     def __init__(self, stores: Callable[[], Mapping[str, StoreState]] = dict) -> None:
         self._stores = stores
         self.enabled = False
-        self.port: int | None = None
         self._holders: dict[str, str] = {}
-        self._server: Any = None
+        self._registry: Any = None
 
-    def serve(self, port: int, address: str = "127.0.0.1") -> int:
-        """Start the endpoint; returns the bound port (``0`` picks a free one)."""
+    def serve(self) -> None:
+        """Build the registry (and turn the metrics on); :meth:`exposition` renders it.
+
+        MissingDependency without prometheus-client: the caller serves the probes anyway.
+        """
         try:
-            from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+            from prometheus_client import CollectorRegistry, Counter, Gauge
         except ModuleNotFoundError as exc:
             raise MissingDependency(
-                "--metrics-port needs the Python package 'prometheus-client': "
+                "/metrics needs the Python package 'prometheus-client': "
                 "pip install 'kops-gitsync[daemon]'"
             ) from exc
         registry = CollectorRegistry(auto_describe=True)
@@ -93,14 +95,17 @@ class Metrics:
             f"{PREFIX}_lease_holder_info", "Who holds the store's lease (value is always 1)",
             ["store", "holder"], registry=registry)
         registry.register(_RequestCollector(self._stores))
-        try:
-            self._server, _thread = start_http_server(port, addr=address, registry=registry)
-        except OSError as exc:
-            raise FatalError(f"--metrics-port: cannot listen on {address}:{port}: "
-                             f"{exc.strerror or exc}") from None
-        self.port = int(self._server.server_port)
+        self._registry = registry
         self.enabled = True
-        return self.port
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric (empty when metrics are off)."""
+        if self._registry is None:
+            return b""
+        from prometheus_client import generate_latest
+
+        data: bytes = generate_latest(self._registry)
+        return data
 
     def operation(self, store: str, action: str, result: str) -> None:
         if self.enabled:
@@ -133,9 +138,3 @@ class Metrics:
             self._lease_holder.remove(store, previous)
         self._lease_holder.labels(store, holder).set(1)
         self._holders[store] = holder
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

@@ -15,10 +15,12 @@ The rules, in the order they are checked:
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kops_gitsync.daemon import logs
 from kops_gitsync.daemon.lease import Lease
 from kops_gitsync.daemon.scheduler import StoreSchedule
 from kops_gitsync.daemon.state import StoreState, iso
@@ -225,18 +227,22 @@ class StoreRunner:
             return None
         outcome = Outcome("push", "unchanged", extra={"branch": branch})
         guarded = replace(ctx, store=LeaseGuardedStore(ctx.store, lease))
+        # Pending until this push succeeds: it may fail, be refused or stop half-way.
+        self.state.pending_push = key[0] if key else None
         try:
             result: PushResult = push(guarded, apply=True, branch=branch, lock=lease.lock)
         except LockLost:
             raise  # not a verdict on these commits: the journal resumes them with the lease
-        except FatalError:
+        except FatalError as exc:
             # A refusal (conflict, guard): trying the same commits again cannot help; the
             # next move of the branch or the store is a new situation worth a new try.
             self.checked = key
+            self.state.conflict = str(exc)
             raise
         # What was pushed, not what the branch is now: a commit made during the push is new.
         self.checked = (result.commit, ctx.repo.resolve(ctx.observed_ref))
         outcome.objects_written = len(result.written) + len(result.deleted)
+        self.state.pending_push = self.state.conflict = None
         if result.applied:
             outcome.result = "written"
             self.state.last_pushed_commit = result.commit
@@ -255,6 +261,19 @@ class StoreRunner:
         result = push(self.ctx, apply=False, branch=branch)
         plan = result.plan
         return len(plan.actions) + len(plan.conflicts) + len(plan.store_only)
+
+
+def log_outcome(runner: StoreRunner, outcome: Outcome, reason: str, *,
+                error: str | None = None, exc_info: bool = False) -> None:
+    """The one event line of a finished (or failed) operation, at the level its result needs."""
+    fields = dict(store=runner.name, action=outcome.action, result=outcome.result,
+                  duration=round(outcome.duration, 3), objects_read=outcome.objects_read,
+                  objects_written=outcome.objects_written, trigger=reason, **outcome.extra)
+    if error is not None:
+        fields["error"] = error
+    level = logging.ERROR if outcome.result == "error" else (
+        logging.WARNING if outcome.result == "refused" else logging.INFO)
+    logs.log.log(level, "", extra={"event": fields}, exc_info=exc_info)
 
 
 def journal_lock_id(ctx: SyncContext) -> str | None:

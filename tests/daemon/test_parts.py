@@ -9,7 +9,6 @@ import logging
 import os
 import socket
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.runner import LeaseGuardedStore
 from kops_gitsync.daemon.scheduler import StoreSchedule, due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, StoreState, describe, read_state, write_state
-from kops_gitsync.errors import FatalError, FatalStoreError
+from kops_gitsync.errors import FatalStoreError
 from kops_gitsync.sync.lock import StoreLock
 from kops_gitsync.sync.policy import LOCK_KEY
 from kops_gitsync.vfs.file import FileStore
@@ -264,19 +263,16 @@ def test_a_bug_logs_its_traceback_in_both_formats(capsys: pytest.CaptureFixture[
 # --- metrics -----------------------------------------------------------------------------
 
 
-def test_metrics_endpoint_on_loopback() -> None:
+def test_metrics_exposition() -> None:
+    """What /metrics serves (tests/daemon/test_http_endpoints.py: the server itself)."""
     metrics = Metrics()
-    port = metrics.serve(0)
-    try:
-        metrics.pulled("dev", 1700000000.0)
-        metrics.error("dev", "pull", "store-unavailable")
-        metrics.lease("dev", True, "me@here pid 1")
-        metrics.lease("dev", False, "you@there pid 2")
-        metrics.drift("dev", 4)
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-        text = body.decode()
-    finally:
-        metrics.close()
+    metrics.serve()
+    metrics.pulled("dev", 1700000000.0)
+    metrics.error("dev", "pull", "store-unavailable")
+    metrics.lease("dev", True, "me@here pid 1")
+    metrics.lease("dev", False, "you@there pid 2")
+    metrics.drift("dev", 4)
+    text = metrics.exposition().decode()
     assert 'kops_gitsync_last_pull_success_timestamp_seconds{store="dev"} 1.7e+09' in text
     assert ('kops_gitsync_errors_total{action="pull",kind="store-unavailable",store="dev"} 1.0'
             in text)
@@ -284,15 +280,6 @@ def test_metrics_endpoint_on_loopback() -> None:
     assert "me@here" not in text  # the old holder's series is gone
     assert 'kops_gitsync_lease_held{store="dev"} 0.0' in text
     assert 'kops_gitsync_drift_objects{store="dev"} 4.0' in text
-
-
-def test_metrics_port_in_use_is_a_clear_error() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with pytest.raises(FatalError, match=f"cannot listen on 127.0.0.1:{port}"):
-            Metrics().serve(port)
 
 
 def test_metrics_off_is_a_no_op() -> None:

@@ -57,8 +57,6 @@ def test_a_pass_on_an_unchanged_store_starts_at_most_three_git_processes(
 
 def test_store_requests_are_in_the_status_file_and_a_metric() -> None:
     """The daemon's cost in requests is visible: in ``status`` and on ``/metrics``."""
-    import urllib.request
-
     from kops_gitsync.daemon.metrics import Metrics
     from kops_gitsync.daemon.state import DaemonState, StoreState, describe
     from kops_gitsync.vfs.base import RequestCounts
@@ -82,12 +80,8 @@ def test_store_requests_are_in_the_status_file_and_a_metric() -> None:
     lines = describe({**state.to_json(), "running": True})
     assert any("store requests since start: GET=1 LIST=2" in line for line in lines)
     metrics = Metrics(lambda: state.stores)
-    port = metrics.serve(0)
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-            text = answer.read().decode()
-    finally:
-        metrics.close()
+    metrics.serve()
+    text = metrics.exposition().decode()
     assert 'kops_gitsync_store_requests_total{kind="LIST",store="dev"} 2.0' in text
 
 
