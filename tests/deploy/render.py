@@ -48,19 +48,23 @@ def run(kubectl: str, *args: str, stdin: str | None = None,
     return done
 
 
-def operator_overlay(where: Path, target: str, namespace: str, repo_url: str) -> Path:
+def operator_overlay(where: Path, target: str, namespace: str, repo_url: str,
+                     name_prefix: str = "") -> Path:
     """An overlay like the one docs/deploy.md tells operators to write. The path to ``deploy/``
     is relative: kubectl 1.20's kustomize refuses an absolute one."""
     where.mkdir(parents=True, exist_ok=True)
     relative = os.path.relpath(DEPLOY / target, where)
-    (where / "kustomization.yaml").write_text(yaml.safe_dump({
+    overlay: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": namespace,
         "bases": [relative],
         "configMapGenerator": [{"name": "kops-gitsync-repo", "behavior": "merge",
                                 "literals": [f"REPO_URL={repo_url}"]}],
-    }))
+    }
+    if name_prefix:
+        overlay["namePrefix"] = name_prefix
+    (where / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
     return where
 
 

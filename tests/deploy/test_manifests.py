@@ -87,6 +87,29 @@ def test_every_object_lands_in_the_operators_namespace(rendered: Any, target: st
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_a_name_prefix_reaches_every_reference(kubectl: str, tmp_path: Path, target: str) -> None:
+    """Two installations side by side (their ClusterRoles must differ): a ``namePrefix`` in
+    the operator's overlay renames every object and every reference to one."""
+    _text, objects = render(kubectl, operator_overlay(tmp_path, target, "team-b", REPO_URL,
+                                                      name_prefix="team-b-"))
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert all(name.startswith("team-b-") for _kind, name in names)
+    account = one(objects, "ServiceAccount")["metadata"]["name"]
+    assert pod_spec(objects)["serviceAccountName"] == account
+    for binding in [*by_kind(objects, "RoleBinding"), *by_kind(objects, "ClusterRoleBinding")]:
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account,
+                                        "namespace": "team-b"}]
+        assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in names
+    for container in containers(objects):
+        for env in container["env"]:
+            ref = env.get("valueFrom", {}).get("configMapKeyRef")
+            assert ref is None or ("ConfigMap", ref["name"]) in names
+    for volume in pod_spec(objects)["volumes"]:
+        if "configMap" in volume:
+            assert ("ConfigMap", volume["configMap"]["name"]) in names
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_pod_is_hardened(rendered: Any, target: str) -> None:
     objects = rendered[target][1]
     deployment = one(objects, "Deployment")
@@ -281,9 +304,10 @@ def test_server_side_dry_run(kubectl: str, kubeconfig: str, namespace: str, targ
     assert {(o["apiVersion"], o["kind"]) for o in unserved} == expected
 
 
-def can_i(kubectl: str, kubeconfig: str, namespace: str, *query: str) -> bool:
+def can_i_as(kubectl: str, kubeconfig: str, namespace: str, *query: str,
+             account: str = "kops-gitsync") -> bool:
     done = run(kubectl, "--kubeconfig", kubeconfig, "auth", "can-i", *query,
-               f"--as=system:serviceaccount:{namespace}:kops-gitsync", check=False)
+               f"--as=system:serviceaccount:{namespace}:{account}", check=False)
     assert done.stdout.strip() in ("yes", "no"), done.stderr
     return done.stdout.strip() == "yes"
 
@@ -300,34 +324,42 @@ def test_base_rbac_on_the_server_is_least_privilege(kubectl: str, kubeconfig: st
                                                       REPO_URL))
     apply_rbac(kubectl, kubeconfig, objects)
     ns = ("-n", namespace)
+
+    def can_i(*query: str) -> bool:
+        return can_i_as(kubectl, kubeconfig, namespace, *query)
+
     for verb in ("get", "list", "watch", "create", "update", "delete"):
-        assert can_i(kubectl, kubeconfig, namespace, verb, "leases.coordination.k8s.io", *ns)
+        assert can_i(verb, "leases.coordination.k8s.io", *ns), verb
     for query in (("patch", "leases.coordination.k8s.io"), ("get", "secrets"),
                   ("list", "secrets"), ("get", "configmaps"), ("create", "configmaps"),
                   ("list", "pods"), ("get", "deployments.apps"),
                   ("list", "clusters.kops.k8s.io")):
-        assert not can_i(kubectl, kubeconfig, namespace, *query, *ns), query
-    # Only its own namespace.
-    assert not can_i(kubectl, kubeconfig, namespace, "list", "leases.coordination.k8s.io",
-                     "-n", "default")
+        assert not can_i(*query, *ns), query
+    assert not can_i("list", "leases.coordination.k8s.io", "-n", "default")  # its own only
 
 
 def test_k8s_store_rbac_on_the_server(kubectl: str, kubeconfig: str, namespace: str,
                                       tmp_path: Path) -> None:
+    """With a name prefix too: the bindings must follow the renamed ServiceAccount."""
     _text, objects = render(kubectl, operator_overlay(tmp_path / "ov", "overlays/k8s-store",
-                                                      namespace, REPO_URL))
+                                                      namespace, REPO_URL, name_prefix="b-"))
     apply_rbac(kubectl, kubeconfig, objects)
     ns = ("-n", namespace)
-    assert can_i(kubectl, kubeconfig, namespace, "get", "configmaps/kops-gitsync-lock", *ns)
-    assert can_i(kubectl, kubeconfig, namespace, "update", "configmaps/kops-gitsync-lock", *ns)
-    assert can_i(kubectl, kubeconfig, namespace, "create", "configmaps", *ns)
-    assert not can_i(kubectl, kubeconfig, namespace, "get", "configmaps/other", *ns)
-    assert not can_i(kubectl, kubeconfig, namespace, "list", "configmaps", *ns)
-    assert not can_i(kubectl, kubeconfig, namespace, "get", "secrets", *ns)
-    assert not can_i(kubectl, kubeconfig, namespace, "create", "configmaps", "-n", "default")
+
+    def can_i(*query: str) -> bool:
+        return can_i_as(kubectl, kubeconfig, namespace, *query, account="b-kops-gitsync")
+
+    assert can_i("update", "leases.coordination.k8s.io", *ns)
+    assert can_i("get", "configmaps/kops-gitsync-lock", *ns)
+    assert can_i("update", "configmaps/kops-gitsync-lock", *ns)
+    assert can_i("create", "configmaps", *ns)
+    assert not can_i("get", "configmaps/other", *ns)
+    assert not can_i("list", "configmaps", *ns)
+    assert not can_i("get", "secrets", *ns)
+    assert not can_i("create", "configmaps", "-n", "default")
     for verb in ("get", "list", "create", "update", "delete"):
         for kind in ("clusters.kops.k8s.io", "instancegroups.kops.k8s.io"):
-            assert can_i(kubectl, kubeconfig, namespace, verb, kind, "--all-namespaces")
-    assert can_i(kubectl, kubeconfig, namespace, "create", "namespaces")
-    assert not can_i(kubectl, kubeconfig, namespace, "delete", "namespaces")
-    assert not can_i(kubectl, kubeconfig, namespace, "list", "secrets", "--all-namespaces")
+            assert can_i(verb, kind, "--all-namespaces")
+    assert can_i("create", "namespaces")
+    assert not can_i("delete", "namespaces")
+    assert not can_i("list", "secrets", "--all-namespaces")
