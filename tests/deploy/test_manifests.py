@@ -239,8 +239,14 @@ def test_overlays_add_only_their_kinds(rendered: Any) -> None:
     base = {(o["kind"], o["metadata"]["name"]) for o in rendered["base"][1]
             if o["kind"] != "ConfigMap"}
     store = rendered["overlays/k8s-store"][1]
-    added = {(o["kind"], o["metadata"]["name"]) for o in store if o["kind"] != "ConfigMap"}
-    assert added - base == {("Role", "kops-gitsync-store-lock"),
+
+    def added(target: str) -> set[tuple[str, str]]:
+        return {(o["kind"], o["metadata"]["name"]) for o in rendered[target][1]
+                if o["kind"] != "ConfigMap"} - base
+
+    assert added("overlays/servicemonitor") == {("ServiceMonitor", "kops-gitsync")}
+    assert added("overlays/cloud-files") == set()
+    assert added("overlays/k8s-store") == {("Role", "kops-gitsync-store-lock"),
                             ("RoleBinding", "kops-gitsync-store-lock"),
                             ("ClusterRole", "kops-gitsync-kops-api"),
                             ("ClusterRoleBinding", "kops-gitsync-kops-api")}
