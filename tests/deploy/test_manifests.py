@@ -11,6 +11,7 @@ same fields) so its content is still checked by the server.
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -369,3 +370,29 @@ def test_k8s_store_rbac_on_the_server(kubectl: str, kubeconfig: str, namespace: 
     assert can_i("create", "namespaces")
     assert not can_i("delete", "namespaces")
     assert not can_i("list", "secrets", "--all-namespaces")
+
+
+def test_clone_script_is_idempotent(rendered: Any, tmp_path: Path) -> None:
+    """The init container's script, run with real git on a local repository (the volume
+    moved to a temporary directory): it clones, keeps an existing clone (the volume outlives a
+    container restart), and replaces a half-made one."""
+    (clone,) = pod_spec(rendered["base"][1])["initContainers"]
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    script = clone["command"][-1].replace("/var/lib/kops-gitsync", str(volume))
+    origin = tmp_path / "origin"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
+    subprocess.run(["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-q", "--allow-empty", "-m", "first"], check=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "REPO_URL": f"file://{origin}"}
+
+    def run_script() -> None:
+        subprocess.run([*clone["command"][:-1], script], env=env, check=True, timeout=60)
+
+    (volume / "repo.partial").mkdir()  # a clone killed half-way
+    (volume / "repo.partial" / "junk").write_text("x")
+    run_script()
+    assert (volume / "repo" / ".git").is_dir() and not (volume / "repo.partial").exists()
+    (volume / "repo" / "local-change").write_text("kept")
+    run_script()
+    assert (volume / "repo" / "local-change").read_text() == "kept"
