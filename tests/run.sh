@@ -8,9 +8,15 @@ cd "$top"
 
 if [ -f tests/debian-packages.txt ]; then
   missing=()
-  while read -r pkg; do
-    [ -z "$pkg" ] || [ "${pkg#\#}" != "$pkg" ] && continue
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  while read -r line; do
+    [ -z "$line" ] || [ "${line#\#}" != "$line" ] && continue
+    # "a | b": any one of them will do (as in a Debian Depends line); the first is installed.
+    IFS='|' read -ra alternatives <<< "${line// /}"
+    found=""
+    for pkg in "${alternatives[@]}"; do
+      dpkg -s "$pkg" >/dev/null 2>&1 && found=yes && break
+    done
+    [ -n "$found" ] || missing+=("${alternatives[0]}")
   done < tests/debian-packages.txt
   if [ ${#missing[@]} -gt 0 ]; then
     sudo_cmd=""
