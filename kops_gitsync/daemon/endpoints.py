@@ -46,18 +46,39 @@ EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Heartbeat:
-    """When the main loop last showed it was alive, by the monotonic clock."""
+    """When the main loop last showed it was alive, by the monotonic clock.
 
-    def __init__(self, tick: float, clock: Callable[[], float] = time.monotonic) -> None:
+    ``progress`` (optional) is a counter that grows while the loop works, such as the
+    requests sent to the stores: a first pull of a big store is one long turn, and a probe
+    that restarted the pod in the middle would restart the same pull forever. A counter
+    that moved since the last look counts as a beat; one that cannot be read does not.
+    """
+
+    def __init__(self, tick: float, clock: Callable[[], float] = time.monotonic,
+                 progress: Callable[[], int] | None = None) -> None:
         self.tick = tick
         self._clock = clock
         self._last = clock()
+        self._progress = progress
+        self._seen = self._read_progress()
+
+    def _read_progress(self) -> int | None:
+        if self._progress is None:
+            return None
+        try:
+            return self._progress()
+        except Exception:  # read from another thread while the loop changes it: no beat
+            return None
 
     def beat(self) -> None:
         self._last = self._clock()  # one float store: atomic, no lock needed
 
     def stalled(self) -> float | None:
         """Seconds since the last beat once that exceeds :data:`STALL_TICKS` ticks, else None."""
+        now = self._read_progress()
+        if now is not None and now != self._seen:
+            self._seen = now
+            self.beat()
         silent = self._clock() - self._last
         return silent if silent > STALL_TICKS * self.tick else None
 

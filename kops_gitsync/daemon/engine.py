@@ -65,9 +65,9 @@ class Daemon:
         self.notifier = Notifier(options.env)
         self.metrics = Metrics(lambda: self.state.stores)
         self.state = DaemonState()
-        self.heartbeat = Heartbeat(options.tick)
         self.endpoints: Endpoints | None = None
         self.runners: dict[str, StoreRunner] = {}
+        self.heartbeat = Heartbeat(options.tick, progress=self._requests_sent)
         self.repo: GitRepo | None = None
         self._watchers: Watchers | None = None
         self._keeper: LeaseKeeper | None = None
@@ -79,6 +79,11 @@ class Daemon:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+
+    def _requests_sent(self) -> int:
+        """All requests the stores have sent: a pull that keeps talking is not stalled."""
+        return sum(sum(getattr(r.ctx.store, "request_counts", {}).values())
+                   for r in list(self.runners.values()))
 
     # --- set-up and reload ------------------------------------------------------------
 
