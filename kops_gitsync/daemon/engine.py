@@ -34,6 +34,7 @@ from kops_gitsync.daemon.lease import LeaseKeeper
 from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.remote import RemoteSync
+from kops_gitsync.daemon.replicas import ReplicaOptions, Replicas
 from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind
 from kops_gitsync.daemon.scheduler import due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
@@ -54,6 +55,7 @@ class Options:
     once: bool
     push_remote: bool
     env: Mapping[str, str]
+    replicas: ReplicaOptions | None = None  # --membership kubernetes (daemon/replicas.py)
 
 
 class Daemon:
@@ -66,6 +68,7 @@ class Daemon:
         self.repo: GitRepo | None = None
         self._watchers: Watchers | None = None
         self._keeper: LeaseKeeper | None = None
+        self.replicas: Replicas | None = None
         self._stopping = False
         self._reload = False
         self.failures: list[str] = []  # one line per failed turn, for --once's exit status
@@ -90,6 +93,7 @@ class Daemon:
         self.repo = contexts[0].repo if contexts else None
         self.state.stores = {name: r.state for name, r in runners.items()}
         self.state.config_source = str(self.repo.root / ".kops-gitsync.yaml") if self.repo else None
+        self._coordinate()  # gates on the leases before their first tick
         self._start_helpers()
 
     def _start_helpers(self) -> None:
@@ -187,6 +191,9 @@ class Daemon:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
         contexts = self._load()
         try:
+            if self.options.replicas is not None:
+                self.replicas = Replicas.from_options(self.options.replicas, self.options.env)
+                self.replicas.start()
             if self.options.metrics_port is not None:
                 port = self.metrics.serve(self.options.metrics_port)
                 logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
@@ -235,10 +242,12 @@ class Daemon:
         while not self._stopping:
             if self._reload:
                 self.reload()
+            self._coordinate()
             self._remote(fetch=True)
             for schedule in due([r.schedule for r in self.runners.values()], time.monotonic()):
                 if self._stopping or self._reload:
                     break
+                self._coordinate()  # cheap (no API call): a turn can be long
                 self._turn(self.runners[schedule.name])
             self._remote(fetch=False)
             self._publish()
@@ -246,8 +255,16 @@ class Daemon:
                 break
             wait = seconds_until_next([r.schedule for r in self.runners.values()],
                                       time.monotonic())
-            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait()) if w is not None]
+            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait(),
+                                self.replicas.wait() if self.replicas else None)
+                    if w is not None]
             self._sleep(min(caps) if caps else 60.0)
+
+    def _coordinate(self) -> None:
+        """Replicas: who owns which store now (daemon/replicas.py); nothing without them."""
+        if self.replicas is not None:
+            self.replicas.update(self.runners, self.state, self._publish, self._lease_changed,
+                                 self.poke, self.metrics)
 
     def _turn(self, runner: StoreRunner) -> None:
         """One store's pull and push, isolated: any exception only backs this store off."""
@@ -255,6 +272,9 @@ class Daemon:
         with self._schedule_lock:
             reasons = schedule.begin(time.monotonic())
         reason = "+".join(sorted(reasons))
+        if self.replicas is not None and not self.replicas.owns(runner.name):
+            schedule.idle(time.monotonic())  # another replica's: poked when assigned here
+            return
         if runner.standby():
             assert runner.lease is not None
             if runner.lease.held:
@@ -380,6 +400,8 @@ class Daemon:
         for runner in self.runners.values():
             if runner.lease is not None:
                 runner.lease.release()
+        if self.replicas is not None:  # after the locks: the others take over at once
+            self.replicas.stop()
         self.state.activity = "stopped"
         self._publish()
         self.metrics.close()
