@@ -189,10 +189,11 @@ class Daemon:
         # `kill -USR1` prints every thread's stack to the journal: how to see where a daemon
         # that stopped logging is stuck, without stopping it.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
+        if self.options.replicas is not None:  # a bad kubeconfig: one line, nothing opened yet
+            self.replicas = Replicas.from_options(self.options.replicas, self.options.env)
         contexts = self._load()
         try:
-            if self.options.replicas is not None:
-                self.replicas = Replicas.from_options(self.options.replicas, self.options.env)
+            if self.replicas is not None:
                 self.replicas.start()
             if self.options.metrics_port is not None:
                 port = self.metrics.serve(self.options.metrics_port)

@@ -218,11 +218,11 @@ class Replicas:
             mine = runners[name].lease
             # Take a gained store's lock now, and retry one whose holder's lock has expired
             # (a dead replica's) without waiting for the keeper's next tick (TTL/4).
-            holder = mine.holder if mine is not None else None
-            if mine is not None and not mine.held and (
-                    name in gained or (holder is not None and holder.expires < now)):
-                if mine.tick():
-                    lease_changed(name, mine.held)
+            if mine is None or mine.held:
+                continue
+            expired = mine.holder is not None and mine.holder.expires < now
+            if (name in gained or expired) and mine.tick():
+                lease_changed(name, mine.held)
         for name in gained:
             poke(name, "assigned")
         return gained
