@@ -193,12 +193,13 @@ class Daemon:
             self.replicas = Replicas.from_options(self.options.replicas, self.options.env)
         contexts = self._load()
         try:
-            if self.replicas is not None:
-                self.replicas.start()
             if self.options.metrics_port is not None:
                 port = self.metrics.serve(self.options.metrics_port)
                 logs.event(action="metrics", result="listening", address=f"127.0.0.1:{port}")
             self._install(contexts)  # takes leases: a failure after it must release them
+            if self.replicas is not None:  # joins once ready to take its stores at once
+                self.replicas.start()
+                self._coordinate()
             logs.event(action="start", result="ok", pid=os.getpid(),
                        stores=",".join(self.runners))
             self.state.activity = "running"

@@ -125,6 +125,7 @@ class Replicas:
         self._members: list[str] = []
         self._valid: bool | None = None
         self._failures_reported = 0
+        self._started = False  # before start(): not a member yet, owns nothing, says nothing
 
     @classmethod
     def from_options(cls, options: ReplicaOptions, env: Mapping[str, str]) -> Replicas:
@@ -138,6 +139,7 @@ class Replicas:
     def start(self) -> None:
         """Renew once (never raises), then keep renewing in the membership's thread."""
         self.membership.start()
+        self._started = True
         logs.event(action="membership", result="started", member=self.name,
                    namespace=self.membership.namespace, valid=self.membership.valid(),
                    duration=self.membership.duration)
@@ -193,26 +195,28 @@ class Replicas:
         assignment = {name: by_url.get(url) for name, url in urls.items()}
         owned = frozenset(name for name, member in assignment.items() if member == self.name)
         gained = sorted(owned - self.owned)
-        changed = owned != self.owned or members != self._members
-        self.owned, self.assignment = owned, assignment
+        lost = sorted(name for name, runner in runners.items() if name not in owned
+                      and runner.lease is not None and runner.lease.held)
+        if owned != self.owned or members != self._members:
+            logs.event(action="assignment", result="changed", member=self.name,
+                       members=",".join(members), owned=len(owned), gained=",".join(gained),
+                       lost=",".join(lost))
+            self._members = members
         for name, runner in runners.items():
             runner.state.owner = assignment[name]
             if runner.lease is not None and runner.lease.gate is None:
                 runner.lease.gate = self._gate(name)
         self._fill(state, members)
-        if changed:
-            logs.event(action="assignment", result="changed", member=self.name,
-                       members=",".join(members), owned=len(owned),
-                       gained=",".join(gained), lost=",".join(sorted(self._lost(runners))))
-            self._members = members
-        lost = [runner.lease for runner in runners.values()
-                if runner.lease is not None and runner.lease.held
-                and runner.lease.refused() is not None]
         if lost:
-            publish()  # the state file stops claiming them before anyone else can take them
-            for lease in lost:
-                lease.release()
-                lease_changed(lease.name, False)
+            # The state file stops claiming them (owner is another replica now) before the
+            # gate refuses them, so no reader sees this claim once anyone else can take them.
+            publish()
+        self.owned, self.assignment = owned, assignment
+        for name in lost:
+            lease = runners[name].lease
+            assert lease is not None
+            lease.release()
+            lease_changed(name, False)
         now = time.time()
         for name in sorted(owned):
             mine = runners[name].lease
@@ -227,10 +231,6 @@ class Replicas:
             poke(name, "assigned")
         return gained
 
-    def _lost(self, runners: Mapping[str, StoreRunner]) -> list[str]:
-        return [name for name, runner in runners.items()
-                if runner.lease is not None and runner.lease.held and name not in self.owned]
-
     def _fill(self, state: DaemonState, members: list[str]) -> None:
         counters = self.membership.counters
         valid = self.membership.valid()
@@ -238,7 +238,7 @@ class Replicas:
         state.members = members
         state.membership_valid = valid
         state.api_answered = counters.renewals > 0 or counters.lists > 0
-        if valid != self._valid:
+        if valid != self._valid and self._started:
             logs.event(logging.INFO if valid else logging.WARNING,
                        "" if valid else "membership Lease not renewed within its duration: "
                        "this replica owns no store and writes nothing until it is",
