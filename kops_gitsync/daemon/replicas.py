@@ -214,9 +214,8 @@ class Replicas:
         self.owned, self.assignment = owned, assignment
         for name in lost:
             lease = runners[name].lease
-            assert lease is not None
-            lease.release()
-            lease_changed(name, False)
+            if lease is not None and _quietly(name, "release", lease.release):
+                lease_changed(name, False)
         now = time.time()
         for name in sorted(owned):
             mine = runners[name].lease
@@ -225,7 +224,7 @@ class Replicas:
             if mine is None or mine.held:
                 continue
             expired = mine.holder is not None and mine.holder.expires < now
-            if (name in gained or expired) and mine.tick():
+            if (name in gained or expired) and _quietly(name, "take", mine.tick):
                 lease_changed(name, mine.held)
         for name in gained:
             poke(name, "assigned")
@@ -252,3 +251,16 @@ class Replicas:
         new = counters.renew_failures - self._failures_reported
         self._failures_reported = counters.renew_failures
         metrics.replicas(len(self._members), len(self.owned), new)
+
+
+def _quietly(store: str, what: str, step: Callable[[], object]) -> bool:
+    """``step()`` (a lease's take or release) as the keeper thread runs it: an unexpected
+    error is logged and leaves the lease to the keeper's next tick, never stops the loop.
+    True when it ran and (for a take) changed something."""
+    try:
+        result = step()
+    except Exception as exc:
+        logs.event(logging.WARNING, f"lease {what} failed: {exc}", store=store, action="lease",
+                   result="error")
+        return False
+    return result is None or bool(result)

@@ -351,3 +351,30 @@ def test_metrics_show_members_stores_owned_and_renew_failures(
     assert "kops_gitsync_members 1.0" in text
     assert f"kops_gitsync_stores_owned {float(len(STORES))}" in text
     assert "kops_gitsync_membership_renew_failures_total 2.0" in text
+
+
+def test_a_reload_that_pins_a_store_elsewhere_hands_it_over(
+    tmp_path: Path, stores: dict[str, Path],
+) -> None:
+    """SIGHUP's path: carry_over keeps the leases (and their gates), the next update moves the
+    newly pinned store and releases its lock."""
+    from tests.daemon.conftest import yaml_config
+
+    api, clock = LeaseApi(), Clock()
+    a, b = make_replica(api, "rep-a", clock), make_replica(api, "rep-b", clock)
+    b.membership.tick()
+    a.membership.tick()
+    runners = runners_for(tmp_path, stores, "a")
+    state, hooks = DaemonState(), Hooks(stores)
+    hooks.update(a, runners, state)
+    moving = sorted(a.owned)[0]
+    repo = tmp_path / "repo-a"
+    config = [{"name": n, "state": f"file://{d}", "auto_push": True,
+               **({"replica": "rep-b"} if n == moving else {})} for n, d in stores.items()]
+    (repo / ".kops-gitsync.yaml").write_text(yaml_config(config))
+    runners = carry_over(runners, open_contexts(repo, None, None, {}), 8.0, 1.0)
+    assert (stores[moving] / LOCK_KEY).exists()  # carried over, still held
+    hooks.update(a, runners, state)
+    assert moving not in a.owned and runners[moving].state.owner == "rep-b"
+    assert not (stores[moving] / LOCK_KEY).exists()
+    assert all((stores[n] / LOCK_KEY).exists() for n in a.owned)
