@@ -43,6 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one turn of the loop (fetch, pull and push every store, publish), "
                              "then exit; exit status 1 and a line per failure if any failed "
                              "(for cron)")
+    parser.add_argument("--membership", choices=("none", "kubernetes"), default="none",
+                        help="share the stores with other replicas through membership Leases "
+                             "in the Kubernetes API (docs/kubernetes.md; needs the k8s extra); "
+                             "default: none, this daemon tries every store")
+    parser.add_argument("--namespace", default=None, metavar="NS",
+                        help="with --membership kubernetes: where the membership Leases live "
+                             "(default: $POD_NAMESPACE, then the pod's service account "
+                             "namespace)")
+    parser.add_argument("--member-name", default=None, metavar="NAME",
+                        help="with --membership kubernetes: this replica's Lease name (default: "
+                             "$POD_NAME, then the hostname); `replica: NAME` pins a store to it")
+    parser.add_argument("--member-lease-duration", type=float, default=15.0, metavar="SECONDS",
+                        help="with --membership kubernetes: a replica that has not renewed its "
+                             "Lease for this long is dead to the others, and owns nothing "
+                             "itself; renewed every third (default: 15)")
     parser.add_argument("--verbose", action="store_true", help="log debug events too")
 
 
@@ -57,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         raise FatalError(f"--metrics-port {args.metrics_port} is not a TCP port")
     if not 0.05 <= args.tick <= 3600:
         raise FatalError(f"--tick {args.tick:g}: give a number of seconds from 0.05 to 3600")
+    if args.membership == "kubernetes" and args.once:
+        raise FatalError("--once cannot be combined with --membership kubernetes: a single "
+                         "turn would try stores before the other replicas are known")
     logs.setup(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     try:
         from kops_gitsync.daemon.engine import Daemon, Options
@@ -67,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
                 "pip install 'kops-gitsync[daemon]'"
             ) from None
         raise
+    from kops_gitsync.daemon.replicas import resolve_options
+
+    replicas = resolve_options(args.membership, args.namespace, args.member_name,
+                               args.member_lease_duration, os.environ)
     options = Options(
         repo_dir=args.repo,
         store_name=args.store,
@@ -78,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         env=dict(os.environ),
         listen_address=args.listen_address,
         tick=args.tick,
+        replicas=replicas,
     )
     daemon = Daemon(options)
     code = daemon.run()

@@ -52,6 +52,9 @@ class StoreConfig:
     interval: float = 300.0
     # Objects larger than this are withheld, not read: kops' largest are ~0.5 MB manifests.
     max_object_size: int = 16 * 1024 * 1024
+    # Replicas on Kubernetes (docs/kubernetes.md): the member this store is pinned to, kept
+    # there while that member is live; None lets the assignment place it.
+    replica: str | None = None
 
     def max_delete_count(self, store_size: int) -> int:
         """The most deletions one push may make in a store of ``store_size`` objects."""

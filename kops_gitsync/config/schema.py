@@ -42,6 +42,9 @@ STORE_PROPERTIES: dict[str, Any] = {
     "push_derived": {"type": "boolean"},
     "auto_push": {"type": "boolean"},
     "max_object_size": {"type": "integer", "minimum": 1, "maximum": 2**40},
+    # A Kubernetes object name (RFC 1123 subdomain): the member name of a replica.
+    "replica": {"type": "string", "maxLength": 253,
+                "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"},
     "interval": {
         "type": "number",
         "exclusiveMinimum": 0,
@@ -91,6 +94,8 @@ FORMS: dict[str, str] = {
     "elw8zmrj2kg5sfn9aqmcac8p]",
     "max_delete": "a count like 10 or a share like 20%",
     "max_object_size": "a number of bytes like 16777216 (16 MiB, the default)",
+    "replica": "the member name of a daemon replica (its pod name: lowercase letters, digits, "
+    "'-' and '.'), like kops-gitsync-0; the store stays with it while it is live",
     "interval": f"a number of seconds above 0 and at most {MAX_INTERVAL_SECONDS} (31 days), "
     "like 300",
 }

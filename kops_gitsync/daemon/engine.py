@@ -35,6 +35,7 @@ from kops_gitsync.daemon.lease import LeaseKeeper
 from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.remote import RemoteSync
+from kops_gitsync.daemon.replicas import ReplicaOptions, Replicas
 from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, log_outcome
 from kops_gitsync.daemon.scheduler import due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
@@ -57,6 +58,7 @@ class Options:
     env: Mapping[str, str]
     listen_address: str = "127.0.0.1"  # of the HTTP endpoints (--metrics-port)
     tick: float = 5.0  # with endpoints, the loop wakes this often; /healthz counts the ticks
+    replicas: ReplicaOptions | None = None  # --membership kubernetes (daemon/replicas.py)
 
 
 class Daemon:
@@ -71,6 +73,7 @@ class Daemon:
         self.repo: GitRepo | None = None
         self._watchers: Watchers | None = None
         self._keeper: LeaseKeeper | None = None
+        self.replicas: Replicas | None = None
         self._stopping = False
         self._reload = False
         self.failures: list[str] = []  # one line per failed turn, for --once's exit status
@@ -100,6 +103,7 @@ class Daemon:
         self.repo = contexts[0].repo if contexts else None
         self.state.stores = {name: r.state for name, r in runners.items()}
         self.state.config_source = str(self.repo.root / ".kops-gitsync.yaml") if self.repo else None
+        self._coordinate()  # gates on the leases before their first tick
         self._start_helpers()
 
     def _start_helpers(self) -> None:
@@ -195,6 +199,8 @@ class Daemon:
         # `kill -USR1` prints every thread's stack to the journal: how to see where a daemon
         # that stopped logging is stuck, without stopping it.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
+        if self.options.replicas is not None:  # a bad kubeconfig: one line, nothing opened yet
+            self.replicas = Replicas.from_options(self.options.replicas, self.options.env)
         contexts = self._load()
         try:
             if self.options.metrics_port is not None:
@@ -202,6 +208,9 @@ class Daemon:
                     self.options.listen_address, self.options.metrics_port, lambda: self.state,
                     self.heartbeat, self.metrics)
             self._install(contexts)  # takes leases: a failure after it must release them
+            if self.replicas is not None:  # joins once ready to take its stores at once
+                self.replicas.start()
+                self._coordinate()
             logs.event(action="start", result="ok", pid=os.getpid(),
                        stores=",".join(self.runners))
             self.state.activity = "running"
@@ -246,10 +255,12 @@ class Daemon:
         while not self._stopping:
             if self._reload:
                 self.reload()
+            self._coordinate()
             self._remote(fetch=True)
             for schedule in due([r.schedule for r in self.runners.values()], time.monotonic()):
                 if self._stopping or self._reload:
                     break
+                self._coordinate()  # cheap (no API call): a turn can be long
                 self._turn(self.runners[schedule.name])
             self._remote(fetch=False)
             self._publish()
@@ -258,9 +269,16 @@ class Daemon:
             wait = seconds_until_next([r.schedule for r in self.runners.values()],
                                       time.monotonic())
             tick = self.options.tick if self.endpoints else None
-            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait(), tick)
+            caps = [w for w in (wait, watchdog_every, self.remote.fetch_wait(), tick,
+                                self.replicas.wait() if self.replicas else None)
                     if w is not None]
             self._sleep(min(caps) if caps else 60.0)
+
+    def _coordinate(self) -> None:
+        """Replicas: who owns which store now (daemon/replicas.py); nothing without them."""
+        if self.replicas is not None:
+            self.replicas.update(self.runners, self.state, self._publish, self._lease_changed,
+                                 self.poke, self.metrics)
 
     def _turn(self, runner: StoreRunner) -> None:
         """One store's pull and push, isolated: any exception only backs this store off."""
@@ -268,6 +286,9 @@ class Daemon:
         with self._schedule_lock:
             reasons = schedule.begin(time.monotonic())
         reason = "+".join(sorted(reasons))
+        if self.replicas is not None and not self.replicas.owns(runner.name):
+            schedule.idle(time.monotonic())  # another replica's: poked when assigned here
+            return
         if runner.standby():
             assert runner.lease is not None
             if runner.lease.held:
@@ -382,6 +403,8 @@ class Daemon:
         for runner in self.runners.values():
             if runner.lease is not None:
                 runner.lease.release()
+        if self.replicas is not None:  # after the locks: the others take over at once
+            self.replicas.stop()
         self.state.activity = "stopped"
         self._publish()
         if self.endpoints is not None:

@@ -67,13 +67,25 @@ class Lease:
         self._unreported_loss = False  # lost by a write's check: the next tick reports it
         self.holder: LockInfo | None = None  # who holds it when we do not
         self.last_error: str | None = None
+        # Replicas (daemon/replicas.py): why this process may not hold the lease at all right
+        # now (another replica owns the store, or this replica's membership lapsed), or None.
+        # Asked before every take, renewal and write; a refused lease is given back.
+        self.gate: Callable[[], str | None] | None = None
 
     @property
     def held(self) -> bool:
         return self._renewed_at is not None
 
+    def refused(self) -> str | None:
+        """Why the gate forbids holding this lease now (None: it does not)."""
+        gate = self.gate
+        return gate() if gate is not None else None
+
     def valid(self) -> bool:
-        """True while writing is safe by time: held, and renewed within half the TTL."""
+        """True while writing is safe by time: held, and renewed within half the TTL (and
+        the gate, if any, allows it)."""
+        if self.refused() is not None:
+            return False
         with self._state:
             renewed = self._renewed_at
             return renewed is not None and self._clock() - renewed < self.ttl / 2
@@ -114,7 +126,10 @@ class Lease:
             with self._state:
                 was_held = self.held or self._unreported_loss
                 self._unreported_loss = False
-            if self.held:
+            if self.refused() is not None:
+                if self.held:  # not ours to keep: give it back so its owner takes it at once
+                    self.release()
+            elif self.held:
                 self._renew()
             else:
                 self._try_acquire()

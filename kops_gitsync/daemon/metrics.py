@@ -95,6 +95,7 @@ class Metrics:
             f"{PREFIX}_lease_holder_info", "Who holds the store's lease (value is always 1)",
             ["store", "holder"], registry=registry)
         registry.register(_RequestCollector(self._stores))
+        self._register_replicas(registry)
         self._registry = registry
         self.enabled = True
 
@@ -138,3 +139,27 @@ class Metrics:
             self._lease_holder.remove(store, previous)
         self._lease_holder.labels(store, holder).set(1)
         self._holders[store] = holder
+
+    # --- replicas on Kubernetes (daemon/replicas.py) ------------------------------------
+
+    def _register_replicas(self, registry: Any) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self._members = Gauge(
+            f"{PREFIX}_members", "Live daemon replicas this replica sees (0 without "
+            "membership, or while its own membership Lease is not current)", registry=registry)
+        self._owned = Gauge(
+            f"{PREFIX}_stores_owned", "Stores the assignment gives this replica",
+            registry=registry)
+        self._renew_failures = Counter(
+            f"{PREFIX}_membership_renew_failures", "Failed renewals of this replica's "
+            "membership Lease", registry=registry)
+
+    def replicas(self, members: int, owned: int, new_renew_failures: int) -> None:
+        if not self.enabled:
+            return
+        self._members.set(members)
+        self._owned.set(owned)
+        if new_renew_failures > 0:
+            self._renew_failures.inc(new_renew_failures)
+

@@ -11,6 +11,8 @@ The rules, in the order they are checked:
   the observed state moved since the last check, and only while the lease is valid. Every
   store write goes through :class:`LeaseGuardedStore`, so a lease lost in the middle of a
   push stops it before its next write; the push journal finishes or accounts for the rest.
+  With replicas (daemon/replicas.py) the same check asks the lease's gate first: a store
+  assigned to another replica, or a replica whose membership Lease lapsed, writes nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class LeaseGuardedStore(GuardedStore):
         self._lease = lease
 
     def _check(self, key: str) -> None:
+        refused = self._lease.refused()  # replicas: the store is not ours, or we are cut off
+        if refused is not None:
+            raise FatalStoreError(f"{self.url}: stopped before writing {key}: {refused}",
+                                  key=key)
         if not self._lease.valid():
             raise FatalStoreError(
                 f"lease on {self.url} lost: stopped before writing {key} "
@@ -155,7 +161,8 @@ class StoreRunner:
     def pull_step(self) -> Outcome:
         outcome = Outcome("pull", "unchanged")
         ctx = self.ctx
-        if ctx.journal_path.exists() and self.lease is not None and self.lease.held:
+        if (ctx.journal_path.exists() and self.lease is not None and self.lease.held
+                and self.lease.refused() is None):
             self._finish_journal_with_lease()
         wip = work_in_progress(ctx)
         branch = push_branch(ctx) if ctx.config.auto_push else None

@@ -175,6 +175,14 @@ class RealKubeApiServer:
         lines = path.read_text(errors="replace").splitlines()[-5:] if path.exists() else []
         return " | ".join(lines)
 
+    def pause(self) -> None:
+        """Freeze kube-apiserver (SIGSTOP; etcd keeps running): clients connect and then wait,
+        as behind a partitioned network. :meth:`resume` lets it answer again."""
+        os.killpg(self._procs[-1].pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self._procs[-1].pid, signal.SIGCONT)
+
     def stop(self) -> None:
         for proc in reversed(self._procs):  # the API server before its etcd
             _kill_group(proc)
@@ -267,6 +275,8 @@ def _without_empty_defaults(node: Any) -> Any:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # a paused server cannot take SIGTERM
+        os.killpg(proc.pid, signal.SIGCONT)
     for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
