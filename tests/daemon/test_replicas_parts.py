@@ -328,26 +328,20 @@ def test_without_the_kubernetes_package_the_error_says_what_to_install(
 def test_metrics_show_members_stores_owned_and_renew_failures(
     tmp_path: Path, stores: dict[str, Path],
 ) -> None:
-    import urllib.request
-
     from kops_gitsync.daemon.metrics import Metrics
 
     pytest.importorskip("prometheus_client", reason="the daemon extra is not installed")
     metrics = Metrics()
-    port = metrics.serve(0)
-    try:
-        api, clock = LeaseApi(), Clock()
-        a = make_replica(api, "rep-a", clock)
-        a.membership.tick()
-        api.down = True
-        assert not a.membership.renew() and not a.membership.renew()  # still valid: 3 s
-        runners = runners_for(tmp_path, stores, "a")
-        hooks = Hooks(stores)
-        a.update(runners, DaemonState(), hooks.publish, hooks.changed, hooks.poke, metrics)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-            text = answer.read().decode()
-    finally:
-        metrics.close()
+    metrics.serve()
+    api, clock = LeaseApi(), Clock()
+    a = make_replica(api, "rep-a", clock)
+    a.membership.tick()
+    api.down = True
+    assert not a.membership.renew() and not a.membership.renew()  # still valid: 3 s
+    runners = runners_for(tmp_path, stores, "a")
+    hooks = Hooks(stores)
+    a.update(runners, DaemonState(), hooks.publish, hooks.changed, hooks.poke, metrics)
+    text = metrics.exposition().decode()
     assert "kops_gitsync_members 1.0" in text
     assert f"kops_gitsync_stores_owned {float(len(STORES))}" in text
     assert "kops_gitsync_membership_renew_failures_total 2.0" in text
