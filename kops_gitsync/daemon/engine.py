@@ -36,7 +36,14 @@ from kops_gitsync.daemon.metrics import Metrics
 from kops_gitsync.daemon.notify import Notifier
 from kops_gitsync.daemon.remote import RemoteSync
 from kops_gitsync.daemon.replicas import ReplicaOptions, Replicas
-from kops_gitsync.daemon.runner import Outcome, StoreRunner, error_kind, log_outcome
+from kops_gitsync.daemon.runner import (
+    Outcome,
+    StoreRunner,
+    error_kind,
+    log_outcome,
+    requests_sent,
+    status_line,
+)
 from kops_gitsync.daemon.scheduler import due, seconds_until_next
 from kops_gitsync.daemon.state import DaemonState, iso, write_state
 from kops_gitsync.daemon.watchers import BRANCH_MOVED, Watchers
@@ -69,7 +76,7 @@ class Daemon:
         self.state = DaemonState()
         self.endpoints: Endpoints | None = None
         self.runners: dict[str, StoreRunner] = {}
-        self.heartbeat = Heartbeat(options.tick, progress=self._requests_sent)
+        self.heartbeat = Heartbeat(options.tick, progress=lambda: requests_sent(self.runners))
         self.repo: GitRepo | None = None
         self._watchers: Watchers | None = None
         self._keeper: LeaseKeeper | None = None
@@ -82,11 +89,6 @@ class Daemon:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-
-    def _requests_sent(self) -> int:
-        """All requests the stores have sent: a pull that keeps talking is not stalled."""
-        return sum(sum(getattr(r.ctx.store, "request_counts", {}).values())
-                   for r in list(self.runners.values()))
 
     # --- set-up and reload ------------------------------------------------------------
 
@@ -144,12 +146,12 @@ class Daemon:
             self._publish()  # the state file says so before the event does: readers see both
             logs.event(logging.ERROR, "new configuration rejected; the running one is kept",
                        action="reload", result="rejected", error=str(exc))
-            self.notifier.ready(self._status_line())
+            self.notifier.ready(status_line(self.runners.values(), self.state.config_error))
             return
         self.state.config_error = None
         self._install(contexts)
         logs.event(action="reload", result="ok", stores=",".join(self.runners))
-        self.notifier.ready(self._status_line())
+        self.notifier.ready(status_line(self.runners.values(), self.state.config_error))
 
     # --- wake-ups from other threads and from signals --------------------------------
 
@@ -214,7 +216,7 @@ class Daemon:
             logs.event(action="start", result="ok", pid=os.getpid(),
                        stores=",".join(self.runners))
             self.state.activity = "running"
-            self.notifier.ready(self._status_line())
+            self.notifier.ready(status_line(self.runners.values(), self.state.config_error))
             if self.options.once:
                 self._once()
             else:
@@ -364,18 +366,6 @@ class Daemon:
 
     # --- observability and shutdown --------------------------------------------------
 
-    def _status_line(self) -> str:
-        failing = [r.name for r in self.runners.values() if r.schedule.failures]
-        standby = [r.name for r in self.runners.values() if r.standby()]
-        parts = [f"{len(self.runners)} stores"]
-        if standby:
-            parts.append(f"standby: {', '.join(standby)}")
-        if failing:
-            parts.append(f"failing: {', '.join(failing)}")
-        if self.state.config_error:
-            parts.append("config reload rejected")
-        return "; ".join(parts)
-
     def _publish(self) -> None:
         """State file, systemd STATUS, watchdog ping and /healthz: proof the loop is alive."""
         self.heartbeat.beat()
@@ -394,7 +384,7 @@ class Daemon:
                 write_state(self.repo.git_dir, self.state)
             except OSError as exc:
                 logs.event(logging.WARNING, str(exc), action="state", result="error")
-        self.notifier.status(self._status_line())
+        self.notifier.status(status_line(self.runners.values(), self.state.config_error))
         self.notifier.watchdog()
 
     def _shutdown(self) -> None:

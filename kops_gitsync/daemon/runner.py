@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -290,3 +291,24 @@ def journal_lock_id(ctx: SyncContext) -> str | None:
     except (OSError, ValueError):
         return None
     return journal.lock_id if journal is not None else None
+
+
+def requests_sent(runners: Mapping[str, StoreRunner]) -> int:
+    """All requests the stores have sent: a pull that keeps talking is not stalled."""
+    return sum(sum(getattr(r.ctx.store, "request_counts", {}).values())
+               for r in list(runners.values()))
+
+
+def status_line(runners: Iterable[StoreRunner], config_error: str | None) -> str:
+    """systemd's STATUS= line: how many stores, which stand by, which fail."""
+    runners = list(runners)
+    failing = [r.name for r in runners if r.schedule.failures]
+    standby = [r.name for r in runners if r.standby()]
+    parts = [f"{len(runners)} stores"]
+    if standby:
+        parts.append(f"standby: {', '.join(standby)}")
+    if failing:
+        parts.append(f"failing: {', '.join(failing)}")
+    if config_error:
+        parts.append("config reload rejected")
+    return "; ".join(parts)
