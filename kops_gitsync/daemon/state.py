@@ -144,19 +144,35 @@ def describe(data: dict[str, Any]) -> list[str]:
     ]
     if data.get("config_error"):
         lines.append(f"  rejected config reload (old config kept): {data['config_error']}")
+    member = data.get("member")
+    if member:
+        members = [str(m) for m in data.get("members") or []]
+        lines.append(f"  replica {member} of {len(members)} live members: {', '.join(members)}")
+        if data.get("membership_valid") is False:
+            lines.append("  membership Lease not current: this replica writes no store")
     for name, store in sorted((data.get("stores") or {}).items()):
         lease = store.get("lease")
         lease_text = f"lease {lease}" + (
             f" (held by {store['lease_holder']})" if lease == "standby" else ""
         )
+        owner = store.get("owner")
+        if member and owner:  # a replica: who should work on it comes first
+            whose = "this replica" if owner == member else f"replica {owner}"
+            head = f"owned by {whose}, {lease_text}, {store.get('activity')}"
+        else:
+            head = f"{store.get('activity')}, {lease_text}"
         lines.append(
-            f"  {name}: {store.get('activity')}, {lease_text}, last pull {store.get('last_pull')}, "
+            f"  {name}: {head}, last pull {store.get('last_pull')}, "
             f"last push {store.get('last_push')}, next {store.get('next_run')}"
         )
         requests = store.get("store_requests") or {}
         if isinstance(requests, dict) and requests:
             shown = " ".join(f"{kind}={count}" for kind, count in sorted(requests.items()))
             lines.append(f"    store requests since start: {shown}")
+        if store.get("pending_push"):
+            lines.append(f"    pending push {store['pending_push']}")
+        if store.get("conflict"):
+            lines.append(f"    push stopped: {store['conflict']}")
         if store.get("merge_deferred"):
             lines.append(f"    not merged: {store['merge_deferred']}")
         if store.get("last_error"):

@@ -199,6 +199,36 @@ def test_state_round_trip_and_description(tmp_path: Path) -> None:
                                                            "daemon-state.json"]
 
 
+def test_status_of_a_replica_names_its_members_and_each_store_owner(tmp_path: Path) -> None:
+    """At 3 a.m. `kops-gitsync status` on one pod must say which replica should be working
+    on a store it does not touch."""
+    git_dir = tmp_path / ".git"
+    state = DaemonState(activity="running", member="kgs-a", members=["kgs-a", "kgs-b"],
+                        api_answered=True, membership_valid=True)
+    state.stores["dev"] = StoreState(url="file:///s", auto_push=True, owner="kgs-b")
+    state.stores["prod"] = StoreState(url="file:///p", auto_push=True, owner="kgs-a",
+                                      lease="held", pending_push="abc123",
+                                      conflict="store changed under us")
+    write_state(git_dir, state)
+    data = read_state(git_dir)
+    assert data is not None
+    text = "\n".join(describe(data))
+    assert "replica kgs-a of 2 live members: kgs-a, kgs-b" in text
+    assert "dev: owned by replica kgs-b" in text and "prod: owned by this replica" in text
+    assert "pending push abc123" in text and "push stopped: store changed under us" in text
+
+
+def test_status_of_a_replica_cut_off_from_the_api_server_says_so(tmp_path: Path) -> None:
+    git_dir = tmp_path / ".git"
+    state = DaemonState(activity="running", member="kgs-a", members=[],
+                        api_answered=True, membership_valid=False)
+    write_state(git_dir, state)
+    data = read_state(git_dir)
+    assert data is not None
+    assert "membership Lease not current: this replica writes no store" in "\n".join(
+        describe(data))
+
+
 def test_state_of_a_dead_daemon_is_marked_stale(tmp_path: Path) -> None:
     git_dir = tmp_path / ".git"
     state = DaemonState()
