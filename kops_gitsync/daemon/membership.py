@@ -43,6 +43,20 @@ DEFAULT_DURATION = 15.0
 REQUEST_TIMEOUT = (5.0, 10.0)  # connect, read: the client sets none by itself
 
 
+def why(exc: BaseException) -> str:
+    """One log line for a failed API call, with what to grant when the answer is 401/403.
+
+    The client's ApiException prints its HTTP headers and JSON body over many lines."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status:
+        text = f"{status} {getattr(exc, 'reason', '') or ''}".strip()
+        if status in (401, 403):
+            text += (" (the ServiceAccount needs get, list, create, update and delete on "
+                     "coordination.k8s.io leases in this namespace: deploy/base/rbac.yaml)")
+        return text
+    return " ".join(str(exc).split())
+
+
 def micro_time(when: datetime.datetime) -> datetime.datetime:
     """``when``, made safe to send as the API server's MicroTime (six decimals required).
 
@@ -151,13 +165,13 @@ class Membership:
                 self._version = self._safe_read_version()  # CAS against it next time
             elif exc.status == 404:
                 self._version = None  # deleted under us: create it again next time
-            log.warning("membership lease %s/%s: renewal refused: %s %s",
-                        self.namespace, self.name, exc.status, exc.reason)
+            log.warning("membership lease %s/%s: renewal refused: %s",
+                        self.namespace, self.name, why(exc))
             return False
         except Exception as exc:  # unreachable, timeout: never out of the loop
             self.counters.renew_failures += 1
             log.warning("membership lease %s/%s: renewal failed: %s",
-                        self.namespace, self.name, exc)
+                        self.namespace, self.name, why(exc))
             return False
         with self._lock:
             self._version = str(written.metadata.resource_version)
@@ -184,7 +198,8 @@ class Membership:
                 _request_timeout=REQUEST_TIMEOUT)
         except Exception as exc:
             self.counters.list_failures += 1
-            log.warning("membership: listing the Leases in %s failed: %s", self.namespace, exc)
+            log.warning("membership: listing the Leases in %s failed: %s", self.namespace,
+                        why(exc))
             return False
         now = self.clock()
         with self._lock:
@@ -269,8 +284,8 @@ class Membership:
                 self.name, self.namespace, body=options, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status not in (404, 409):  # gone already, or no longer ours: leave it
-                log.warning("membership lease %s/%s: release refused: %s %s",
-                            self.namespace, self.name, exc.status, exc.reason)
+                log.warning("membership lease %s/%s: release refused: %s",
+                            self.namespace, self.name, why(exc))
         except Exception as exc:
             log.warning("membership lease %s/%s: release failed: %s",
-                        self.namespace, self.name, exc)
+                        self.namespace, self.name, why(exc))

@@ -204,3 +204,29 @@ def test_a_renewal_at_a_whole_second_is_accepted(
     assert a.renew(), a.counters
     lease = coordination.read_namespaced_lease("kops-gitsync-a", namespace)
     assert abs(lease.spec.renew_time - whole) < datetime.timedelta(milliseconds=1)
+
+
+def test_a_service_account_without_lease_rights_gets_one_line_that_says_what_to_grant(
+    real_kube_api: RealKubeApiServer, namespace: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Role missing from the install: the API server answers 403 with a JSON body and
+    headers; the log must be one line an operator can act on, not the client's dump."""
+    from kubernetes import client, config
+
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", real_kube_api.url,
+                                  token="other-token", ca_file=real_kube_api.ca_file)
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        with caplog.at_level("WARNING", logger="kops_gitsync.daemon.membership"):
+            denied = Membership(client.CoordinationV1Api(api_client), namespace, "kgs-denied",
+                                duration=DURATION).start()
+            assert not denied.valid()
+            denied.stop()
+    finally:
+        api_client.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines, "nothing logged"
+    for line in lines:
+        assert "\n" not in line and "HTTP response headers" not in line, line
+        assert "403" in line and "leases" in line, line
