@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from kops_gitsync.config.repo_config import StoreConfig
+from kops_gitsync.gitrepo.gitproc import CommandFailed
+from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.policy import Policy
 
 
@@ -39,3 +44,24 @@ def test_patterns_decide_as_before() -> None:
     assert included.selected("c1/config")
     assert not included.selected("c1/secrets/admin")
     assert not included.selected("c2/config")
+
+
+def test_push_and_its_publishing_do_not_import_gitpython() -> None:
+    """Importing GitPython costs ~35 ms and two ``git version`` processes per CLI run."""
+    loaded = loaded_after("import kops_gitsync.sync.push, kops_gitsync.sync.publish, "
+                          "kops_gitsync.sync.approval, kops_gitsync.cli.push")
+    assert "git" not in loaded
+
+
+def test_a_failed_git_command_is_still_gitpythons_error(tmp_path: Path) -> None:
+    from git.exc import GitCommandError
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    repo = GitRepo.open(tmp_path)
+    try:
+        with pytest.raises(CommandFailed) as caught:
+            repo.git.fetch("no-such-remote", "main")
+    finally:
+        repo.close()
+    assert isinstance(caught.value, GitCommandError)
+    assert "no-such-remote" in caught.value.stderr
