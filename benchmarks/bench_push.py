@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/bench_push.py              # 10 and 100 clusters, 10 and 200 changes
     .venv/bin/python benchmarks/bench_push.py 10 --reps 5  # one store size, more repetitions
+    BENCH_CODE=/tmp/old .venv/bin/python benchmarks/bench_push.py 10  # another version's CLI
 
 For each store size a fresh moto server gets N clusters of the shared fixture data and a
 review repository pulls it. Each repetition then commits K changed InstanceGroups (new ones
@@ -164,7 +165,13 @@ def run(clusters: int, changes: list[int], reps: int) -> None:
         ours_env = {**os.environ, **s3_env(endpoint),
                     "KOPS_STATE_STORE": f"s3://{BUCKET}",
                     "KOPS_GITSYNC_CACHE_DIR": str(work / "cache"),
-                    "PYTHONPATH": str(ROOT)}
+                    "PYTHONPATH": os.environ.get("BENCH_CODE", str(ROOT))}
+        # Byte-code cached as in any installed package (this environment may turn it off):
+        # otherwise each CLI run compiles every module again, which no operator pays.
+        ours_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        ours_env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        subprocess.run([sys.executable, "-m", "kops_gitsync", "--help"], env=ours_env,
+                       stdout=subprocess.DEVNULL, check=True)
         ctx = open_contexts(repo, None, f"s3://{BUCKET}", ours_env)[0]
         try:
             pull(ctx)
