@@ -92,10 +92,12 @@ class Bench:
         wrapper.chmod(0o755)
         # Byte-code cached as in any installed package (this environment may turn it off):
         # otherwise each run compiles every module again, which no operator pays.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        # Not in a PYTHONPYCACHEPREFIX: there Python ignores the byte-code the standard
+        # library and botocore already have, and the first (full) pull compiled them all.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
         self.ours_env = {**env, **s3_env(endpoint, KOPS_GITSYNC_S3_CONDITIONAL="on"),
                          "PATH": f"{bindir}:{os.environ['PATH']}",
-                         "PYTHONPYCACHEPREFIX": str(work / "pycache"),
                          "PYTHONPATH": os.environ.get("BENCH_CODE", str(ROOT))}
         self.last_counts: Counter[str] = Counter()
         self.peer_env = peer_env(endpoint)
