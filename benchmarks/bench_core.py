@@ -13,12 +13,17 @@ from the one listing (which for file:// hashes every file, as kops does).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,9 @@ from kops_gitsync.sync.context import open_contexts  # noqa: E402
 from kops_gitsync.sync.pull import pull  # noqa: E402
 from kops_gitsync.sync.push import push  # noqa: E402
 from kops_gitsync.vfs.base import Blob  # noqa: E402
+
+BUCKET = "kops-state"
+_LOG_LINE = re.compile(r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP')
 
 
 class Counting:
@@ -105,6 +113,93 @@ def edit_ig_files(base: Path, count: int, old: bytes, new: bytes) -> list[Path]:
         if len(edited) == count:
             break
     return edited
+
+
+# -- moto: one server, buckets filled with fixture clusters, its request log --------------------
+
+
+class MotoLog:
+    """Counts the requests moto logged since the last mark, by kind (LIST, GET, ...)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def mark(self) -> None:
+        self.offset = self.path.stat().st_size
+
+    def since_mark(self) -> Counter[str]:
+        time.sleep(0.2)  # let moto flush its last lines
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            text = handle.read().decode("utf-8", "replace")
+        counts: Counter[str] = Counter()
+        for method, target in _LOG_LINE.findall(text):
+            path, _, query = target.partition("?")
+            if method == "GET" and path.strip("/").count("/") == 0:
+                kind = "LIST" if "list-type" in query or "prefix" in query or not query else "OTHER"
+            elif method == "POST":
+                kind = "DELETE" if "delete" in query else "OTHER"
+            else:
+                kind = method
+            counts[kind] += 1
+        return counts
+
+
+def shown(counts: Counter[str] | dict[str, int]) -> str:
+    order = ["LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER"]
+    return " ".join(f"{k}={counts[k]}" for k in order if counts.get(k))
+
+
+def upload_tree(client: Any, local: Path, bucket: str = BUCKET) -> int:
+    """Every file under ``local`` put into ``bucket`` (16 at a time); returns the count."""
+    files = [p for p in sorted(local.rglob("*")) if p.is_file()]
+
+    def put(path: Path) -> None:
+        key = path.relative_to(local).as_posix()
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, files))
+    return len(files)
+
+
+@dataclass
+class Moto:
+    """A running moto server: its URL, an admin boto3 client and its request log."""
+
+    work: Path
+    endpoint: str
+    client: Any
+    log: MotoLog
+
+    def fill(self, buckets: list[str], clusters: int, *, rename: bool = True) -> int:
+        """Creates ``buckets``, each holding the same store of ``clusters`` fixture clusters
+        (renamed inside to their folder name unless ``rename`` is false: push's kops checks
+        refuse a copy that still calls itself by the fixture's name). Returns the objects
+        per bucket."""
+        data = self.work / f"data-{clusters}"
+        build_store(data, clusters)
+        if rename:
+            rename_clusters(data)
+        objects = 0
+        for bucket in buckets:
+            self.client.create_bucket(Bucket=bucket)
+            objects = upload_tree(self.client, data, bucket)
+        shutil.rmtree(data)
+        return objects
+
+
+@contextmanager
+def moto_server(work: Path) -> Iterator[Moto]:
+    """One moto server logging to ``work/moto.log``, stopped on the way out."""
+    from tests.servers.s3 import admin_client, start_moto, stop_process
+
+    endpoint, proc = start_moto(work / "moto.log")
+    try:
+        yield Moto(work, endpoint, admin_client(endpoint), MotoLog(work / "moto.log"))
+    finally:
+        stop_process(proc)
 
 
 def run(clusters: int) -> None:

@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/bench_push.py              # 10 and 100 clusters, 10 and 200 changes
     .venv/bin/python benchmarks/bench_push.py 10 --reps 5  # one store size, more repetitions
+    BENCH_CODE=/tmp/old .venv/bin/python benchmarks/bench_push.py 10  # another version's CLI
 
 For each store size a fresh moto server gets N clusters of the shared fixture data and a
 review repository pulls it. Each repetition then commits K changed InstanceGroups (new ones
@@ -32,32 +33,23 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_core import build_store, git, rename_clusters  # noqa: E402
-from bench_s3 import BUCKET, MotoLog, peer_env, shown, upload_tree  # noqa: E402
+from bench_core import BUCKET, MotoLog, git, moto_server, shown  # noqa: E402
+from bench_s3 import peer_env  # noqa: E402
 
 from kops_gitsync.sync.context import open_contexts  # noqa: E402
 from kops_gitsync.sync.pull import pull  # noqa: E402
 from kops_gitsync.sync.push import push  # noqa: E402
-from tests.servers.s3 import admin_client, s3_env, start_moto, stop_process  # noqa: E402
+from tests.servers.s3 import s3_env  # noqa: E402
 
 _NAME = re.compile(rb"\n  name: [^\n]+\n")
 PEER_BUCKET = "kops-state-rclone"
 RCLONE_FLAGS = ["--transfers", "16", "--checkers", "16", "--checksum", "--config", "/dev/null"]
-
-
-def upload_copy(client: Any, local: Path, bucket: str) -> None:
-    files = [p for p in sorted(local.rglob("*")) if p.is_file()]
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda p: client.put_object(
-            Bucket=bucket, Key=p.relative_to(local).as_posix(), Body=p.read_bytes()), files))
 
 
 def change(repo: Path, count: int, rep: int) -> list[Path]:
@@ -159,43 +151,43 @@ def rclone_env(endpoint: str) -> dict[str, str]:
 
 
 def run(clusters: int, changes: list[int], reps: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="kgs-bench-push-") as tmp:
-        work = Path(tmp)
-        endpoint, proc = start_moto(work / "moto.log")
+    with tempfile.TemporaryDirectory(prefix="kgs-bench-push-") as tmp, \
+            moto_server(Path(tmp)) as moto:
+        work, endpoint = moto.work, moto.endpoint
+        objects = moto.fill([BUCKET, PEER_BUCKET], clusters)
+        print(f"N = {clusters} clusters, {objects} objects, load {os.getloadavg()[0]:.1f}; "
+              f"rclone copy {' '.join(RCLONE_FLAGS[:-2])}")
+        repo = work / "repo"
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        # "auto": the conditional-write probe runs (once: then it is cached), as for
+        # any custom endpoint; the cache lives in this run's own folder.
+        ours_env = {**os.environ, **s3_env(endpoint),
+                    "KOPS_STATE_STORE": f"s3://{BUCKET}",
+                    "KOPS_GITSYNC_CACHE_DIR": str(work / "cache"),
+                    "PYTHONPATH": os.environ.get("BENCH_CODE", str(ROOT))}
+        # Byte-code cached as in any installed package (this environment may turn it off):
+        # otherwise each CLI run compiles every module again, which no operator pays. Not
+        # in a PYTHONPYCACHEPREFIX: there Python ignores the byte-code the standard library
+        # and botocore already have, and the first run compiles them all.
+        ours_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        ours_env.pop("PYTHONPYCACHEPREFIX", None)
+        code = Path(ours_env["PYTHONPATH"]) / "kops_gitsync"  # every module, not just --help's
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(code)], env=ours_env,
+                       stdout=subprocess.DEVNULL, check=True)
+        ctx = open_contexts(repo, None, f"s3://{BUCKET}", ours_env)[0]
         try:
-            log = MotoLog(work / "moto.log")
-            client = admin_client(endpoint)
-            client.create_bucket(Bucket=BUCKET)
-            build_store(work / "data", clusters)
-            rename_clusters(work / "data")
-            objects = upload_tree(client, work / "data")
-            client.create_bucket(Bucket=PEER_BUCKET)
-            upload_copy(client, work / "data", PEER_BUCKET)
-            print(f"N = {clusters} clusters, {objects} objects; rclone copy "
-                  f"{' '.join(RCLONE_FLAGS[:-2])}")
-            repo = work / "repo"
-            repo.mkdir()
-            git(repo, "init", "-q", "-b", "main")
-            # "auto": the conditional-write probe runs (once: then it is cached), as for
-            # any custom endpoint; the cache lives in this run's own folder.
-            ours_env = {**os.environ, **s3_env(endpoint),
-                        "KOPS_STATE_STORE": f"s3://{BUCKET}",
-                        "KOPS_GITSYNC_CACHE_DIR": str(work / "cache"),
-                        "PYTHONPATH": str(ROOT)}
-            ctx = open_contexts(repo, None, f"s3://{BUCKET}", ours_env)[0]
-            try:
-                pull(ctx)
-                store = ctx.store
-                store.capabilities  # noqa: B018 - warms the capability cache like a first push
-                store._sse_argument()  # type: ignore[attr-defined]
-                print(f"  warm-up (probe + GetBucketEncryption): "
-                      f"{shown(dict(store.request_counts))} incl. the pull")
-            finally:
-                ctx.close()
-            for count in changes:
-                case(repo, work, count, reps, log, ours_env, rclone_env(endpoint))
+            pull(ctx)
+            store = ctx.store
+            store.capabilities  # noqa: B018 - warms the capability cache like a first push
+            store._sse_argument()  # type: ignore[attr-defined]
+            print(f"  warm-up (probe + GetBucketEncryption): "
+                  f"{shown(dict(store.request_counts))} incl. the pull")
         finally:
-            stop_process(proc)
+            ctx.close()
+        for count in changes:
+            case(repo, work, count, reps, moto.log, ours_env, rclone_env(endpoint))
+            print(f"    load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

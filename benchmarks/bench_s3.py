@@ -30,9 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,56 +38,43 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_core import build_store, git, rename_clusters  # noqa: E402
+from bench_core import (  # noqa: E402  (re-exported for the other benchmarks)
+    BUCKET,
+    MotoLog,
+    git,
+    moto_server,
+    shown,
+    upload_tree,
+)
 
 from kops_gitsync.sync.context import open_contexts  # noqa: E402
 from kops_gitsync.sync.pull import pull  # noqa: E402
 from kops_gitsync.sync.push import push  # noqa: E402
-from tests.servers.s3 import (  # noqa: E402
-    ACCESS_KEY,
-    SECRET_KEY,
-    admin_client,
-    s3_env,
-    start_moto,
-    stop_process,
-)
+from tests.servers.s3 import ACCESS_KEY, SECRET_KEY, s3_env  # noqa: E402
 
 BIN = Path(sys.executable).parent
-BUCKET = "kops-state"
-_LOG_LINE = re.compile(r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP')
+__all__ = ["BIN", "BUCKET", "MotoLog", "peer_env", "shown", "upload_tree"]
 
 
 # -- data -----------------------------------------------------------------------------------
 
 
-def upload_tree(client: Any, local: Path) -> int:
-    files = [p for p in sorted(local.rglob("*")) if p.is_file()]
-
-    def put(path: Path) -> None:
-        key = path.relative_to(local).as_posix()
-        client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
-
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(put, files))
-    return len(files)
-
-
-def change_behind_everyones_back(client: Any) -> dict[str, bytes]:
+def change_behind_everyones_back(client: Any, bucket: str = BUCKET) -> dict[str, bytes]:
     """10 same-size edits, 2 additions, 1 deletion: the incremental case. Returns the edited
     keys with their new bytes, to check afterwards who really picked them up."""
-    igs = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    igs = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
            for o in page.get("Contents", []) if "/instancegroup/" in o["Key"]]
     edited: dict[str, bytes] = {}
     for key in igs:
-        data = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         if b"minSize: " in data:
             same_size = data.replace(b"minSize: ", b"minSize:\t", 1)
-            client.put_object(Bucket=BUCKET, Key=key, Body=same_size)
+            client.put_object(Bucket=bucket, Key=key, Body=same_size)
             edited[key] = same_size
         if len(edited) == 10:
             break
     folder = igs[0].rsplit("/", 1)[0]
-    groups = {key: client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    groups = {key: client.get_object(Bucket=bucket, Key=key)["Body"].read()
               for key in igs if key.startswith(folder + "/")}
     # A node group copied under a new name, named so inside too (as kops would write it):
     # the push that follows checks every cluster it touches, this one included.
@@ -97,8 +82,8 @@ def change_behind_everyones_back(client: Any) -> dict[str, bytes]:
     for n in (1, 2):
         named = re.sub(rb"\n  name: [^\n]+\n", f"\n  name: bench-added-{n}\n".encode(),
                        template, count=1)
-        client.put_object(Bucket=BUCKET, Key=f"{folder}/bench-added-{n}", Body=named)
-    client.delete_object(Bucket=BUCKET, Key=igs[-1])
+        client.put_object(Bucket=bucket, Key=f"{folder}/bench-added-{n}", Body=named)
+    client.delete_object(Bucket=bucket, Key=igs[-1])
     return edited
 
 
@@ -107,42 +92,6 @@ def missed(folder: Path, edited: dict[str, bytes]) -> str:
     stale = sum(1 for key, data in edited.items()
                 if not (folder / key).is_file() or (folder / key).read_bytes() != data)
     return f"  MISSED {stale} of {len(edited)} same-size edits" if stale else ""
-
-
-# -- request counting from moto's log ---------------------------------------------------------
-
-
-class MotoLog:
-    """Counts the requests moto logged since the last mark, by kind (LIST, GET, ...)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-
-    def mark(self) -> None:
-        self.offset = self.path.stat().st_size
-
-    def since_mark(self) -> Counter[str]:
-        time.sleep(0.2)  # let moto flush its last lines
-        with self.path.open("rb") as handle:
-            handle.seek(self.offset)
-            text = handle.read().decode("utf-8", "replace")
-        counts: Counter[str] = Counter()
-        for method, target in _LOG_LINE.findall(text):
-            path, _, query = target.partition("?")
-            if method == "GET" and path.strip("/").count("/") == 0:
-                kind = "LIST" if "list-type" in query or "prefix" in query or not query else "OTHER"
-            elif method == "POST":
-                kind = "DELETE" if "delete" in query else "OTHER"
-            else:
-                kind = method
-            counts[kind] += 1
-        return counts
-
-
-def shown(counts: Counter[str] | dict[str, int]) -> str:
-    order = ["LIST", "GET", "HEAD", "PUT", "DELETE", "OTHER"]
-    return " ".join(f"{k}={counts[k]}" for k in order if counts.get(k))
 
 
 # -- the peers --------------------------------------------------------------------------------
@@ -208,49 +157,41 @@ def phase(label: str, ours: Callable[[], Any], store: Any, log: MotoLog,
 
 
 def run(clusters: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="kgs-bench-s3-") as tmp:
-        work = Path(tmp)
-        endpoint, proc = start_moto(work / "moto.log")
-        try:
-            log = MotoLog(work / "moto.log")
-            client = admin_client(endpoint)
-            client.create_bucket(Bucket=BUCKET)
-            build_store(work / "data", clusters)
-            rename_clusters(work / "data")  # else push's kops checks refuse every copy
-            objects = upload_tree(client, work / "data")
-            print(f"N = {clusters} clusters, {objects} objects "
-                  f"(aim for a no-op pull: {math.ceil(objects / 1000)} LIST, 0 GET)")
+    with tempfile.TemporaryDirectory(prefix="kgs-bench-s3-") as tmp, \
+            moto_server(Path(tmp)) as moto:
+        work, endpoint, client, log = moto.work, moto.endpoint, moto.client, moto.log
+        objects = moto.fill([BUCKET], clusters)
+        print(f"N = {clusters} clusters, {objects} objects "
+              f"(aim for a no-op pull: {math.ceil(objects / 1000)} LIST, 0 GET)")
 
-            repo = work / "repo"
-            repo.mkdir()
-            git(repo, "init", "-q", "-b", "main")
-            # "on": trust the server's preconditions as on AWS, instead of probing moto
-            # (a probe costs 3 PUT + 2 DELETE once per process on a custom endpoint).
-            env = {**os.environ, **s3_env(endpoint, KOPS_GITSYNC_S3_CONDITIONAL="on")}
-            ctx = open_contexts(repo, None, f"s3://{BUCKET}", env)[0]
-            store = ctx.store
-            peers = peer_commands(endpoint, work / "peers")
-            penv = peer_env(endpoint)
+        repo = work / "repo"
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        # "on": trust the server's preconditions as on AWS, instead of probing moto
+        # (a probe costs 3 PUT + 2 DELETE once per process on a custom endpoint).
+        env = {**os.environ, **s3_env(endpoint, KOPS_GITSYNC_S3_CONDITIONAL="on")}
+        ctx = open_contexts(repo, None, f"s3://{BUCKET}", env)[0]
+        store = ctx.store
+        peers = peer_commands(endpoint, work / "peers")
+        penv = peer_env(endpoint)
 
-            phase("full pull", lambda: pull(ctx), store, log, peers, penv)
-            phase("no-op pull", lambda: pull(ctx), store, log, peers, penv)
-            edited = change_behind_everyones_back(client)
-            folders = {"kops-gitsync": repo / "state", "aws s3 sync": work / "peers" / "aws",
-                       "rclone sync": work / "peers" / "rclone"}
-            phase(f"incremental pull ({len(edited)}+2-1)", lambda: pull(ctx), store, log,
-                  peers, penv, lambda who: missed(folders[who], edited))
+        phase("full pull", lambda: pull(ctx), store, log, peers, penv)
+        phase("no-op pull", lambda: pull(ctx), store, log, peers, penv)
+        edited = change_behind_everyones_back(client)
+        folders = {"kops-gitsync": repo / "state", "aws s3 sync": work / "peers" / "aws",
+                   "rclone sync": work / "peers" / "rclone"}
+        phase(f"incremental pull ({len(edited)}+2-1)", lambda: pull(ctx), store, log,
+              peers, penv, lambda who: missed(folders[who], edited))
 
-            pushed = 0
-            for path in sorted((repo / "state").glob("*/instancegroup/*")):
-                data = path.read_bytes()
-                if b"maxSize: " in data and pushed < 10:
-                    path.write_bytes(data.replace(b"maxSize: ", b"maxSize:\t", 1))
-                    pushed += 1
-            git(repo, "commit", "-qam", "10 edits")
-            phase("push of 10 edits", lambda: push(ctx, apply=True), store, log, {}, penv)
-            ctx.close()
-        finally:
-            stop_process(proc)
+        pushed = 0
+        for path in sorted((repo / "state").glob("*/instancegroup/*")):
+            data = path.read_bytes()
+            if b"maxSize: " in data and pushed < 10:
+                path.write_bytes(data.replace(b"maxSize: ", b"maxSize:\t", 1))
+                pushed += 1
+        git(repo, "commit", "-qam", "10 edits")
+        phase("push of 10 edits", lambda: push(ctx, apply=True), store, log, {}, penv)
+        ctx.close()
 
 
 if __name__ == "__main__":

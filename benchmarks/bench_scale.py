@@ -28,17 +28,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_core import build_store, git  # noqa: E402
-from bench_s3 import MotoLog, change_behind_everyones_back, peer_env, shown  # noqa: E402
-from bench_s3 import upload_tree as _upload_tree  # noqa: E402
+from bench_core import Moto, MotoLog, git, moto_server, shown  # noqa: E402
+from bench_s3 import change_behind_everyones_back, peer_env  # noqa: E402
 
-from tests.servers.s3 import admin_client, s3_env, start_moto, stop_process  # noqa: E402
+from tests.servers.s3 import s3_env  # noqa: E402
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -94,10 +92,12 @@ class Bench:
         wrapper.chmod(0o755)
         # Byte-code cached as in any installed package (this environment may turn it off):
         # otherwise each run compiles every module again, which no operator pays.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        # Not in a PYTHONPYCACHEPREFIX: there Python ignores the byte-code the standard
+        # library and botocore already have, and the first (full) pull compiled them all.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
         self.ours_env = {**env, **s3_env(endpoint, KOPS_GITSYNC_S3_CONDITIONAL="on"),
                          "PATH": f"{bindir}:{os.environ['PATH']}",
-                         "PYTHONPYCACHEPREFIX": str(work / "pycache"),
                          "PYTHONPATH": os.environ.get("BENCH_CODE", str(ROOT))}
         self.last_counts: Counter[str] = Counter()
         self.peer_env = peer_env(endpoint)
@@ -138,19 +138,15 @@ def median_of(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
 
 
-def one_size(bench: Bench, clusters: int, client: Any) -> tuple[Run, dict[str, int], int]:
+def one_size(bench: Bench, clusters: int, moto: Moto) -> tuple[Run, dict[str, int], int]:
     bucket = f"scale-{clusters}"
-    client.create_bucket(Bucket=bucket)
-    data = bench.work / f"data-{clusters}"
-    build_store(data, clusters)
-    objects = upload(client, bucket, data)
-    shutil.rmtree(data)
+    objects = moto.fill([bucket], clusters, rename=False)
     repo = bench.work / f"repo-{clusters}"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     git(repo, "commit", "-q", "--allow-empty", "-m", "start")
     dest = bench.work / f"rclone-{clusters}"
-    print(f"N = {clusters} clusters, {objects} objects")
+    print(f"N = {clusters} clusters, {objects} objects, load {os.getloadavg()[0]:.1f}")
     row("full", bench.ours(repo, bucket), bench.rclone(bucket, dest), clusters)
     noops, peers = [], []
     for _ in range(3):
@@ -159,31 +155,10 @@ def one_size(bench: Bench, clusters: int, client: Any) -> tuple[Run, dict[str, i
         peers.append(bench.rclone(bucket, dest))
     noop = median_of(noops)
     row("no-op (med3)", noop, median_of(peers), clusters)
-    change(client, bucket)
+    change_behind_everyones_back(moto.client, bucket)
     row("incremental", bench.ours(repo, bucket), bench.rclone(bucket, dest), clusters)
+    print(f"  load average after: {os.getloadavg()[0]:.1f}")
     return noop, per_pass, objects
-
-
-def upload(client: Any, bucket: str, local: Path) -> int:
-    import bench_s3
-
-    saved = bench_s3.BUCKET
-    bench_s3.BUCKET = bucket
-    try:
-        return _upload_tree(client, local)
-    finally:
-        bench_s3.BUCKET = saved
-
-
-def change(client: Any, bucket: str) -> None:
-    import bench_s3
-
-    saved = bench_s3.BUCKET
-    bench_s3.BUCKET = bucket
-    try:
-        change_behind_everyones_back(client)
-    finally:
-        bench_s3.BUCKET = saved
 
 
 def daemon_cost(noop: Run, per_pass: dict[str, int], objects: int) -> None:
@@ -204,23 +179,19 @@ def daemon_cost(noop: Run, per_pass: dict[str, int], objects: int) -> None:
 
 
 def main(sizes: list[int]) -> None:
-    with tempfile.TemporaryDirectory(prefix="kgs-bench-scale-") as tmp:
-        work = Path(tmp)
-        endpoint, proc = start_moto(work / "moto.log")
-        try:
-            bench = Bench(work, endpoint, MotoLog(work / "moto.log"))
-            subprocess.run([PY, "-m", "kops_gitsync", "--help"], env=bench.ours_env,
-                           stdout=subprocess.DEVNULL, check=True)  # byte-code, once
-            client = admin_client(endpoint)
-            version = subprocess.run([RCLONE, "version"], capture_output=True, text=True)
-            print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "
-                  f"cores, load {os.getloadavg()[0]:.1f}, rclone {version.stdout.split()[1]}")
-            for n in sizes:
-                noop, per_pass, objects = one_size(bench, n, client)
-                if n == 100:
-                    daemon_cost(noop, per_pass, objects)
-        finally:
-            stop_process(proc)
+    with tempfile.TemporaryDirectory(prefix="kgs-bench-scale-") as tmp, \
+            moto_server(Path(tmp)) as moto:
+        bench = Bench(moto.work, moto.endpoint, moto.log)
+        code = Path(bench.ours_env["PYTHONPATH"]) / "kops_gitsync"
+        subprocess.run([PY, "-m", "compileall", "-q", str(code)], env=bench.ours_env,
+                       stdout=subprocess.DEVNULL, check=True)  # byte-code of every module, once
+        version = subprocess.run([RCLONE, "version"], capture_output=True, text=True)
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "
+              f"cores, load {os.getloadavg()[0]:.1f}, rclone {version.stdout.split()[1]}")
+        for n in sizes:
+            noop, per_pass, objects = one_size(bench, n, moto)
+            if n == 100:
+                daemon_cost(noop, per_pass, objects)
 
 
 if __name__ == "__main__":

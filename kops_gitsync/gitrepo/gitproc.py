@@ -51,13 +51,32 @@ def run(args: list[str], cwd: Path, stdin: bytes | None = None,
     return Done(proc.returncode, out, err)
 
 
-def command_error(args: list[str], done: Done) -> Exception:
-    """GitPython's ``GitCommandError``, which callers (push, approval) catch by type."""
-    from git.exc import GitCommandError
+class CommandFailed(Exception):
+    """What a failed ``repo.git.<command>(...)`` raises, caught by this name (push's
+    publish, approval's fetch) so that catching it needs no GitPython: importing ``git``
+    costs ~35 ms and runs ``git version`` twice, in every process that merely *could*
+    catch. The instances are GitPython's ``GitCommandError`` too (:func:`command_error`)."""
 
-    return GitCommandError(["git", *args], done.returncode,
-                           done.stderr.decode("utf-8", "replace"),
-                           done.stdout.decode("utf-8", "replace"))
+    stderr: str
+
+
+def command_error(args: list[str], done: Done) -> Exception:
+    """GitPython's ``GitCommandError`` that is also a :class:`CommandFailed`."""
+    error = _error_class()
+    return error(["git", *args], done.returncode, done.stderr.decode("utf-8", "replace"),
+                 done.stdout.decode("utf-8", "replace"))
+
+
+_ERROR_CLASS: list[type[Exception]] = []
+
+
+def _error_class() -> type[Exception]:
+    if not _ERROR_CLASS:
+        from git.exc import GitCommandError
+
+        _ERROR_CLASS.append(type("GitCommandError", (GitCommandError, CommandFailed),
+                                 {"__module__": __name__}))
+    return _ERROR_CLASS[0]
 
 
 def discover(where: Path, search: bool) -> tuple[Path, Path, Path]:

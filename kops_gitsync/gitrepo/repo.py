@@ -22,8 +22,8 @@ from kops_gitsync.gitrepo import gitproc
 from kops_gitsync.gitrepo.blobs import BlobWriter, write_loose
 from kops_gitsync.gitrepo.gitconfig import GitConfig
 from kops_gitsync.gitrepo.logquery import LogQueries
+from kops_gitsync.gitrepo.trees import Entry, Trees, parse_ls_tree, plain_path
 from kops_gitsync.gitrepo.trees import TreeEntry as TreeEntry  # re-exported: callers import it here
-from kops_gitsync.gitrepo.trees import Trees, parse_ls_tree, plain_path
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -321,6 +321,10 @@ class GitRepo(LogQueries):
         if done.returncode != 0:
             raise FatalError(f"git {args[0]} failed: {done.stderr.decode(errors='replace')}")
         return done.stdout
+
+    def tree_entries(self, tree: str) -> list[Entry]:
+        """The entries (raw mode, name, id) of tree object ``tree``, read through cat-file."""
+        return [] if tree == EMPTY_TREE else self._trees.entries(tree)
 
     def tree_of(self, commit: str) -> str:
         found = self._objects.get(f"{commit}^{{tree}}")

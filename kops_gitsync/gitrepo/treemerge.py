@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo.repo import GitRepo
+from kops_gitsync.gitrepo.trees import TREE_MODE
 
 # (path, base blob, ours blob, theirs blob) -> merged blob, None to delete, or Conflict
 Resolver = Callable[[str, str | None, str | None, str | None], "str | Conflict | None"]
@@ -38,7 +39,72 @@ class TreeMerge:
 
 
 def merge_trees(repo: GitRepo, base: str, ours: str, theirs: str, resolve: Resolver) -> TreeMerge:
-    """Merge tree-ish ``theirs`` into ``ours`` against ``base`` (all tree or commit ids)."""
+    """Merge tree-ish ``theirs`` into ``ours`` against ``base`` (all tree or commit ids).
+
+    In-process when every path that differs is a regular file (mode 100644) on each side
+    that has it and no path is a file on one side and a folder on another (a pull's
+    mirror): the same rules as ``read-tree -m --aggressive`` (a path both sides hold alike,
+    or one side left as the base had it, takes the other side), the same resolver calls in
+    the same order, and the tree written in-process as ``write-tree`` writes it; four git
+    processes fewer per merging pull. Anything else goes through git's index as before.
+    """
+    found = _differing_files(repo, *(repo.tree_of(t) for t in (base, ours, theirs)))
+    if found is not None:
+        changes, unmerged = found
+        conflicts: list[Conflict] = []
+        for path, (b, o, t) in sorted(unmerged.items()):
+            outcome = resolve(path, b, o, t)
+            if isinstance(outcome, Conflict):
+                conflicts.append(outcome)
+            else:
+                changes[path] = outcome
+        if conflicts:
+            return TreeMerge(None, tuple(conflicts))
+        return TreeMerge(repo.build_tree(ours, changes) if changes else repo.tree_of(ours))
+    return _merge_in_index(repo, base, ours, theirs, resolve)
+
+
+_FILE = b"100644"
+Sides = tuple[str | None, str | None, str | None]  # base, ours, theirs blob ids
+
+
+def _differing_files(
+    repo: GitRepo, base: str, ours: str, theirs: str
+) -> tuple[dict[str, str | None], dict[str, Sides]] | None:
+    """Trees ``base``/``ours``/``theirs`` compared, descending only where they differ:
+    (what to change in ``ours``: path -> blob or None, the paths to resolve), or None when
+    a differing entry is not a plain file (git must judge modes, links, file/folder)."""
+    changes: dict[str, str | None] = {}
+    unmerged: dict[str, Sides] = {}
+
+    def walk(trees: tuple[str | None, str | None, str | None], at: str) -> bool:
+        sides = [{e[1]: e for e in repo.tree_entries(t)} if t else {} for t in trees]
+        for name in sorted(set().union(*sides)):
+            entries = [side.get(name) for side in sides]
+            ids = [e[2] if e is not None else None for e in entries]
+            modes = {e[0] for e in entries if e is not None}
+            if ids[1] == ids[2] and entries[1] == entries[2]:
+                continue  # both sides alike (or both removed): ours stands
+            path = at + name.decode("utf-8", "surrogateescape")
+            if modes == {TREE_MODE}:
+                if not walk((ids[0], ids[1], ids[2]), path + "/"):
+                    return False
+                continue
+            if modes != {_FILE}:
+                return False
+            b, o, t = ids
+            if b == o:
+                changes[path] = t  # only theirs changed it (None: removed)
+            elif b != t:
+                unmerged[path] = (b, o, t)
+        return True
+
+    return (changes, unmerged) if walk((base, ours, theirs), "") else None
+
+
+def _merge_in_index(repo: GitRepo, base: str, ours: str, theirs: str,
+                    resolve: Resolver) -> TreeMerge:
+    """The merge through git's ``read-tree -m`` in a private index."""
     fd, index_path = tempfile.mkstemp(prefix="kops-gitsync-merge-", dir=repo.git_dir)
     os.close(fd)
     os.unlink(index_path)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from git.exc import GitCommandError
-
 from kops_gitsync.config.kops_resolution import trim_trailing_slash
 from kops_gitsync.config.repo_config import (
     CONFIG_NAME,
@@ -28,6 +26,7 @@ from kops_gitsync.config.repo_config import (
     parse_repo_config,
 )
 from kops_gitsync.errors import FatalError
+from kops_gitsync.gitrepo.gitproc import CommandFailed
 from kops_gitsync.gitrepo.repo import GitRepo
 from kops_gitsync.sync.authority import (
     GUARDED_FIELDS,
@@ -71,7 +70,7 @@ def fetch_approved(repo: GitRepo, remote: str, branch: str, *, required: bool = 
     try:
         repo.fetch(remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
         return True
-    except GitCommandError as exc:
+    except CommandFailed as exc:
         lines = (exc.stderr or str(exc)).strip().splitlines()
         reason = lines[-1].removeprefix("stderr: ").strip("' ") if lines else "git fetch failed"
         if "couldn't find remote ref" in reason and not required:

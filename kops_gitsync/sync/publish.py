@@ -15,8 +15,7 @@ recorded here, and nothing is lost.
 
 from __future__ import annotations
 
-from git.exc import GitCommandError
-
+from kops_gitsync.gitrepo.gitproc import CommandFailed
 from kops_gitsync.sync.authority import review_remote
 from kops_gitsync.sync.context import SyncContext
 
@@ -30,7 +29,7 @@ def publish_observed(ctx: SyncContext, branch: str | None) -> str | None:
     ref = ctx.observed_ref
     try:
         repo.git.push("--quiet", "--porcelain", "--no-verify", remote, f"{ref}:{ref}")
-    except GitCommandError as exc:
+    except CommandFailed as exc:
         lines = [line.strip() for line in str(exc.stderr or exc).splitlines() if line.strip()]
         reason = lines[-1].removeprefix("stderr: ").strip("' ") if lines else "git push failed"
         return (f"warning: the store write is recorded on {ref} here, but {remote} refused it "
