@@ -34,14 +34,19 @@ EXTRAS=${KOPS_GITSYNC_IMAGE_EXTRAS:-daemon,k8s,s3,gcs,age}
 SUITE=bookworm
 # python3-venv: the venv is made inside the image by Debian's own python3. tini: PID 1.
 BASE_PACKAGES=python3,python3-venv,git,openssh-client,ca-certificates,tini
-# uid 65532 gets a passwd entry (OpenSSH refuses a uid without one) and a home directory; made
-# here rather than in a Containerfile RUN, which would copy the whole root once more with vfs.
-ACCOUNT='echo "kops-gitsync:x:65532:65532:kops-gitsync:/home/kops-gitsync:/usr/sbin/nologin" >> "$1/etc/passwd"
+# Made here rather than in a Containerfile RUN, which would copy the whole root once more with
+# vfs: uid 65532 gets a passwd entry (OpenSSH refuses a uid without one) and a home directory;
+# /etc/gitconfig gives the daemon's commits an author when the review repository sets none
+# (git refuses to guess one from the container's hostname; the repository's own user.name and
+# user.email, or GIT_AUTHOR_* variables, win), and trusts mounted repositories whatever uid
+# owns them (a volume filled by another uid; the container runs nothing else).
+SETUP='echo "kops-gitsync:x:65532:65532:kops-gitsync:/home/kops-gitsync:/usr/sbin/nologin" >> "$1/etc/passwd"
 echo "kops-gitsync:x:65532:" >> "$1/etc/group"
 mkdir -m 0700 "$1/home/kops-gitsync"
-chown 65532:65532 "$1/home/kops-gitsync"'
+chown 65532:65532 "$1/home/kops-gitsync"
+printf "[user]\n\tname = kops-gitsync daemon\n\temail = kops-gitsync@localhost\n[safe]\n\tdirectory = *\n" > "$1/etc/gitconfig"'
 # RECIPE changes when the base is made differently, so an older tarball is not reused.
-RECIPE=2
+RECIPE=3
 WORK=$CACHE/image
 LOG=$WORK/build.log
 step="start"
@@ -113,7 +118,7 @@ else
   echo "no Debian apt sources on this machine" >>"$LOG"
   false
 fi
-key=$( { echo "$RECIPE $SUITE $BASE_PACKAGES"; echo "$ACCOUNT"; cat "$sources"; } | sha256sum | cut -c1-16)
+key=$( { echo "$RECIPE $SUITE $BASE_PACKAGES"; echo "$SETUP"; cat "$sources"; } | sha256sum | cut -c1-16)
 tarball=$WORK/base-$key.tar
 base=localhost/kops-gitsync-base:$key
 
@@ -127,7 +132,7 @@ if [ ! -s "$tarball" ]; then
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-    --customize-hook="$ACCOUNT" \
+    --customize-hook="$SETUP" \
     --format=tar "$SUITE" "$tarball.tmp" "$sources"
   mv "$tarball.tmp" "$tarball"
 fi
@@ -150,11 +155,10 @@ version=$(basename "$project_wheel" | cut -d- -f2)
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 deps=$WORK/deps-$( { cat "$top/pyproject.toml"; echo "$EXTRAS $pyver"; } | sha256sum | cut -c1-16)
 if [ ! -d "$deps" ]; then
-  rm -rf "$deps.tmp"
+  rm -rf "$WORK"/deps-*  # older sets, and a half-made one
   run "$PYTHON" -m pip wheel -q -w "$deps.tmp" "$project_wheel[$EXTRAS]"
   rm -f "$deps.tmp"/kops_gitsync-*.whl
-  rm -rf "$WORK"/deps-*
-  mv "$deps.tmp" "$deps"
+  run mv "$deps.tmp" "$deps"
 fi
 cp -p "$deps"/*.whl "$context/wheels/deps/"
 image=${KOPS_GITSYNC_IMAGE_NAME:-localhost/kops-gitsync:$version}
