@@ -10,6 +10,7 @@ end of its test, also when the test fails.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import time
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.slow
 LABEL = "app.kubernetes.io/name=kops-gitsync"
 # The store is "dev" and its mirror lands under state/<cluster>/ (tests/daemon/conftest.py).
 STORE = "dev"
+TOP = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -85,6 +87,22 @@ def daemon_has_membership_flags() -> bool:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     return "--membership" in parser.format_help()
+
+
+def test_a_failed_build_names_its_step_and_log_in_one_line(tmp_path: Path) -> None:
+    """No image needed: the build stops at its prerequisites (here a Python that is not
+    there; on a machine without podman or root, those) with one line, never a trace."""
+    done = subprocess.run(
+        ["bash", str(TOP / podman.BUILD_SCRIPT)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "KOPS_GITSYNC_CACHE": str(tmp_path / "cache"),
+             "PYTHON": str(tmp_path / "no-python")},
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    log = tmp_path / "cache" / "image" / "build.log"
+    assert done.stderr.splitlines() == [
+        f"build.sh: image build failed at step 'prerequisites': "
+        f"{log.read_text().strip().splitlines()[-1]} (log: {log})"]
 
 
 def test_help_as_65532_on_a_read_only_root_without_network(image: str) -> None:
