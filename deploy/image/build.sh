@@ -102,6 +102,10 @@ if [ -z "${PYTHON:-}" ]; then
   if [ -x "$top/.venv/bin/python" ]; then PYTHON=$top/.venv/bin/python; else PYTHON=python3; fi
 fi
 run "$PYTHON" -m pip --version
+# The wheels are installed by the image's Python (bookworm: 3.11); binary wheels for another
+# version would be refused there, late and obscurely.
+pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+[ "$pyver" = 3.11 ] || { echo "$PYTHON is Python $pyver; the image's Python is 3.11 (set PYTHON)" >>"$LOG"; false; }
 
 # Two builds at once (two checkouts, two CI jobs on one host) would share the context dir.
 exec 9>"$WORK/build.lock"
@@ -152,7 +156,6 @@ project_wheel=$(ls "$context"/wheels/project/*.whl)
 version=$(basename "$project_wheel" | cut -d- -f2)
 # The dependency wheels are kept per (pyproject.toml, extras, Python): a cached build asks no
 # index and reuses the image layer they are installed in.
-pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 deps=$WORK/deps-$( { cat "$top/pyproject.toml"; echo "$EXTRAS $pyver"; } | sha256sum | cut -c1-16)
 if [ ! -d "$deps" ]; then
   rm -rf "$WORK"/deps-*  # older sets, and a half-made one
