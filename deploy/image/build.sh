@@ -52,6 +52,10 @@ LOG=$WORK/build.log
 step="start"
 
 mkdir -p "$WORK"
+# Two builds at once (two checkouts, two CI jobs on one host) would share the log, the
+# context directory and podman's storage: the second waits.
+exec 9>"$WORK/build.lock"
+flock 9
 : > "$LOG"
 fail() {
   last=$(grep -v '^[[:space:]]*$' "$LOG" 2>/dev/null | tail -1 | cut -c1-200)
@@ -65,7 +69,8 @@ begin() { step=$1; echo "== $step (+$(($(date +%s) - ${started:-$(date +%s)})) s
 
 # The storage driver: overlay when this kernel mounts it over the cache's filesystem (a layer
 # costs nothing), else vfs (works as root anywhere, but copies the whole root for every layer
-# and every container: a cold build took twice as long). The choice is kept in
+# and every container: a code change rebuilds in 83 s rather than 20 s, and each container
+# starts seconds later). The choice is kept in
 # $CACHE/podman/driver for the tests (tests/image/podman.py).
 probe_overlay() {
   local dir
@@ -107,9 +112,6 @@ run "$PYTHON" -m pip --version
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 [ "$pyver" = 3.11 ] || { echo "$PYTHON is Python $pyver; the image's Python is 3.11 (set PYTHON)" >>"$LOG"; false; }
 
-# Two builds at once (two checkouts, two CI jobs on one host) would share the context dir.
-exec 9>"$WORK/build.lock"
-flock 9
 started=$(date +%s)
 
 begin "apt sources"
