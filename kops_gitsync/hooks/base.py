@@ -46,6 +46,17 @@ class ObjectPath:
 
 
 KOPS_VERSION_FILE = "kops-version.txt"  # validate.engine.KOPS_VERSION_KEY, without its import
+# Where ``secrets: encrypt`` keeps its age copies: backup.crypt's ENCRYPTED_DIR, SUFFIX and
+# copy_dir, repeated. Importing that module (the sync state, the storage layer, a thread
+# pool) cost every commit about 25 ms of CPU for two constants (issue 16);
+# tests/hooks/test_hook_lean_imports.py keeps the two copies equal.
+ENCRYPTED_DIR = ".kops-gitsync/encrypted"
+ENCRYPTED_SUFFIX = ".age"
+
+
+def copy_dir(store: str) -> str:
+    """The folder of the age copies of ``store`` (backup.crypt.copy_dir)."""
+    return f"{ENCRYPTED_DIR}/{store}"
 
 
 def is_spec_key(rest: str) -> bool:

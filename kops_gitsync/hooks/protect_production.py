@@ -26,12 +26,11 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kops_gitsync.backup.crypt import copy_dir
 from kops_gitsync.config.repo_config import CONFIG_NAME, RepoConfig, StoreConfig
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
 from kops_gitsync.gitrepo.reader import GitReader
-from kops_gitsync.hooks.base import HookContext, changed_paths
+from kops_gitsync.hooks.base import HookContext, changed_paths, copy_dir
 from kops_gitsync.sync.authority import (
     GUARDED_FIELDS,
     Authority,

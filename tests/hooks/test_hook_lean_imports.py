@@ -1,0 +1,88 @@
+"""What ``kops-gitsync hook checks`` loads and runs for the commonest commit: one edited
+InstanceGroup (issue 16: every millisecond of it is paid on every commit).
+
+The hook runs for real, in a real git repository, with a staged edit; the test lists the
+modules the process imported and the git commands it started. Nothing here times anything:
+a module or a process that the commit does not need is what costs, so that is what is
+checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kops_gitsync.backup import crypt
+from kops_gitsync.hooks import base
+from tests.conftest import FIXTURE_STORES
+
+CLUSTER = "minimal-aws.example.com"
+IG = f"state/{CLUSTER}/instancegroup/nodes"
+
+# Runs the hook in-process and writes what it imported, and its exit status, to argv[1].
+_PROBE = """
+import json, sys
+from kops_gitsync.cli.main import main
+status = main(sys.argv[2:])
+json.dump({"status": status, "modules": sorted(sys.modules)}, open(sys.argv[1], "w"))
+"""
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A review repository holding the minimal-aws cluster, one InstanceGroup edit staged."""
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("PRE_COMMIT", "GIT_INDEX_FILE", "PRE_COMMIT_FROM_REF", "GIT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "review"
+    source = FIXTURE_STORES / "minimal-aws" / CLUSTER
+    shutil.copytree(source / "instancegroup", repo / "state" / CLUSTER / "instancegroup")
+    for name in ("config", "kops-version.txt"):
+        shutil.copy(source / name, repo / "state" / CLUSTER / name)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q",
+         "--no-verify", "-m", "cluster")
+    path = repo / IG
+    path.write_text(path.read_text().replace("maxSize: 2", "maxSize: 3"))
+    _git(repo, "add", IG)
+    return repo
+
+
+def _run_hook(repo: Path, tmp_path: Path, *argv: str) -> dict[str, object]:
+    out = tmp_path / "probe.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(out), "hook", *argv], cwd=repo,
+                          env=env, capture_output=True, text=True, check=False)
+    assert out.exists(), proc.stderr
+    result: dict[str, object] = json.loads(out.read_text())
+    result["output"] = proc.stdout + proc.stderr
+    return result
+
+
+def test_one_ig_commit_loads_no_backup_or_sync_machinery(repo: Path, tmp_path: Path) -> None:
+    got = _run_hook(repo, tmp_path, "checks")
+    assert got["status"] == 0, got["output"]
+    modules = set(got["modules"])  # type: ignore[call-overload]
+    assert "kops_gitsync.validate.engine" in modules  # the cluster was validated
+    assert "kops_gitsync.secretscan" in modules  # and the file scanned
+    for heavy in ("kops_gitsync.backup.crypt", "kops_gitsync.vfs.base", "concurrent.futures"):
+        assert heavy not in modules, f"{heavy} imported by a one-InstanceGroup commit"
+
+
+def test_encrypted_copy_location_is_backups() -> None:
+    """hooks.base repeats where backup.crypt writes age copies, to spare commits the import."""
+    assert base.ENCRYPTED_DIR == crypt.ENCRYPTED_DIR
+    assert base.ENCRYPTED_SUFFIX == crypt.SUFFIX
+    assert base.copy_dir("prod") == crypt.copy_dir("prod")
