@@ -8,6 +8,7 @@ checked."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kops_gitsync.backup import crypt
+from kops_gitsync.cli.main import main
 from kops_gitsync.hooks import base
 from tests.conftest import FIXTURE_STORES
 
@@ -86,3 +88,26 @@ def test_encrypted_copy_location_is_backups() -> None:
     assert base.ENCRYPTED_DIR == crypt.ENCRYPTED_DIR
     assert base.ENCRYPTED_SUFFIX == crypt.SUFFIX
     assert base.copy_dir("prod") == crypt.copy_dir("prod")
+
+
+@pytest.mark.parametrize(("argv", "parsers"), [(["hook", "--help"], 1), (["--help"], 15)])
+def test_a_verb_builds_only_its_own_parser(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str],
+    parsers: int,
+) -> None:
+    """Every hook run starts with this parse: the other verbs' parsers are not built (their
+    usage and error lines are unchanged: the same prefix, the same parent parser)."""
+    built: list[str] = []
+    real = argparse._SubParsersAction.add_parser
+
+    def spy(
+        self: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kwargs: object
+    ) -> object:
+        built.append(name)
+        return real(self, name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(argparse._SubParsersAction, "add_parser", spy)
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert len(built) == parsers, built
+    assert "usage: kops-gitsync" in capsys.readouterr().out
