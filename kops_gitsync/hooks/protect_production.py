@@ -91,7 +91,7 @@ def _authority(ctx: HookContext, git: _StagedGit) -> Authority:
 
     def parse(raw: bytes, source: Path) -> RepoConfig:
         blob = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()  # git's blob id
-        if blob == ctx.reader.index.get(CONFIG_NAME):
+        if blob == ctx.reader.index_id(CONFIG_NAME):
             return staged_config  # the staged file: validated (and cached) already
         from kops_gitsync.config.repo_config import parse_repo_config
 

@@ -86,7 +86,7 @@ def validate_clusters(
     from kops_gitsync.validate.report import format_finding
 
     clusters = sorted(set(cluster_dirs))
-    current_paths = spec_paths(ctx.reader.index, clusters)
+    current_paths = spec_paths(ctx.reader.index_under(clusters), clusters)
     # A commit touches a few clusters: list only their folders of the previous commit.
     folders = clusters if len(clusters) <= _LIST_FOLDERS else []
     previous_tree = ctx.reader.tree(previous_rev, folders)
