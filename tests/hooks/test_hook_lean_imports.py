@@ -111,3 +111,54 @@ def test_a_verb_builds_only_its_own_parser(
         main(argv)
     assert len(built) == parsers, built
     assert "usage: kops-gitsync" in capsys.readouterr().out
+
+
+def test_one_ig_commit_starts_each_git_command_once(repo: Path, tmp_path: Path) -> None:
+    """Every git process is paid on every commit: the hook asks git each question once
+    (the approved branch was resolved twice, and each config key was its own process)."""
+    real = shutil.which("git")
+    assert real is not None
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    log = tmp_path / "git.log"
+    (shim / "git").write_text(f'#!/bin/sh\necho "$*" >>"{log}"\nexec {real} "$@"\n')
+    (shim / "git").chmod(0o755)
+    _git(repo, "config", "branch.main.remote", "origin")
+    _git(repo, "config", "remote.origin.url", str(tmp_path / "nowhere.git"))
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "kops_gitsync", "hook", "checks"], cwd=repo,
+                          env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == len(set(calls)), calls
+    assert sum(call.startswith("config") for call in calls) <= 1, calls
+
+
+def test_config_and_default_branch_read_once_say_what_git_says(repo: Path) -> None:
+    """protect-production's one ``git config --list`` answers as ``git config --get-all``
+    and ``staged.default_branch`` do, case rules and multi-valued keys included."""
+    from kops_gitsync.gitrepo import staged
+    from kops_gitsync.gitrepo.reader import GitReader
+    from kops_gitsync.hooks.protect_production import _StagedGit
+
+    _git(repo, "config", "branch.Feature-X.remote", "review")
+    _git(repo, "config", "--add", "remote.origin.url", "a")
+    _git(repo, "config", "--add", "remote.origin.url", "b")
+    keys = ["branch.Feature-X.remote", "BRANCH.Feature-X.REMOTE", "branch.feature-x.remote",
+            "remote.origin.url", "remote.Origin.url", "init.defaultBranch", "core.bare"]
+    for setting in (None, "trunk", "master"):
+        if setting:
+            _git(repo, "config", "init.defaultBranch", setting)
+        with GitReader(repo) as reader:
+            mine = _StagedGit(repo, reader)
+            for key in keys:
+                proc = subprocess.run(["git", "config", "--get-all", key], cwd=repo,
+                                      capture_output=True, text=True, check=False)
+                want = [line for line in proc.stdout.splitlines() if line.strip()]
+                assert mine.config_get(key) == want, key
+            assert mine.default_branch() == staged.default_branch(repo), setting
+    _git(repo, "branch", "-m", "main", "master")
+    _git(repo, "config", "--unset", "init.defaultBranch")
+    with GitReader(repo) as reader:
+        assert _StagedGit(repo, reader).default_branch() == staged.default_branch(repo) == "master"
