@@ -10,6 +10,8 @@ this checkout, and then measures, each in a fresh child process:
 * the same commit through the hooks (the documented pre-commit config, ``--config``);
 * the same commit through the plain hooks of ``kops-gitsync install-hooks``;
 * the same commit through pre-commit with a hook that does nothing (pre-commit's floor);
+* the same commit through pre-commit with ``kops-checks`` as a ``repo: local`` hook of
+  ``language: system`` (no hook environment to check, kops-gitsync from the PATH);
 * ``pre-commit run --all-files`` on the untouched mirror.
 
 For each: CPU (user+sys of the child and everything it waited for, ``getrusage``), wall
@@ -146,6 +148,20 @@ def install(repo: Path, work: Path, hooks: list[str], env: dict[str, str]) -> No
         f'--hook-dir "$(dirname "$0")" -- "$@"\n'
     )
     (noop / "pre-commit").chmod(0o755)
+    # kops-checks as a local hook: what pre-commit costs without a `language: python` env.
+    local = work / "local-hooks"
+    local.mkdir(exist_ok=True)
+    (work / "local-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n  - {id: kops-checks, name: kops checks, "
+        f"entry: '{sys.executable} -m kops_gitsync hook checks', language: system, "
+        "pass_filenames: false, always_run: true, require_serial: true}\n"
+    )
+    (local / "pre-commit").write_text(
+        f"#!/bin/sh\nexec {sys.executable} -m pre_commit hook-impl "
+        f"--config={work / 'local-config.yaml'} --hook-type=pre-commit "
+        f'--hook-dir "$(dirname "$0")" -- "$@"\n'
+    )
+    (local / "pre-commit").chmod(0o755)
 
 
 def git_shim(where: Path) -> tuple[dict[str, str], Path]:
@@ -175,17 +191,32 @@ def git_shim(where: Path) -> tuple[dict[str, str], Path]:
     return env, count
 
 
+RESULTS: dict[str, list[float]] = {}
+
+
 def measure(label: str, args: list[str], repo: Path, env: dict[str, str], count: Path) -> None:
     count.write_text("")
     out = _run([sys.executable, "-c", _MEASURE, *args], repo, env)
     got = json.loads(out)
     gits = len(count.read_text().splitlines())
+    RESULTS.setdefault(label, []).append(got["cpu"])
     print(
         f"{label:<44} cpu {got['cpu']:7.2f} s  wall {got['wall']:7.2f} s  "
         f"git {gits:6d}  rss {got['rss_kb'] / 1024:6.0f} MB"
         + (f"  (exit {got['status']}: {got['stderr'].strip()[-300:]})" if got["status"] else ""),
         flush=True,
     )
+
+
+def summary() -> None:
+    """Median CPU of each commit variant and what it adds to ``git commit --no-verify``."""
+    base = sorted(RESULTS.get("git commit --no-verify (one IG)", [0.0]))
+    floor = base[len(base) // 2]
+    print("medians (CPU): variant, CPU, added to --no-verify")
+    for label, values in RESULTS.items():
+        ordered = sorted(values)
+        median = ordered[len(ordered) // 2]
+        print(f"  {label:<44} {median:5.2f} s  +{median - floor:5.2f} s")
 
 
 _EDITS = [0]
@@ -224,6 +255,7 @@ def main() -> None:
         )
         plain = ["git", "-c", f"core.hooksPath={work / 'plain-hooks'}"]
         noop = ["git", "-c", f"core.hooksPath={work / 'noop-hooks'}"]
+        local = ["git", "-c", f"core.hooksPath={work / 'local-hooks'}"]
         for _ in range(args.runs):
             edit_ig(repo, cluster, env)
             measure("git commit --no-verify (one IG)", ["git", "commit", "-q", "--no-verify",
@@ -237,6 +269,10 @@ def main() -> None:
             edit_ig(repo, cluster, env)
             measure("git commit, pre-commit no-op hook (floor)",
                     [*noop, "commit", "-q", "-m", "ig"], repo, env, count)
+            edit_ig(repo, cluster, env)
+            measure("git commit, pre-commit local system hook",
+                    [*local, "commit", "-q", "-m", "ig"], repo, env, count)
+        summary()
         if not args.skip_all_files:
             measure(f"pre-commit run --all-files ({args.config})",
                     [sys.executable, "-m", "pre_commit", "run", "--all-files"], repo, env, count)

@@ -21,6 +21,7 @@ from typing import TextIO
 from kops_gitsync.config.repo_config import StoreConfig
 from kops_gitsync.gitrepo import staged
 from kops_gitsync.gitrepo.reader import GitReader
+from kops_gitsync.hooks.index_listing import HookReader
 
 STAGES = ("commit", "merge", "push")
 _CLUSTER = re.compile(rb"^kind:[ \t]*[\"']?Cluster[\"']?[ \t]*$", re.MULTILINE)
@@ -46,6 +47,17 @@ class ObjectPath:
 
 
 KOPS_VERSION_FILE = "kops-version.txt"  # validate.engine.KOPS_VERSION_KEY, without its import
+# Where ``secrets: encrypt`` keeps its age copies: backup.crypt's ENCRYPTED_DIR, SUFFIX and
+# copy_dir, repeated. Importing that module (the sync state, the storage layer, a thread
+# pool) cost every commit about 25 ms of CPU for two constants (issue 16);
+# tests/hooks/test_hook_lean_imports.py keeps the two copies equal.
+ENCRYPTED_DIR = ".kops-gitsync/encrypted"
+ENCRYPTED_SUFFIX = ".age"
+
+
+def copy_dir(store: str) -> str:
+    """The folder of the age copies of ``store`` (backup.crypt.copy_dir)."""
+    return f"{ENCRYPTED_DIR}/{store}"
 
 
 def is_spec_key(rest: str) -> bool:
@@ -68,9 +80,9 @@ class HookContext:
     strict: bool = False
 
     @functools.cached_property
-    def reader(self) -> GitReader:
+    def reader(self) -> HookReader:
         """The index, trees and blobs, each read once per process (close() at the end)."""
-        return GitReader(self.root)
+        return HookReader(self.root)
 
     @functools.cached_property
     def head(self) -> str | None:
@@ -110,11 +122,15 @@ class Layout:
         from kops_gitsync.hooks.config_cache import load_stores
 
         if reader is None:
-            with GitReader(root) as own:
+            with HookReader(root) as own:
                 return cls.load(root, own)
         stores = load_stores(root, reader)
         prefixes = tuple(s.path.rstrip("/") + "/" for s in stores)
-        configs = [p for p in reader.index if p.endswith("/config") and not p.startswith(prefixes)]
+        if isinstance(reader, HookReader):  # found in the listing's text, not a parsed index
+            ending = list(reader.index_ending("/config"))
+        else:
+            ending = [p for p in reader.index if p.endswith("/config")]
+        configs = [p for p in ending if not p.startswith(prefixes)]
         # Outside the configured stores, a folder is a cluster only if its config says so:
         # an application's "app/config" must not turn "app/manifests/" into kops objects.
         blobs = reader.index_blobs(configs)

@@ -59,6 +59,11 @@ def _recorded(ctx: HookContext, store: str) -> dict[str, str]:
     return {key: rec.sha256 for key, rec in state.objects.items()}
 
 
+def _same(staged_id: str | None, observed_id: str | None) -> bool:
+    """Staged with exactly the blob the observed ref has (absent from the index: never)."""
+    return staged_id is not None and staged_id == observed_id
+
+
 def _store_edits(ctx: HookContext, name: str, group: list[ObjectPath]) -> list[str]:
     """The paths of one store whose staged content (or absence) is not what it holds.
 
@@ -66,11 +71,10 @@ def _store_edits(ctx: HookContext, name: str, group: list[ObjectPath]) -> list[s
     store's content without reading a byte (every file of an untouched pull); only the
     others are read and hashed against the sync state.
     """
-    index = ctx.reader.index
     tip = staged.resolve(staged.OBSERVED_PREFIX + name, ctx.root)
     paths = [o.path for o in group]
     observed = ctx.reader.tree(tip, paths if len(paths) <= 100 else ())
-    unsure = [o for o in group if o.path not in index or index[o.path] != observed.get(o.path)]
+    unsure = [o for o in group if not _same(ctx.reader.index_id(o.path), observed.get(o.path))]
     if not unsure:
         return []
     recorded = _recorded(ctx, name)

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kops_gitsync.backup.age import is_age
-from kops_gitsync.backup.crypt import ENCRYPTED_DIR, SUFFIX
-from kops_gitsync.hooks.base import HookContext, changed_paths
+from kops_gitsync.hooks.base import ENCRYPTED_DIR, ENCRYPTED_SUFFIX, HookContext, changed_paths
 from kops_gitsync.secretscan import findings
 
 _BATCH = 500  # files read at a time: a whole-repository scan holds one batch, not the repo
@@ -45,7 +44,8 @@ def run(ctx: HookContext) -> int:
     }
     failed = False
     for path, data in _contents(ctx, [p for p in paths if p not in allowed]):
-        if path.startswith(ENCRYPTED_DIR + "/") and path.endswith(SUFFIX) and not is_age(data):
+        copy = path.startswith(ENCRYPTED_DIR + "/") and path.endswith(ENCRYPTED_SUFFIX)
+        if copy and not is_age(data):
             ctx.say(f"{path}: not age-encrypted (no age-encryption.org/v1 header): an encrypted "
                     "secret copy must be age ciphertext, never the plain object")
             failed = True

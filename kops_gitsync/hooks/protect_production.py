@@ -26,12 +26,11 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kops_gitsync.backup.crypt import copy_dir
 from kops_gitsync.config.repo_config import CONFIG_NAME, RepoConfig, StoreConfig
 from kops_gitsync.errors import FatalError
 from kops_gitsync.gitrepo import staged
 from kops_gitsync.gitrepo.reader import GitReader
-from kops_gitsync.hooks.base import HookContext, changed_paths
+from kops_gitsync.hooks.base import HookContext, changed_paths, copy_dir
 from kops_gitsync.sync.authority import (
     GUARDED_FIELDS,
     Authority,
@@ -50,24 +49,67 @@ class _StagedGit:
         self.root = root
         self.reader = reader
         self._default: str | None = None
+        self._resolved: dict[str, str | None] = {}
+        self._config: dict[str, list[str]] | None = None
 
     def resolve(self, rev: str) -> str | None:
-        return staged.resolve(rev, self.root)
+        if rev not in self._resolved:  # the approved branch is asked for more than once
+            self._resolved[rev] = staged.resolve(rev, self.root)
+        return self._resolved[rev]
 
     def read_file(self, commit: str | None, path: str) -> bytes | None:
         return self.reader.show(commit, path) if commit else None
 
     def config_get(self, key: str) -> list[str]:
-        try:
-            out = staged.git(["config", "--get-all", key], self.root)
-        except FatalError:
-            return []
-        return [line for line in out.decode().splitlines() if line.strip()]
+        """``git config --get-all key``, from one ``git config --list`` read per run (a run
+        asks for up to three keys; each was a git process, issue 16)."""
+        return [line for v in self._values(key) for line in v.splitlines() if line.strip()]
+
+    def _values(self, key: str) -> list[str]:
+        if self._config is None:
+            self._config = _config_list(self.root)
+        return self._config.get(_config_key(key), [])
 
     def default_branch(self) -> str:
-        if self._default is None:  # asked twice per run, three git calls each
-            self._default = staged.default_branch(self.root)
+        """staged.default_branch (origin/HEAD, else init.defaultBranch, else main or master,
+        else main), with the config and the branch look-ups shared with the rest of the run."""
+        if self._default is None:
+            try:
+                out = staged.git(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"],
+                                 self.root)
+            except FatalError:
+                out = b""
+            configured = (self._values("init.defaultBranch") or [""])[-1]  # --get: the last
+            if out:
+                self._default = out.decode().strip().removeprefix("origin/")
+            elif configured.strip():
+                self._default = configured.strip()
+            else:
+                found = (n for n in ("main", "master") if self.resolve(f"refs/heads/{n}"))
+                self._default = next(found, "main")
         return self._default
+
+
+def _config_key(key: str) -> str:
+    """A key as ``git config --list`` writes it: section and name in lower case, the
+    subsection (``branch.<name>.remote``) as it is."""
+    section, _, rest = key.partition(".")
+    middle, _, name = rest.rpartition(".")
+    return ".".join(p for p in (section.lower(), middle, name.lower()) if p)
+
+
+def _config_list(root: Path) -> dict[str, list[str]]:
+    """Every config value by key, in git's order (``--get-all`` order)."""
+    try:
+        raw = staged.git(["config", "--list", "-z"], root)
+    except FatalError:
+        return {}
+    values: dict[str, list[str]] = {}
+    for entry in raw.decode("utf-8", "surrogateescape").split("\0"):
+        if entry:
+            key, _, value = entry.partition("\n")
+            values.setdefault(key, []).append(value)
+    return values
 
 
 @dataclass(frozen=True)
@@ -92,7 +134,7 @@ def _authority(ctx: HookContext, git: _StagedGit) -> Authority:
 
     def parse(raw: bytes, source: Path) -> RepoConfig:
         blob = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()  # git's blob id
-        if blob == ctx.reader.index.get(CONFIG_NAME):
+        if blob == ctx.reader.index_id(CONFIG_NAME):
             return staged_config  # the staged file: validated (and cached) already
         from kops_gitsync.config.repo_config import parse_repo_config
 
