@@ -26,10 +26,10 @@ import hashlib
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kops_gitsync.backup.verify import read_each
 from kops_gitsync.errors import FatalError, ObjectTooLarge
 from kops_gitsync.fingerprint import fingerprint
 from kops_gitsync.sync.policy import encryptable
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 ENCRYPTED_DIR = f"{STATE_DIR}/encrypted"
 SUFFIX = ".age"
 FORMAT = 1
-READ_WORKERS = 16  # as pull's own reads
 
 
 def copy_dir(store: str) -> str:
@@ -198,10 +197,7 @@ def _read(ctx: SyncContext, keys: list[str]) -> dict[str, Blob | None]:
                   "no encrypted copy made", file=sys.stderr)
             return key, None
 
-    if not keys:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(keys))) as pool:
-        return dict(pool.map(one, keys))
+    return read_each(keys, one)
 
 
 # --- push: the encrypted copies as one more input of the planner --------------------------

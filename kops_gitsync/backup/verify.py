@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from kops_gitsync.vfs.base import Store
 from kops_gitsync.vfs.keys import printable
 
 READ_WORKERS = 16
+T = TypeVar("T")
 MAX_SHOWN = 20
 TOOL_PREFIX = ".kops-gitsync"  # the tool's own objects (lock, manifests): never a change
 
@@ -29,6 +31,15 @@ TOOL_PREFIX = ".kops-gitsync"  # the tool's own objects (lock, manifests): never
 def digest_of(value: bytes | str) -> str:
     """An object's SHA-256: bytes are hashed, a str is taken as the hex digest."""
     return hashlib.sha256(value).hexdigest() if isinstance(value, bytes) else value
+
+
+def read_each(keys: list[str], one: Callable[[str], tuple[str, T]]) -> dict[str, T]:
+    """``dict(one(key) for key in keys)``, run on a small pool: objects of a few KB each,
+    where the per-request latency, not the bandwidth, is what a pool hides."""
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(keys))) as pool:
+        return dict(pool.map(one, keys))
 
 
 def hash_objects(store: Store, keys: list[str]) -> dict[str, str | None]:
@@ -40,10 +51,7 @@ def hash_objects(store: Store, keys: list[str]) -> dict[str, str | None]:
         except FileNotFoundError:
             return key, None
 
-    if not keys:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(READ_WORKERS, len(keys))) as pool:
-        return dict(pool.map(one, keys))
+    return read_each(keys, one)
 
 
 def verify_copy(

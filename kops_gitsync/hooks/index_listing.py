@@ -25,6 +25,14 @@ _HEADER = 50  # "100644 <40 hex> 0\t": mode, id and stage before the path of a r
 _LOOKUPS = 64  # single look-ups before the whole listing is parsed instead
 
 
+def _entry(record: str) -> tuple[str, str] | None:
+    """(path, blob id) of one ``ls-files -s`` record, or None for a conflicted stage or a
+    submodule: the test ``reader._entries`` applies to a parsed listing."""
+    if record[48:50] != "0\t" or record.startswith("160000"):
+        return None
+    return record[_HEADER:], record[7:47]
+
+
 class HookReader(GitReader):
     """``GitReader`` whose index is parsed only as far as the hook asks."""
 
@@ -67,12 +75,10 @@ class HookReader(GitReader):
     @staticmethod
     def _record_id(text: str, tab: int, path: str) -> str | None:
         """The id of the record whose path starts after the tab at ``tab``, if that record is
-        ``path`` at stage 0 and no submodule (the test ``reader._entries`` applies)."""
+        ``path`` at stage 0 and no submodule."""
         start = text.rfind("\0", 0, tab) + 1
-        record = text[start : tab + 1 + len(path)]
-        if record[48:50] == "0\t" and record[_HEADER:] == path and not record.startswith("160000"):
-            return record[7:47]
-        return None
+        entry = _entry(text[start : tab + 1 + len(path)])
+        return entry[1] if entry is not None and entry[0] == path else None
 
     def index_under(self, folders: Iterable[str]) -> dict[str, str]:
         """The entries under any of ``folders`` (repository paths, no trailing slash)."""
@@ -96,10 +102,9 @@ class HookReader(GitReader):
         while pos >= 0:
             end = pos + len(suffix)
             start = text.rfind("\0", 0, pos) + 1
-            record = text[start:end]
-            path = record[_HEADER:]
-            if record[48:50] == "0\t" and path.endswith(suffix) and not record.startswith("160000"):
-                found[path] = record[7:47]
+            entry = _entry(text[start:end])
+            if entry is not None and entry[0].endswith(suffix):
+                found[entry[0]] = entry[1]
             pos = text.find(needle, end + 1)
         return found
 
@@ -121,11 +126,11 @@ class HookReader(GitReader):
         while start < len(text):
             end = text.find("\0", start)
             record = text[start:end]
-            path = record[_HEADER:]
-            if not path.startswith(prefix):
+            if not record[_HEADER:].startswith(prefix):
                 break
-            if record[48:50] == "0\t" and not record.startswith("160000"):
-                found[path] = record[7:47]
+            entry = _entry(record)
+            if entry is not None:
+                found[entry[0]] = entry[1]
             start = end + 1
         return found
 
